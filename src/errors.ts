@@ -1,0 +1,190 @@
+import type { EmailSettings } from './settings/schema.js';
+
+/**
+ * Every `code` a {@link MailerError} can carry. Stable: match on it, never on the message.
+ */
+export type MailerErrorCode =
+  | 'INVALID_SETTINGS'
+  | 'NOT_CONFIGURED'
+  | 'INVALID_MESSAGE'
+  | 'INVALID_SENDER'
+  | 'ATTACHMENTS_NOT_ALLOWED'
+  | 'ATTACHMENT_TOO_LARGE'
+  | 'DELIVERY_CANCELLED'
+  | 'MAILER_CLOSED';
+
+/** Options accepted by every error constructor of the package. */
+export interface MailerErrorOptions {
+  /** The underlying error, kept as the standard `cause` property. */
+  cause?: unknown;
+}
+
+/**
+ * Base class of every error the package throws or rejects with.
+ *
+ * Tell errors apart by {@link MailerError.code} (or `instanceof`), never by parsing the message.
+ */
+export class MailerError extends Error {
+  /** A stable, machine-readable code. */
+  readonly code: MailerErrorCode;
+
+  /**
+   * @param code - the stable code of this failure
+   * @param message - what happened and what to do next, for a person
+   * @param options - `cause`, when another error led to this one
+   */
+  constructor(code: MailerErrorCode, message: string, options: MailerErrorOptions = {}) {
+    super(message, 'cause' in options ? { cause: options.cause } : undefined);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/**
+ * True when `error` is a {@link MailerError}, optionally with the given code.
+ * Works across copies of the package (it checks the shape, not only the prototype).
+ */
+export function isMailerError(error: unknown, code?: MailerErrorCode): error is MailerError {
+  if (!(error instanceof Error)) return false;
+  const candidate = (error as { code?: unknown }).code;
+  const matches =
+    error instanceof MailerError || (ERROR_NAMES.has(error.name) && typeof candidate === 'string');
+  return matches && (code === undefined || candidate === code);
+}
+
+/** One problem found in email settings. */
+export interface EmailSettingsIssue {
+  /** The settings field at fault, or `''` when the problem is not one field's (e.g. not an object at all). */
+  field: keyof EmailSettings | '';
+  /** What is wrong, naming the field by its label on the Email Settings screen, and what to do. */
+  message: string;
+}
+
+/** Email settings failed validation. {@link EmailSettingsError.issues} lists every problem at once. */
+export class EmailSettingsError extends MailerError {
+  /** Every problem found, one entry each, in the order of the settings screen. */
+  readonly issues: EmailSettingsIssue[];
+
+  /**
+   * @param issues - every problem found, at least one
+   * @param options - `cause`, usually the validator's own error
+   */
+  constructor(issues: EmailSettingsIssue[], options: MailerErrorOptions = {}) {
+    const list = issues.map((issue) => issue.message).join('; ');
+    super('INVALID_SETTINGS', `Email settings are not valid: ${list}`, options);
+    this.issues = issues;
+  }
+}
+
+/** The Mailer has no settings yet: configure the Email Settings before sending. */
+export class NotConfiguredError extends MailerError {
+  /** @param message - overrides the default explanation */
+  constructor(
+    message = 'Email is not configured: set the Email Settings (at least Default Sender Email Address and SMTP Host) before sending messages',
+  ) {
+    super('NOT_CONFIGURED', message);
+  }
+}
+
+/** A message cannot be sent as given: no recipient, a bad address, or CR/LF in a header or the subject. */
+export class InvalidMessageError extends MailerError {
+  /**
+   * @param message - what is wrong with the message and how to fix it
+   * @param options - `cause`, when another error led to this one
+   */
+  constructor(message: string, options: MailerErrorOptions = {}) {
+    super('INVALID_MESSAGE', message, options);
+  }
+}
+
+/** A sender address offered for a message (custom sender) is invalid or uses a reserved term. */
+export class InvalidSenderError extends MailerError {
+  /**
+   * @param message - which address, why it is refused and what to do
+   * @param options - `cause`, when another error led to this one
+   */
+  constructor(message: string, options: MailerErrorOptions = {}) {
+    super('INVALID_SENDER', message, options);
+  }
+}
+
+/** Attachments are turned off in the Email Settings (Allow Email Attachments is not checked). */
+export class AttachmentsNotAllowedError extends MailerError {
+  /** The file that was refused. */
+  readonly filename: string;
+
+  /** @param filename - the file that was refused */
+  constructor(filename: string) {
+    super(
+      'ATTACHMENTS_NOT_ALLOWED',
+      `${filename} cannot be attached: email attachments are not allowed (check Allow Email Attachments in the Email Settings)`,
+    );
+    this.filename = filename;
+  }
+}
+
+/** An attachment is larger than the limit that applies to it. Sizes are in bytes, before encoding. */
+export class AttachmentTooLargeError extends MailerError {
+  /** The file that is too large. */
+  readonly filename: string;
+  /** Its size in bytes (for a stream: the bytes read when it ran over). */
+  readonly size: number;
+  /** The limit that applies, in bytes. */
+  readonly limit: number;
+
+  /**
+   * @param filename - the file that is too large
+   * @param size - its size in bytes
+   * @param limit - the limit in bytes
+   * @param message - what to tell a person
+   */
+  constructor(filename: string, size: number, limit: number, message: string) {
+    super('ATTACHMENT_TOO_LARGE', message);
+    this.filename = filename;
+    this.size = size;
+    this.limit = limit;
+  }
+}
+
+/** Why a message was cancelled. */
+export type CancelReason = 'max-errors' | 'permanent' | 'closed';
+
+/** A message was given up: too many failed attempts, a permanent failure, or the Mailer closed. */
+export class DeliveryCancelledError extends MailerError {
+  /** Attempts made before the message was cancelled. */
+  readonly attempts: number;
+  /** Why it was cancelled. */
+  readonly reason: CancelReason;
+
+  /**
+   * @param message - what happened and what to do
+   * @param attempts - attempts made
+   * @param reason - why it was cancelled
+   * @param cause - the last error
+   */
+  constructor(message: string, attempts: number, reason: CancelReason, cause: unknown) {
+    super('DELIVERY_CANCELLED', message, { cause });
+    this.attempts = attempts;
+    this.reason = reason;
+  }
+}
+
+/** The Mailer was closed and takes no new messages. */
+export class MailerClosedError extends MailerError {
+  /** @param message - overrides the default explanation */
+  constructor(message = 'The mailer is closed and takes no new messages: create a new Mailer to send again') {
+    super('MAILER_CLOSED', message);
+  }
+}
+
+const ERROR_NAMES = new Set([
+  'MailerError',
+  'EmailSettingsError',
+  'NotConfiguredError',
+  'InvalidMessageError',
+  'InvalidSenderError',
+  'AttachmentsNotAllowedError',
+  'AttachmentTooLargeError',
+  'DeliveryCancelledError',
+  'MailerClosedError',
+]);

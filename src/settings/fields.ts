@@ -1,0 +1,223 @@
+import {
+  DEFAULT_SMTP_PORT,
+  EMAIL_SETTINGS_DEFAULTS,
+  SETTINGS_LIMITS,
+  type SettingsFieldName,
+  SMTP_TIMEOUT_SECONDS,
+  type SmtpTimeoutSeconds,
+} from './defaults.js';
+import { DEFAULT_HOST_POLICY } from './policy.js';
+import type { EmailSettings } from './schema.js';
+
+/** How a settings field is shown on a form. */
+export type FieldInput = 'email' | 'text' | 'number' | 'password' | 'checkbox' | 'select';
+
+/** One choice of a `select` field. */
+export interface FieldOption {
+  /** The value stored in the settings (for SMTP Timeout: seconds). */
+  value: number;
+  /** The text shown, e.g. `'30 seconds (default)'`. */
+  label: string;
+}
+
+/**
+ * Everything a host application needs to render one field of the Email Settings tab:
+ * its label and help text as on the settings screen, the kind of input, and when it is required or enabled.
+ */
+export interface FieldDescriptor {
+  /** The settings property this field edits; also the form field name {@link parseEmailSettingsForm} reads. */
+  name: keyof EmailSettings;
+  /** The label on the Email Settings screen, e.g. `'Default Sender Email Address'`. */
+  label: string;
+  /** Help text for the field. */
+  description: string;
+  /** The kind of form control. */
+  input: FieldInput;
+  /** The choices of a `select` field (SMTP Timeout), in order. */
+  options?: readonly FieldOption[];
+  /** Whether the field must be filled in, given the rest of the form. */
+  required: (s: Partial<EmailSettings>) => boolean;
+  /** Whether the field can be edited, given the rest of the form (Username and Password: only with Use Authentication). */
+  enabled: (s: Partial<EmailSettings>) => boolean;
+  /** Smallest accepted value of a `number` field. */
+  min?: number;
+  /** Largest accepted value of a `number` field (for the attachment limit: the default host policy's maximum). */
+  max?: number;
+  /** Step of a `number` field: `1` for whole numbers, `'any'` where decimals are accepted. Added by this package. */
+  step?: number | 'any';
+  /** Placeholder text for an empty field, where leaving it blank means something. Added by this package. */
+  placeholder?: string;
+}
+
+const always = () => true;
+const never = () => false;
+const withAuthentication = (s: Partial<EmailSettings>) => s.useAuthentication === true;
+
+const TIMEOUT_LABELS: Record<SmtpTimeoutSeconds, string> = {
+  30: '30 seconds (default)',
+  60: '1 minute',
+  120: '2 minutes',
+  180: '3 minutes',
+  240: '4 minutes',
+  300: '5 minutes',
+};
+
+/**
+ * One descriptor per Email Settings field, in the order of the settings screen. A host application can render
+ * the whole tab from it.
+ */
+export const EMAIL_SETTINGS_FIELDS: readonly FieldDescriptor[] = Object.freeze([
+  {
+    name: 'defaultSenderAddress',
+    label: 'Default Sender Email Address',
+    description:
+      'The address messages are sent from. Use a real mailbox, so receiving servers do not treat the mail as spam and bounces reach someone, even if nobody reads it. It must not contain a reserved term such as "infinitecampus", which would suggest the vendor sent the mail.',
+    input: 'email',
+    required: always,
+    enabled: always,
+  },
+  {
+    name: 'smtpHost',
+    label: 'SMTP Host',
+    description:
+      'The host name or IP address of the SMTP server that carries the mail, without "smtp://" and without a port (SMTP is the only protocol supported).',
+    input: 'text',
+    required: always,
+    enabled: always,
+  },
+  {
+    name: 'smtpPort',
+    label: 'SMTP Port',
+    description: `The SMTP server's port. Leave blank for the default port (${DEFAULT_SMTP_PORT}). Required with Use TLS: 465 for implicit TLS, 587 for STARTTLS.`,
+    input: 'number',
+    required: (s) => s.useTls === true,
+    enabled: always,
+    min: SETTINGS_LIMITS.smtpPort.min,
+    max: SETTINGS_LIMITS.smtpPort.max,
+    step: 1,
+    placeholder: String(DEFAULT_SMTP_PORT),
+  },
+  {
+    name: 'smtpTimeoutSeconds',
+    label: 'SMTP Timeout',
+    description:
+      'How long to wait for the SMTP server to answer. A message whose server does not answer in time counts as a failed attempt and is sent again as the retry settings say.',
+    input: 'select',
+    options: Object.freeze(
+      SMTP_TIMEOUT_SECONDS.map((value) => Object.freeze({ value, label: TIMEOUT_LABELS[value] })),
+    ),
+    required: always,
+    enabled: always,
+  },
+  {
+    name: 'useAuthentication',
+    label: 'Use Authentication',
+    description:
+      'Check when the SMTP server needs a username and password; this unlocks the Username and Password fields.',
+    input: 'checkbox',
+    required: never,
+    enabled: always,
+  },
+  {
+    name: 'username',
+    label: 'Username',
+    description: 'The username for SMTP authentication. Editable only when Use Authentication is checked.',
+    input: 'text',
+    required: withAuthentication,
+    enabled: withAuthentication,
+  },
+  {
+    name: 'password',
+    label: 'Password',
+    description: 'The password for SMTP authentication. Editable only when Use Authentication is checked.',
+    input: 'password',
+    required: withAuthentication,
+    enabled: withAuthentication,
+  },
+  {
+    name: 'useTls',
+    label: 'Use TLS',
+    description:
+      'Check to encrypt the connection to the SMTP server with TLS, as some services require. Port 465 uses TLS from the start; any other port upgrades with STARTTLS.',
+    input: 'checkbox',
+    required: never,
+    enabled: always,
+  },
+  {
+    name: 'minutesBetweenRetries',
+    label: 'Minutes Between Retries',
+    description: `Minutes to wait after a failed delivery attempt before the next one (0 to ${SETTINGS_LIMITS.minutesBetweenRetries.max}; 0 retries at the next free slot). Default ${EMAIL_SETTINGS_DEFAULTS.minutesBetweenRetries}.`,
+    input: 'number',
+    required: always,
+    enabled: always,
+    min: SETTINGS_LIMITS.minutesBetweenRetries.min,
+    max: SETTINGS_LIMITS.minutesBetweenRetries.max,
+    step: 1,
+  },
+  {
+    name: 'maxErrorsBeforeCancel',
+    label: 'Max Errors Before Cancel',
+    description: `The number of failed delivery attempts after which a message is cancelled (1 to ${SETTINGS_LIMITS.maxErrorsBeforeCancel.max}). Default ${EMAIL_SETTINGS_DEFAULTS.maxErrorsBeforeCancel}.`,
+    input: 'number',
+    required: always,
+    enabled: always,
+    min: SETTINGS_LIMITS.maxErrorsBeforeCancel.min,
+    max: SETTINGS_LIMITS.maxErrorsBeforeCancel.max,
+    step: 1,
+  },
+  {
+    name: 'throttlePerSecond',
+    label: 'Throttle Email Messages',
+    description: `How many email messages are sent per second, from 1 to ${SETTINGS_LIMITS.throttlePerSecond.max}. Default ${EMAIL_SETTINGS_DEFAULTS.throttlePerSecond}.`,
+    input: 'number',
+    required: always,
+    enabled: always,
+    min: SETTINGS_LIMITS.throttlePerSecond.min,
+    max: SETTINGS_LIMITS.throttlePerSecond.max,
+    step: 1,
+  },
+  {
+    name: 'allowAttachments',
+    label: 'Allow Email Attachments',
+    description:
+      'Check to let users attach files to messages. When unchecked, no tool offers attachments and attachments saved on templates are not sent.',
+    input: 'checkbox',
+    required: never,
+    enabled: always,
+  },
+  {
+    name: 'attachmentSizeLimitMb',
+    label: 'Limit Email Attachment File Size',
+    description: `The largest attachment a user may add, in MB, per file. At most ${DEFAULT_HOST_POLICY.maxAttachmentMb} MB (the host's limit); mail through the vendor's hosted SMTP is limited to ${DEFAULT_HOST_POLICY.hostedSmtpAttachmentMb} MB whatever is entered. Leave blank for the host's limit. Attachments already saved on templates under a larger limit are still sent.`,
+    input: 'number',
+    required: never,
+    enabled: always,
+    min: 0,
+    max: DEFAULT_HOST_POLICY.maxAttachmentMb,
+    step: 'any',
+    placeholder: `${DEFAULT_HOST_POLICY.maxAttachmentMb}`,
+  },
+  {
+    name: 'useCensusSenderAddress',
+    label: "Use Sender's Email from Census as Sender's Email Address",
+    description:
+      "Check to send each user's messages from that user's email address in Census. Users without one send from the Default Sender Email Address. Emergency messages always use the Default Sender Email Address.",
+    input: 'checkbox',
+    required: never,
+    enabled: always,
+  },
+  {
+    name: 'allowCustomSenderAddress',
+    label: "Allow Custom Sender's Email Address",
+    description:
+      'Check to let users type the sender address on templates and schedulers. Emergency messages always use the Default Sender Email Address.',
+    input: 'checkbox',
+    required: never,
+    enabled: always,
+  },
+] satisfies FieldDescriptor[]);
+
+/** The label of each settings field, as on the Email Settings screen. */
+export const FIELD_LABELS: Readonly<Record<SettingsFieldName, string>> = Object.freeze(
+  Object.fromEntries(EMAIL_SETTINGS_FIELDS.map((field) => [field.name, field.label])),
+) as Readonly<Record<SettingsFieldName, string>>;

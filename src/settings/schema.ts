@@ -1,0 +1,319 @@
+import { inspect } from 'node:util';
+import { z } from 'zod';
+import { findReservedTerm, isEmailAddress, isHostOrIp } from '../address.js';
+import {
+  EMAIL_SETTINGS_DEFAULTS,
+  SETTINGS_LIMITS,
+  type SettingsFieldName,
+  SMTP_TIMEOUT_SECONDS,
+} from './defaults.js';
+import { FIELD_LABELS } from './fields.js';
+import { type HostPolicy, resolvePolicy } from './policy.js';
+import { REDACTED, redactSettings } from './redact.js';
+
+type Label = SettingsFieldName;
+
+/** A short, safe description of a value a user entered, for error messages. */
+function received(input: unknown): string {
+  if (input === undefined) return 'nothing was entered';
+  if (input === null) return 'received null';
+  if (typeof input === 'string') {
+    const shown = input.length > 40 ? `${input.slice(0, 40)}…` : input;
+    return `received the text ${JSON.stringify(shown)}`;
+  }
+  if (typeof input === 'number' || typeof input === 'boolean') return `received ${String(input)}`;
+  if (Array.isArray(input)) return 'received a list';
+  return `received ${typeof input === 'object' ? 'an object' : typeof input}`;
+}
+
+function wholeNumber(field: Label, min: number, max: number, extra = '') {
+  const message = (iss: { input?: unknown }) =>
+    iss.input === undefined
+      ? `${FIELD_LABELS[field]} is required: enter a whole number from ${min} to ${max}${extra}`
+      : `${FIELD_LABELS[field]} must be a whole number from ${min} to ${max}${extra} (${received(iss.input)})`;
+  return z
+    .number({ error: message })
+    .int({ error: message })
+    .min(min, { error: message })
+    .max(max, { error: message });
+}
+
+function checkbox(field: Label) {
+  return z.boolean({
+    error: (iss) =>
+      `${FIELD_LABELS[field]} must be checked (true) or unchecked (false) (${received(iss.input)})`,
+  });
+}
+
+/** Optional in input: `undefined`, `null` (and, for the form parser, a blank field) mean "left blank". */
+function blankable<T extends z.ZodType>(schema: T) {
+  return schema
+    .nullish()
+    .transform((value) => value ?? undefined)
+    .optional();
+}
+
+function senderAddress(policy: HostPolicy) {
+  const label = FIELD_LABELS.defaultSenderAddress;
+  return z
+    .string({
+      error: (iss) =>
+        iss.input === undefined || iss.input === null
+          ? `${label} is required: enter the real mailbox messages are sent from, e.g. messenger@district.k12.us`
+          : `${label} must be an email address (${received(iss.input)})`,
+    })
+    .trim()
+    .superRefine((value, ctx) => {
+      if (value === '') {
+        ctx.addIssue({
+          code: 'custom',
+          message: `${label} is required: enter the real mailbox messages are sent from, e.g. messenger@district.k12.us`,
+        });
+        return;
+      }
+      if (!isEmailAddress(value)) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `${label} "${value}" is not a valid email address: enter one mailbox such as messenger@district.k12.us, without a display name`,
+        });
+        return;
+      }
+      const term = findReservedTerm(value, policy.reservedSenderTerms);
+      if (term !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `${label} must not contain "${term}": it suggests the vendor sent the mail; use the district's own address`,
+        });
+      }
+    });
+}
+
+function smtpHost() {
+  const label = FIELD_LABELS.smtpHost;
+  return z
+    .string({
+      error: (iss) =>
+        iss.input === undefined || iss.input === null
+          ? `${label} is required: enter the SMTP server's host name, e.g. smtp.district.k12.us`
+          : `${label} must be a host name or IP address (${received(iss.input)})`,
+    })
+    .trim()
+    .superRefine((value, ctx) => {
+      const fail = (message: string) => ctx.addIssue({ code: 'custom', message });
+      if (value === '')
+        return fail(`${label} is required: enter the SMTP server's host name, e.g. smtp.district.k12.us`);
+      if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value) || /^smtps?:/i.test(value)) {
+        return fail(
+          `${label} must not include a scheme such as "smtp://": enter only the host name, e.g. smtp.district.k12.us`,
+        );
+      }
+      if (/\s/.test(value)) return fail(`${label} must not contain spaces: enter only the host name`);
+      if (value.includes('/'))
+        return fail(`${label} must not contain a path ("/"): enter only the host name`);
+      if (value.includes('@')) return fail(`${label} must be a host name, not an email address or user@host`);
+      if (value.startsWith('[') && value.endsWith(']')) {
+        return fail(
+          `${label} must be written without brackets: enter an IPv6 address as ${value.slice(1, -1)}`,
+        );
+      }
+      if (/^[^:]+:\d*$/.test(value) || /^\[.*\]:\d*$/.test(value)) {
+        return fail(`${label} must not include a port: enter the port in SMTP Port instead`);
+      }
+      if (!isHostOrIp(value)) {
+        return fail(
+          `${label} "${value}" is not a valid host name or IP address: use letters, digits, hyphens and dots, e.g. smtp.district.k12.us`,
+        );
+      }
+    });
+}
+
+function attachmentLimit(policy: HostPolicy) {
+  const label = FIELD_LABELS.attachmentSizeLimitMb;
+  const max = policy.maxAttachmentMb;
+  const message = (iss: { input?: unknown }) =>
+    `${label} must be a number of MB greater than 0 and at most ${max} (${received(iss.input)})`;
+  return z
+    .number({ error: message })
+    .gt(0, { error: message })
+    .max(max, {
+      error: (iss) =>
+        `${label} cannot be more than ${max} MB, the maximum this host allows (received ${String(iss.input)}); enter ${max} or less, or leave it blank for ${max} MB`,
+    });
+}
+
+function credential(field: 'username' | 'password') {
+  // The value itself is never echoed: it may be a secret.
+  return z
+    .string({
+      error: `${FIELD_LABELS[field]} must be text`,
+    })
+    .transform((value) => (field === 'username' ? value.trim() : value));
+}
+
+function buildSchema(resolved: HostPolicy) {
+  const timeoutLabel = FIELD_LABELS.smtpTimeoutSeconds;
+  const timeoutChoices = '30 seconds, or 1, 2, 3, 4 or 5 minutes (30, 60, 120, 180, 240 or 300 seconds)';
+  return z
+    .object(
+      {
+        /** The "sent from" address of every message, unless a Census or custom sender applies; required. A real mailbox, without a reserved term. */
+        defaultSenderAddress: senderAddress(resolved),
+        /** Host name or IP address of the SMTP server; required. No scheme, no port. */
+        smtpHost: smtpHost(),
+        /** Port of the SMTP server, 1 to 65535. Omitted: 25. Required when `useTls` is on. */
+        smtpPort: blankable(
+          wholeNumber(
+            'smtpPort',
+            SETTINGS_LIMITS.smtpPort.min,
+            SETTINGS_LIMITS.smtpPort.max,
+            ' (or leave it blank for port 25)',
+          ),
+        ),
+        /** Seconds to wait for the SMTP server at each step: one of {@link SMTP_TIMEOUT_SECONDS}.
+         * @default 30 */
+        smtpTimeoutSeconds: z
+          .union(
+            SMTP_TIMEOUT_SECONDS.map((seconds) => z.literal(seconds)),
+            { error: (iss) => `${timeoutLabel} must be ${timeoutChoices} (${received(iss.input)})` },
+          )
+          .default(EMAIL_SETTINGS_DEFAULTS.smtpTimeoutSeconds),
+        /** Whether the SMTP server needs a username and password.
+         * @default false */
+        useAuthentication: checkbox('useAuthentication').default(EMAIL_SETTINGS_DEFAULTS.useAuthentication),
+        /** SMTP username; required with `useAuthentication`, removed without it. */
+        username: blankable(credential('username')),
+        /** SMTP password; required with `useAuthentication`, removed without it. Never shown by the package. */
+        password: blankable(credential('password')),
+        /** Encrypt with TLS: implicit on port 465, STARTTLS (required) on any other port.
+         * @default false */
+        useTls: checkbox('useTls').default(EMAIL_SETTINGS_DEFAULTS.useTls),
+        /** Minutes between a failed attempt and the next one, 0 to 1440 (0: at the next free slot).
+         * @default 5 */
+        minutesBetweenRetries: wholeNumber(
+          'minutesBetweenRetries',
+          SETTINGS_LIMITS.minutesBetweenRetries.min,
+          SETTINGS_LIMITS.minutesBetweenRetries.max,
+          ' (0 retries at the next free slot)',
+        ).default(EMAIL_SETTINGS_DEFAULTS.minutesBetweenRetries),
+        /** Failed attempts after which a message is cancelled, 1 to 100.
+         * @default 10 */
+        maxErrorsBeforeCancel: wholeNumber(
+          'maxErrorsBeforeCancel',
+          SETTINGS_LIMITS.maxErrorsBeforeCancel.min,
+          SETTINGS_LIMITS.maxErrorsBeforeCancel.max,
+        ).default(EMAIL_SETTINGS_DEFAULTS.maxErrorsBeforeCancel),
+        /** Most attempts started in any one second, 1 to 999.
+         * @default 10 */
+        throttlePerSecond: wholeNumber(
+          'throttlePerSecond',
+          SETTINGS_LIMITS.throttlePerSecond.min,
+          SETTINGS_LIMITS.throttlePerSecond.max,
+          ' messages a second',
+        ).default(EMAIL_SETTINGS_DEFAULTS.throttlePerSecond),
+        /** Whether messages may carry attachments.
+         * @default false */
+        allowAttachments: checkbox('allowAttachments').default(EMAIL_SETTINGS_DEFAULTS.allowAttachments),
+        /** Largest attachment per file in MB, above 0 and at most {@link HostPolicy.maxAttachmentMb}. Omitted: the policy maximum. */
+        attachmentSizeLimitMb: blankable(attachmentLimit(resolved)),
+        /** Send from the sending user's Census address when there is a valid one.
+         * @default false */
+        useCensusSenderAddress: checkbox('useCensusSenderAddress').default(
+          EMAIL_SETTINGS_DEFAULTS.useCensusSenderAddress,
+        ),
+        /** Let a template or scheduler set its own sender address.
+         * @default false */
+        allowCustomSenderAddress: checkbox('allowCustomSenderAddress').default(
+          EMAIL_SETTINGS_DEFAULTS.allowCustomSenderAddress,
+        ),
+      },
+      { error: (iss) => `Email settings must be an object of fields (${received(iss.input)})` },
+    )
+    .superRefine(crossFieldRules, { when: (payload) => isRecord(payload.value) })
+    .transform(finish);
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Rules that involve two fields. Runs even when other fields have problems, so every problem is reported. */
+function crossFieldRules(value: Record<string, unknown>, ctx: z.RefinementCtx): void {
+  if (value.useTls === true && (value.smtpPort === undefined || value.smtpPort === null)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['smtpPort'],
+      message: `${FIELD_LABELS.smtpPort} is required when ${FIELD_LABELS.useTls} is checked (use 465 for implicit TLS or 587 for STARTTLS)`,
+    });
+  }
+  if (value.useAuthentication !== true) return;
+  for (const field of ['username', 'password'] as const) {
+    const entry = value[field];
+    const blank = entry === undefined || entry === null || (typeof entry === 'string' && entry.trim() === '');
+    if (blank) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [field],
+        message: `${FIELD_LABELS[field]} is required when ${FIELD_LABELS.useAuthentication} is checked`,
+      });
+    }
+  }
+}
+
+/**
+ * Drops what the settings do not carry: blank optional fields, and the credentials when
+ * Use Authentication is off. Hides the password from JSON and `util.inspect`.
+ */
+function finish<
+  T extends { useAuthentication: boolean; username?: string | undefined; password?: string | undefined },
+>(value: T): T {
+  const out: Record<string, unknown> = {};
+  for (const [key, entry] of Object.entries(value)) {
+    if (entry === undefined) continue;
+    if (!value.useAuthentication && (key === 'username' || key === 'password')) continue;
+    out[key] = entry;
+  }
+  return guardSecret(out as T);
+}
+
+/**
+ * Makes `JSON.stringify` and `util.inspect` of a settings object show the password as `'********'`.
+ * The properties added are not enumerable, so spreading or iterating the object is unchanged.
+ */
+export function guardSecret<T extends { password?: string | undefined }>(settings: T): T {
+  if (settings.password === undefined) return settings;
+  Object.defineProperties(settings, {
+    toJSON: { value: () => ({ ...redactSettings(settings as never) }), enumerable: false },
+    [inspect.custom]: {
+      value: (_depth: number, options: object) => inspect({ ...settings, password: REDACTED }, options),
+      enumerable: false,
+    },
+  });
+  return settings;
+}
+
+/**
+ * The zod schema of the Email Settings, as {@link createEmailSettingsSchema} returns it: use it with
+ * `safeParse`, in a form library, or to compose a larger schema.
+ */
+export type EmailSettingsSchema = ReturnType<typeof buildSchema>;
+
+/**
+ * Builds the zod schema of the Email Settings for a host policy. It is the single source of every rule:
+ * {@link EmailSettings} and {@link EmailSettingsInput} are inferred from it, and it reports every problem at once
+ * with messages that name each field by its label.
+ *
+ * The parsed settings hide the password from `JSON.stringify` and `util.inspect` (it is still readable as
+ * `settings.password`, and a spread copy keeps it).
+ *
+ * @param policy - the host's limits; omitted parts come from {@link DEFAULT_HOST_POLICY}
+ * @throws EmailSettingsError when the policy itself is invalid
+ */
+export function createEmailSettingsSchema(policy?: Partial<HostPolicy>): EmailSettingsSchema {
+  return buildSchema(resolvePolicy(policy));
+}
+
+/** The settings the package works with, after validation and defaults. Inferred from the schema. */
+export type EmailSettings = z.output<EmailSettingsSchema>;
+
+/** What a caller may pass in: every field with a default is optional; blank optional fields may be `null`. */
+export type EmailSettingsInput = z.input<EmailSettingsSchema>;

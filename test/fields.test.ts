@@ -1,0 +1,121 @@
+import { describe, expect, it } from 'vitest';
+import { EMAIL_SETTINGS_DEFAULTS, EMAIL_SETTINGS_FIELDS, parseEmailSettings } from '../src/index.js';
+
+const byName = (name: string) => {
+  const field = EMAIL_SETTINGS_FIELDS.find((f) => f.name === name);
+  if (!field) throw new Error(`no field ${name}`);
+  return field;
+};
+
+describe('EMAIL_SETTINGS_FIELDS', () => {
+  it('lists every settings field once, in the order of the settings screen, with its label', () => {
+    expect(EMAIL_SETTINGS_FIELDS.map((f) => [f.name, f.label])).toEqual([
+      ['defaultSenderAddress', 'Default Sender Email Address'],
+      ['smtpHost', 'SMTP Host'],
+      ['smtpPort', 'SMTP Port'],
+      ['smtpTimeoutSeconds', 'SMTP Timeout'],
+      ['useAuthentication', 'Use Authentication'],
+      ['username', 'Username'],
+      ['password', 'Password'],
+      ['useTls', 'Use TLS'],
+      ['minutesBetweenRetries', 'Minutes Between Retries'],
+      ['maxErrorsBeforeCancel', 'Max Errors Before Cancel'],
+      ['throttlePerSecond', 'Throttle Email Messages'],
+      ['allowAttachments', 'Allow Email Attachments'],
+      ['attachmentSizeLimitMb', 'Limit Email Attachment File Size'],
+      ['useCensusSenderAddress', "Use Sender's Email from Census as Sender's Email Address"],
+      ['allowCustomSenderAddress', "Allow Custom Sender's Email Address"],
+    ]);
+  });
+
+  it('covers exactly the fields the parser produces', () => {
+    const full = parseEmailSettings({
+      defaultSenderAddress: 'a@district.org',
+      smtpHost: 'h',
+      smtpPort: 587,
+      useAuthentication: true,
+      username: 'u',
+      password: 'p',
+      attachmentSizeLimitMb: 5,
+    });
+    expect(EMAIL_SETTINGS_FIELDS.map((f) => f.name).sort()).toEqual(Object.keys(full).sort());
+  });
+
+  it('gives every field help text and an input kind', () => {
+    for (const field of EMAIL_SETTINGS_FIELDS) {
+      expect(field.description.length, field.name).toBeGreaterThan(20);
+    }
+    expect(EMAIL_SETTINGS_FIELDS.map((f) => f.input)).toEqual([
+      'email',
+      'text',
+      'number',
+      'select',
+      'checkbox',
+      'text',
+      'password',
+      'checkbox',
+      'number',
+      'number',
+      'number',
+      'checkbox',
+      'number',
+      'checkbox',
+      'checkbox',
+    ]);
+  });
+
+  it('offers the six SMTP Timeout choices in the wording of the screen', () => {
+    expect(byName('smtpTimeoutSeconds').options).toEqual([
+      { value: 30, label: '30 seconds (default)' },
+      { value: 60, label: '1 minute' },
+      { value: 120, label: '2 minutes' },
+      { value: 180, label: '3 minutes' },
+      { value: 240, label: '4 minutes' },
+      { value: 300, label: '5 minutes' },
+    ]);
+  });
+
+  it('enables and requires Username and Password only with Use Authentication', () => {
+    for (const name of ['username', 'password']) {
+      const field = byName(name);
+      expect(field.enabled({ useAuthentication: false })).toBe(false);
+      expect(field.required({ useAuthentication: false })).toBe(false);
+      expect(field.enabled({ useAuthentication: true })).toBe(true);
+      expect(field.required({ useAuthentication: true })).toBe(true);
+    }
+  });
+
+  it('requires SMTP Port only with Use TLS', () => {
+    expect(byName('smtpPort').required({ useTls: false })).toBe(false);
+    expect(byName('smtpPort').required({ useTls: true })).toBe(true);
+  });
+
+  it('requires the sender and host always', () => {
+    expect(byName('defaultSenderAddress').required({})).toBe(true);
+    expect(byName('smtpHost').required({})).toBe(true);
+  });
+
+  it('gives the numeric bounds the validator enforces', () => {
+    expect([byName('smtpPort').min, byName('smtpPort').max]).toEqual([1, 65535]);
+    expect([byName('minutesBetweenRetries').min, byName('minutesBetweenRetries').max]).toEqual([0, 1440]);
+    expect([byName('maxErrorsBeforeCancel').min, byName('maxErrorsBeforeCancel').max]).toEqual([1, 100]);
+    expect([byName('throttlePerSecond').min, byName('throttlePerSecond').max]).toEqual([1, 999]);
+    expect(byName('attachmentSizeLimitMb').max).toBe(100);
+  });
+
+  it('states each default in the help text as EMAIL_SETTINGS_DEFAULTS has it', () => {
+    expect(byName('maxErrorsBeforeCancel').description).toContain(
+      `Default ${EMAIL_SETTINGS_DEFAULTS.maxErrorsBeforeCancel}.`,
+    );
+    expect(byName('minutesBetweenRetries').description).toContain(
+      `Default ${EMAIL_SETTINGS_DEFAULTS.minutesBetweenRetries}.`,
+    );
+    expect(byName('throttlePerSecond').description).toContain(
+      `Default ${EMAIL_SETTINGS_DEFAULTS.throttlePerSecond}.`,
+    );
+  });
+
+  it('cannot be changed by a caller', () => {
+    expect(Object.isFrozen(EMAIL_SETTINGS_FIELDS)).toBe(true);
+  });
+});

@@ -19,6 +19,24 @@ export {
   MailerError,
   NotConfiguredError,
 } from './errors.js';
+export type { Clock } from './mailer/clock.js';
+export { Mailer } from './mailer/mailer.js';
+export type {
+  AttachmentsDroppedEvent,
+  CancelledEvent,
+  DeliveryReport,
+  FailedEvent,
+  MailerEvents,
+  MailerOptions,
+  MailerStats,
+  QueuedEvent,
+  SendingEvent,
+  SentEvent,
+  SettingsChangedEvent,
+  VerifyReport,
+} from './mailer/types.js';
+export type { MailAttachment, MailMessage, SendOptions } from './message.js';
+export { defaultIsRetryable } from './retry.js';
 export type { IgnoredSender, MessageKind, ResolvedSender, SenderContext, SenderSource } from './sender.js';
 export { resolveSender } from './sender.js';
 export type { SmtpTimeoutSeconds } from './settings/defaults.js';
@@ -33,3 +51,7 @@ export { DEFAULT_HOST_POLICY } from './settings/policy.js';
 export { redactSettings } from './settings/redact.js';
 export type { EmailSettings, EmailSettingsInput, EmailSettingsSchema } from './settings/schema.js';
 export { createEmailSettingsSchema } from './settings/schema.js';
+export type { VerifyStage } from './transport/diagnose.js';
+export type { SmtpTransportOptions, TlsMode, TlsOptions } from './transport/smtp.js';
+export { smtpTransport } from './transport/smtp.js';
+export type { OutgoingMail, Transport, TransportFactory, TransportResult } from './transport/types.js';

@@ -1,0 +1,665 @@
+import { randomUUID } from 'node:crypto';
+import { stat } from 'node:fs/promises';
+import { inspect } from 'node:util';
+import { EventEmitter } from 'eventemitter3';
+import { tooLargeMessage } from '../attachments.js';
+import {
+  AttachmentTooLargeError,
+  type CancelReason,
+  DeliveryCancelledError,
+  InvalidMessageError,
+  isMailerError,
+  MailerClosedError,
+  NotConfiguredError,
+} from '../errors.js';
+import {
+  type CheckedMessage,
+  checkMessage,
+  type MailAttachment,
+  type MailMessage,
+  type SendOptions,
+} from '../message.js';
+import { defaultIsRetryable } from '../retry.js';
+import { scrubError, secretForms } from '../secrets.js';
+import { type MessageKind, type ResolvedSender, resolveSender, type SenderContext } from '../sender.js';
+import { DEFAULT_SMTP_PORT } from '../settings/defaults.js';
+import { parseEmailSettings } from '../settings/parse.js';
+import type { HostPolicy } from '../settings/policy.js';
+import { redactSettings } from '../settings/redact.js';
+import type { EmailSettings, EmailSettingsInput } from '../settings/schema.js';
+import { diagnose } from '../transport/diagnose.js';
+import { smtpTransport, tlsMode } from '../transport/smtp.js';
+import type { OutgoingMail, Transport, TransportFactory } from '../transport/types.js';
+import { type Clock, systemClock } from './clock.js';
+import { limitStream, sendLimitBytes } from './limit-stream.js';
+import { Throttle } from './throttle.js';
+import type { DeliveryReport, MailerEvents, MailerOptions, MailerStats, VerifyReport } from './types.js';
+
+/** One message from `send()` until it is delivered or cancelled. */
+interface Job {
+  readonly id: string;
+  readonly kind: MessageKind;
+  readonly context: SenderContext;
+  readonly message: Omit<OutgoingMail, 'from'>;
+  readonly queuedAt: number;
+  readonly resolve: (report: DeliveryReport) => void;
+  readonly reject: (error: Error) => void;
+  sender: ResolvedSender;
+  state: 'queued' | 'sending' | 'waiting' | 'done';
+  attempts: number;
+  failures: number;
+  failedAt: number;
+  retryTimer: unknown;
+  lastError: Error | undefined;
+  overLimit: AttachmentTooLargeError | undefined;
+}
+
+/** A transport and the attempts it carries, so that a replaced one closes only once it is idle. */
+interface TransportSlot {
+  readonly transport: Transport;
+  inFlight: number;
+  retired: boolean;
+}
+
+/** A message checked by `send()` on its way into the queue. */
+interface Admission {
+  readonly id: string;
+  readonly kind: MessageKind;
+  readonly context: SenderContext;
+  readonly sender: ResolvedSender;
+  readonly checked: CheckedMessage;
+  readonly settings: EmailSettings;
+  readonly owner: { job?: Job };
+}
+
+/** Attachments as they will be sent, and the names of those left out. */
+interface PreparedAttachments {
+  attachments: MailAttachment[];
+  dropped: string[];
+}
+
+const MINUTE_MS = 60_000;
+
+/** The size of content held in memory, in bytes; `undefined` for a file or a stream. */
+function sizeInMemory(attachment: MailAttachment): number | undefined {
+  const { content } = attachment;
+  if (typeof content === 'string') return Buffer.byteLength(content);
+  if (content instanceof Uint8Array) return content.byteLength;
+  return undefined;
+}
+
+/** The size of a `path` attachment on disk. */
+async function sizeOnDisk(attachment: MailAttachment): Promise<number> {
+  const { path, filename } = attachment;
+  try {
+    const info = await stat(path as string);
+    if (!info.isFile()) throw new Error('not a regular file');
+    return info.size;
+  } catch (error) {
+    throw new InvalidMessageError(
+      `Attachment ${filename} cannot be read from ${path}: check that the file exists`,
+      {
+        cause: error,
+      },
+    );
+  }
+}
+
+/** A stream attachment whose every read is counted against its limit; running over marks the owning message. */
+function counted(attachment: MailAttachment, limit: number, owner: { job?: Job }): MailAttachment {
+  const factory = attachment.content as () => NodeJS.ReadableStream;
+  const content = () =>
+    limitStream(factory(), attachment.filename, limit, (error) => {
+      if (owner.job !== undefined) owner.job.overLimit = error;
+    });
+  return { ...attachment, content };
+}
+
+function toError(value: unknown): Error {
+  return value instanceof Error ? value : new Error(String(value));
+}
+
+function defaultListenerError(error: unknown, event: string): void {
+  const message = error instanceof Error ? error.message : String(error);
+  process.emitWarning(
+    `A "${event}" listener of messenger-email threw: ${message}`,
+    'MessengerEmailListenerWarning',
+  );
+}
+
+function positiveInteger(name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+    throw new TypeError(
+      `MailerOptions.${name} must be a whole number of at least 1 (received ${String(value)})`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Sends email as the Email Settings say: resolves each message's sender, enforces the attachment rules, spaces
+ * attempts by the throttle, bounds every wait by the SMTP Timeout, retries after Minutes Between Retries and
+ * cancels after Max Errors Before Cancel. Emergency messages go ahead of every waiting standard one.
+ *
+ * Subscribe to its events (see {@link MailerEvents}) to follow every message. A listener that throws or rejects
+ * does not affect delivery. Neither events, errors, `util.inspect` nor `JSON.stringify` show the SMTP password.
+ *
+ * @example
+ * ```ts
+ * const mailer = new Mailer({ settings: { defaultSenderAddress: 'messenger@district.k12.us', smtpHost: 'smtp.district.k12.us' } });
+ * mailer.on('failed', (e) => console.warn(e.id, e.error.message));
+ * const report = await mailer.send({ to: 'parent@example.org', subject: 'Attendance', text: 'Hello' });
+ * await mailer.close();
+ * ```
+ */
+export class Mailer extends EventEmitter<MailerEvents> {
+  readonly #policy: Partial<HostPolicy> | undefined;
+  readonly #factory: TransportFactory;
+  readonly #clock: Clock;
+  readonly #isRetryable: (error: unknown) => boolean;
+  readonly #onListenerError: (error: unknown, event: keyof MailerEvents) => void;
+  readonly #maxConcurrent: number;
+  readonly #implicitTlsPorts: readonly number[] | undefined;
+  readonly #jobs = new Map<string, Job>();
+  readonly #inFlight = new Set<Promise<void>>();
+  readonly #retired = new Set<TransportSlot>();
+  #throttle: Throttle<Job> | undefined;
+  #settings: EmailSettings | undefined;
+  #secrets: string[] = [];
+  #slot: TransportSlot | undefined;
+  #sending = 0;
+  #waitingRetry = 0;
+  #sent = 0;
+  #cancelled = 0;
+  #busy = false;
+  #closed = false;
+  #closing: Promise<void> | undefined;
+
+  /**
+   * @param options - settings, policy, transport and tuning; all optional
+   * @throws EmailSettingsError when `options.settings` is given and not valid
+   * @throws TypeError when `maxConcurrent` is not a whole number of at least 1
+   */
+  constructor(options: MailerOptions = {}) {
+    super();
+    this.#policy = options.policy;
+    this.#clock = options.clock ?? systemClock;
+    this.#isRetryable = options.isRetryable ?? defaultIsRetryable;
+    this.#onListenerError = options.onListenerError ?? defaultListenerError;
+    this.#maxConcurrent = positiveInteger('maxConcurrent', options.maxConcurrent, 5);
+    const tls = options.tls;
+    this.#implicitTlsPorts = tls?.implicitTlsPorts;
+    const maxConnections = this.#maxConcurrent;
+    this.#factory =
+      options.transport ??
+      ((settings) =>
+        smtpTransport(settings, tls === undefined ? { maxConnections } : { tls, maxConnections }));
+    if (options.settings !== undefined) this.#apply(parseEmailSettings(options.settings, this.#policy));
+  }
+
+  /** Whether the Mailer has valid settings and can send. */
+  get configured(): boolean {
+    return this.#settings !== undefined;
+  }
+
+  /**
+   * Validates new settings and applies them at once, to new and pending messages: new attempts use a new transport
+   * (the old one closes when its attempts finish), the throttle changes within a second, and waiting retries are
+   * rescheduled by the new Minutes Between Retries (or cancelled when they have reached the new Max Errors Before
+   * Cancel). Emits `settingsChanged` with the password redacted.
+   *
+   * @param settings - the new Email Settings
+   * @returns the parsed settings
+   * @throws EmailSettingsError when they are not valid (nothing changes)
+   * @throws MailerClosedError after {@link Mailer.close}
+   */
+  configure(settings: EmailSettingsInput): EmailSettings {
+    if (this.#closed) throw new MailerClosedError();
+    const parsed = parseEmailSettings(settings, this.#policy);
+    this.#apply(parsed);
+    this.#rescheduleRetries(parsed);
+    this.#emit('settingsChanged', { settings: redactSettings(parsed) });
+    return parsed;
+  }
+
+  /**
+   * Queues a message and resolves once the server has accepted it.
+   *
+   * The sender is resolved from the settings and `options` (emergency messages always use the default sender).
+   * Attachments are dropped when not allowed (`attachmentsDropped`); one over its limit rejects at once.
+   *
+   * The returned promise never causes an unhandled rejection: a caller that follows messages through events
+   * alone may ignore it.
+   *
+   * @param message - recipients, subject, body, attachments, headers
+   * @param options - kind, Census and custom sender, and the caller's id
+   * @throws NotConfiguredError, MailerClosedError, InvalidMessageError, InvalidSenderError, AttachmentTooLargeError
+   *   before anything is queued
+   * @throws DeliveryCancelledError when the message is given up (`reason`, `attempts`, `cause`)
+   * @throws AttachmentTooLargeError when a streamed attachment runs over its limit while sending
+   */
+  send(message: MailMessage, options: SendOptions = {}): Promise<DeliveryReport> {
+    const promise = this.#enqueue(message, options);
+    promise.catch(() => undefined);
+    return promise;
+  }
+
+  /**
+   * Checks the settings against the server without sending: connect, TLS, login. Resolves with what is wrong, in
+   * terms an administrator can act on; never rejects.
+   */
+  async verify(): Promise<VerifyReport> {
+    const settings = this.#settings;
+    if (settings === undefined) {
+      return {
+        ok: false,
+        stage: 'config',
+        message: 'Email is not configured',
+        hint: 'Fill in at least Default Sender Email Address and SMTP Host on the Email Settings screen.',
+      };
+    }
+    const slot = this.#slot as TransportSlot;
+    try {
+      await slot.transport.verify?.();
+    } catch (error) {
+      const found = diagnose(scrubError(error, this.#secrets), settings);
+      return { ok: false, ...found };
+    }
+    return {
+      ok: true,
+      host: settings.smtpHost,
+      port: settings.smtpPort ?? DEFAULT_SMTP_PORT,
+      tls: tlsMode(settings, this.#implicitTlsPorts),
+      authenticated: settings.useAuthentication,
+    };
+  }
+
+  /** Counts of messages by state. */
+  stats(): MailerStats {
+    return {
+      queued: this.#throttle?.waiting ?? 0,
+      sending: this.#sending,
+      waitingRetry: this.#waitingRetry,
+      sent: this.#sent,
+      cancelled: this.#cancelled,
+    };
+  }
+
+  /**
+   * Stops taking messages (`send()` then rejects with `MailerClosedError`), lets attempts in progress finish,
+   * cancels every waiting message with reason `closed`, and closes the transport. Resolves when every message has
+   * settled. Calling it again returns the same promise.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown();
+    return this.#closing;
+  }
+
+  /**
+   * Emits an event to every listener, each on its own: a listener that throws or rejects is reported to
+   * `onListenerError` and the others still run.
+   */
+  override emit<E extends keyof MailerEvents>(event: E, ...args: MailerEvents[E]): boolean {
+    const handlers = (this as unknown as { _events: Record<string, unknown> })._events[event as string];
+    if (handlers === undefined) return false;
+    type Handler = { fn: (...a: unknown[]) => unknown; context: unknown; once: boolean };
+    const list = (Array.isArray(handlers) ? [...handlers] : [handlers]) as Handler[];
+    for (const handler of list) {
+      if (handler.once) this.removeListener(event, handler.fn as never, undefined, true);
+      try {
+        const result = handler.fn.apply(handler.context, args);
+        if (result instanceof Promise) result.catch((error: unknown) => this.#listenerFailed(error, event));
+      } catch (error) {
+        this.#listenerFailed(error, event);
+      }
+    }
+    return true;
+  }
+
+  /** @returns a summary without secrets */
+  toJSON(): object {
+    return {
+      configured: this.configured,
+      closed: this.#closed,
+      settings: this.#settings === undefined ? undefined : redactSettings(this.#settings),
+      stats: this.stats(),
+    };
+  }
+
+  /** @returns a summary without secrets, for `util.inspect` and `console.log` */
+  [inspect.custom](_depth: number, options: object): string {
+    return `Mailer ${inspect(this.toJSON(), options)}`;
+  }
+
+  #listenerFailed(error: unknown, event: keyof MailerEvents): void {
+    try {
+      this.#onListenerError(error, event);
+    } catch {
+      // the reporter itself failed: delivery must go on regardless
+    }
+  }
+
+  #emit<E extends keyof MailerEvents>(event: E, ...args: MailerEvents[E]): void {
+    this.emit(event, ...args);
+  }
+
+  #apply(settings: EmailSettings): void {
+    this.#settings = settings;
+    this.#secrets = secretForms(settings.username, settings.password);
+    const previous = this.#slot;
+    this.#slot = { transport: this.#factory(settings), inFlight: 0, retired: false };
+    if (previous !== undefined) this.#retire(previous);
+    const limits = { perSecond: settings.throttlePerSecond, maxConcurrent: this.#maxConcurrent };
+    if (this.#throttle === undefined) {
+      this.#throttle = new Throttle<Job>(limits, this.#clock, (job) => this.#attempt(job));
+    } else {
+      this.#throttle.update(limits);
+    }
+  }
+
+  #retire(slot: TransportSlot): void {
+    slot.retired = true;
+    this.#retired.add(slot);
+    if (slot.inFlight === 0) void this.#closeTransport(slot);
+  }
+
+  async #closeTransport(slot: TransportSlot): Promise<void> {
+    this.#retired.delete(slot);
+    try {
+      await slot.transport.close?.();
+    } catch {
+      // a transport that fails to close has nothing left to deliver
+    }
+  }
+
+  /** Checks and queues a message; synchronous unless an attachment must be measured on disk. */
+  #enqueue(message: MailMessage, options: SendOptions): Promise<DeliveryReport> {
+    try {
+      if (this.#closed) throw new MailerClosedError();
+      const settings = this.#settings;
+      if (settings === undefined) throw new NotConfiguredError();
+      const checked = checkMessage(message);
+      const { kind, id } = this.#checkOptions(options);
+      const context: SenderContext = {
+        kind,
+        censusAddress: options.censusAddress ?? null,
+        customSender: options.customSender ?? null,
+      };
+      const sender = resolveSender(settings, context, this.#policy);
+      const admission: Admission = { id, kind, context, sender, checked, settings, owner: {} };
+      const prepared = this.#prepareAttachments(checked, settings, admission.owner);
+      if (prepared instanceof Promise)
+        return prepared.then((attachments) => this.#admit(admission, attachments));
+      return this.#admit(admission, prepared);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Queues a checked message: the job is created, `queued` emitted and the throttle told. */
+  #admit(admission: Admission, prepared: PreparedAttachments): Promise<DeliveryReport> {
+    const { id, kind, context, sender, checked, settings, owner } = admission;
+    if (this.#closed) throw new MailerClosedError();
+    if (this.#jobs.has(id)) {
+      throw new InvalidMessageError(`A message with id "${id}" is already pending: use a unique id`);
+    }
+    let resolve!: (report: DeliveryReport) => void;
+    let reject!: (error: Error) => void;
+    const promise = new Promise<DeliveryReport>((ok, fail) => {
+      resolve = ok;
+      reject = fail;
+    });
+    const domain = settings.defaultSenderAddress.split('@').pop() ?? 'localhost';
+    const job: Job = {
+      id,
+      kind,
+      context,
+      message: {
+        to: checked.to,
+        cc: checked.cc,
+        bcc: checked.bcc,
+        subject: checked.subject,
+        attachments: prepared.attachments,
+        headers: { ...checked.headers, 'Message-ID': `<${randomUUID()}@${domain}>` },
+        ...(checked.replyTo !== undefined ? { replyTo: checked.replyTo } : {}),
+        ...(checked.text !== undefined ? { text: checked.text } : {}),
+        ...(checked.html !== undefined ? { html: checked.html } : {}),
+      },
+      queuedAt: this.#clock.now(),
+      resolve,
+      reject,
+      sender,
+      state: 'queued',
+      attempts: 0,
+      failures: 0,
+      failedAt: 0,
+      retryTimer: undefined,
+      lastError: undefined,
+      overLimit: undefined,
+    };
+    owner.job = job;
+    this.#jobs.set(id, job);
+    this.#busy = true;
+    this.#emit('queued', { id, kind, sender, recipients: checked.recipients });
+    if (prepared.dropped.length > 0) this.#emit('attachmentsDropped', { id, filenames: prepared.dropped });
+    (this.#throttle as Throttle<Job>).push(job, kind === 'emergency');
+    return promise;
+  }
+
+  #checkOptions(options: SendOptions): { kind: MessageKind; id: string } {
+    if (typeof options !== 'object' || options === null)
+      throw new InvalidMessageError('Send options must be an object');
+    const kind = options.kind ?? 'standard';
+    if (kind !== 'standard' && kind !== 'emergency') {
+      throw new InvalidMessageError(`kind must be 'standard' or 'emergency' (received ${String(kind)})`);
+    }
+    const id = options.id ?? randomUUID();
+    if (typeof id !== 'string' || id.trim() === '')
+      throw new InvalidMessageError('id must be non-empty text');
+    return { kind, id };
+  }
+
+  /**
+   * Applies the attachment settings at send time: drop all, or check each file's real size against its limit.
+   * Synchronous unless a `path` must be measured on disk.
+   */
+  #prepareAttachments(
+    checked: CheckedMessage,
+    settings: EmailSettings,
+    owner: { job?: Job },
+  ): PreparedAttachments | Promise<PreparedAttachments> {
+    if (checked.attachments.length === 0) return { attachments: [], dropped: [] };
+    if (!settings.allowAttachments)
+      return { attachments: [], dropped: checked.attachments.map((a) => a.filename) };
+    const limits = checked.attachments.map((attachment) =>
+      sendLimitBytes(attachment, settings, this.#policy),
+    );
+    const finish = (sizes: (number | undefined)[]): PreparedAttachments => {
+      const attachments = checked.attachments.map((attachment, index) => {
+        const size = sizes[index];
+        const limit = limits[index] as number;
+        if (size === undefined) return counted(attachment, limit, owner);
+        if (size > limit) {
+          const { filename } = attachment;
+          throw new AttachmentTooLargeError(filename, size, limit, tooLargeMessage(filename, size, limit));
+        }
+        return attachment;
+      });
+      return { attachments, dropped: [] };
+    };
+    const sizes = checked.attachments.map(sizeInMemory);
+    if (!checked.attachments.some((attachment) => attachment.path !== undefined)) return finish(sizes);
+    return Promise.all(
+      checked.attachments.map((a, i) => (a.path === undefined ? sizes[i] : sizeOnDisk(a))),
+    ).then(finish);
+  }
+
+  /** One attempt, started by the throttle. Never rejects. */
+  #attempt(job: Job): Promise<void> {
+    const run = this.#runAttempt(job);
+    this.#inFlight.add(run);
+    return run.finally(() => this.#inFlight.delete(run));
+  }
+
+  async #runAttempt(job: Job): Promise<void> {
+    if (job.state !== 'queued') return;
+    const settings = this.#settings as EmailSettings;
+    const slot = this.#slot as TransportSlot;
+    job.state = 'sending';
+    job.attempts += 1;
+    job.overLimit = undefined;
+    this.#sending += 1;
+    slot.inFlight += 1;
+    try {
+      job.sender = resolveSender(settings, job.context, this.#policy);
+      this.#emit('sending', { id: job.id, attempt: job.attempts });
+      const mail: OutgoingMail = { from: job.sender.address, ...job.message };
+      const result = await slot.transport.send(mail);
+      this.#delivered(job, result);
+    } catch (raw) {
+      const error = job.overLimit ?? scrubError(toError(raw), this.#secrets);
+      this.#failed(job, error, settings);
+    } finally {
+      this.#sending -= 1;
+      slot.inFlight -= 1;
+      if (slot.retired && slot.inFlight === 0) void this.#closeTransport(slot);
+      this.#checkIdle();
+    }
+  }
+
+  #delivered(job: Job, result: Awaited<ReturnType<Transport['send']>>): void {
+    job.state = 'done';
+    this.#jobs.delete(job.id);
+    this.#sent += 1;
+    const report: DeliveryReport = {
+      id: job.id,
+      messageId: result.messageId,
+      sender: job.sender,
+      attempts: job.attempts,
+      accepted: result.accepted,
+      rejected: result.rejected,
+      response: result.response,
+    };
+    this.#emit('sent', { ...report, durationMs: this.#clock.now() - job.queuedAt });
+    job.resolve(report);
+  }
+
+  #retryable(error: Error): boolean {
+    if (error instanceof AttachmentTooLargeError || isMailerError(error)) return false;
+    try {
+      return this.#isRetryable(error) === true;
+    } catch {
+      return defaultIsRetryable(error);
+    }
+  }
+
+  #failed(job: Job, error: Error, settings: EmailSettings): void {
+    job.failures += 1;
+    job.lastError = error;
+    const retryable = this.#retryable(error);
+    let reason: CancelReason | undefined;
+    if (this.#closed) reason = 'closed';
+    else if (!retryable) reason = 'permanent';
+    else if (job.failures >= settings.maxErrorsBeforeCancel) reason = 'max-errors';
+
+    if (reason !== undefined) {
+      job.state = 'done';
+      this.#emit('failed', { id: job.id, attempt: job.attempts, error, retryable, willRetry: false });
+      this.#cancel(job, reason, error);
+      return;
+    }
+    job.failedAt = this.#clock.now();
+    const delay = settings.minutesBetweenRetries * MINUTE_MS;
+    const nextAttemptAt = job.failedAt + delay;
+    this.#waitForRetry(job, delay);
+    this.#emit('failed', {
+      id: job.id,
+      attempt: job.attempts,
+      error,
+      retryable,
+      willRetry: true,
+      nextAttemptAt,
+    });
+  }
+
+  #waitForRetry(job: Job, delay: number): void {
+    if (job.state !== 'waiting') this.#waitingRetry += 1;
+    job.state = 'waiting';
+    job.retryTimer = this.#clock.setTimeout(() => this.#retryDue(job), Math.max(0, delay));
+  }
+
+  #retryDue(job: Job): void {
+    if (job.state !== 'waiting') return;
+    job.retryTimer = undefined;
+    this.#waitingRetry -= 1;
+    job.state = 'queued';
+    (this.#throttle as Throttle<Job>).push(job, job.kind === 'emergency');
+  }
+
+  #rescheduleRetries(settings: EmailSettings): void {
+    for (const job of this.#jobs.values()) {
+      if (job.state !== 'waiting') continue;
+      this.#clock.clearTimeout(job.retryTimer);
+      if (job.failures >= settings.maxErrorsBeforeCancel) {
+        this.#waitingRetry -= 1;
+        job.state = 'done';
+        this.#cancel(job, 'max-errors', job.lastError ?? new Error('Max Errors Before Cancel was lowered'));
+        continue;
+      }
+      const due = job.failedAt + settings.minutesBetweenRetries * MINUTE_MS;
+      this.#waitForRetry(job, due - this.#clock.now());
+    }
+    this.#checkIdle();
+  }
+
+  #cancel(job: Job, reason: CancelReason, error: Error): void {
+    job.state = 'done';
+    this.#jobs.delete(job.id);
+    this.#cancelled += 1;
+    this.#emit('cancelled', { id: job.id, attempts: job.attempts, reason, error });
+    if (reason === 'permanent' && error instanceof AttachmentTooLargeError) {
+      job.reject(error);
+      return;
+    }
+    job.reject(
+      new DeliveryCancelledError(this.#cancelMessage(job, reason, error), job.attempts, reason, error),
+    );
+  }
+
+  #cancelMessage(job: Job, reason: CancelReason, error: Error): string {
+    const tries = `${job.attempts} attempt${job.attempts === 1 ? '' : 's'}`;
+    if (reason === 'closed')
+      return `Message ${job.id} was cancelled after ${tries} because the mailer closed`;
+    if (reason === 'permanent') {
+      return `Message ${job.id} was refused for good after ${tries} and will not be retried: ${error.message}`;
+    }
+    return `Message ${job.id} was cancelled after ${tries}, the Max Errors Before Cancel: ${error.message}`;
+  }
+
+  #checkIdle(): void {
+    if (!this.#busy) return;
+    if ((this.#throttle?.waiting ?? 0) + this.#sending + this.#waitingRetry > 0) return;
+    this.#busy = false;
+    this.#emit('idle');
+  }
+
+  async #shutdown(): Promise<void> {
+    this.#closed = true;
+    const closedError = new MailerClosedError('The mailer was closed before the message was sent');
+    for (const job of this.#throttle?.drain() ?? []) {
+      this.#cancel(job, 'closed', job.lastError ?? closedError);
+    }
+    for (const job of [...this.#jobs.values()]) {
+      if (job.state !== 'waiting') continue;
+      this.#clock.clearTimeout(job.retryTimer);
+      this.#waitingRetry -= 1;
+      this.#cancel(job, 'closed', job.lastError ?? closedError);
+    }
+    await this.#throttle?.stop();
+    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+    const slots = [...this.#retired, ...(this.#slot ? [this.#slot] : [])];
+    await Promise.all(slots.map((slot) => this.#closeTransport(slot)));
+    this.#checkIdle();
+  }
+}

@@ -1,0 +1,179 @@
+import type { CancelReason } from '../errors.js';
+import type { MessageKind, ResolvedSender } from '../sender.js';
+import type { HostPolicy } from '../settings/policy.js';
+import type { EmailSettings, EmailSettingsInput } from '../settings/schema.js';
+import type { VerifyStage } from '../transport/diagnose.js';
+import type { TlsMode, TlsOptions } from '../transport/smtp.js';
+import type { TransportFactory } from '../transport/types.js';
+import type { Clock } from './clock.js';
+
+/** What {@link Mailer.send} resolves with once the server accepted the message. */
+export interface DeliveryReport {
+  /** The message's id: the caller's `SendOptions.id`, or a generated one. */
+  id: string;
+  /** The Message-ID header of the message sent (the same on every attempt). */
+  messageId: string;
+  /** The sender it went out from, and what was offered but not used. */
+  sender: ResolvedSender;
+  /** Attempts it took, the successful one included. */
+  attempts: number;
+  /** Recipients the server accepted. */
+  accepted: string[];
+  /** Recipients the server refused while accepting the message for the others. */
+  rejected: string[];
+  /** The server's last reply. */
+  response: string;
+}
+
+/** The result of {@link Mailer.verify}. */
+export type VerifyReport =
+  | {
+      /** The server was reached, TLS set up and the login accepted (when used). */
+      ok: true;
+      /** The SMTP Host checked. */
+      host: string;
+      /** The port used (25 when SMTP Port is blank). */
+      port: number;
+      /** How the connection was encrypted. */
+      tls: TlsMode;
+      /** Whether a login was made. */
+      authenticated: boolean;
+    }
+  | {
+      /** The check failed. */
+      ok: false;
+      /** Where it stopped. */
+      stage: VerifyStage;
+      /** What happened. */
+      message: string;
+      /** What to change on the Email Settings screen. */
+      hint: string;
+    };
+
+/** Counts of messages by state, for a status line or a health check. */
+export interface MailerStats {
+  /** Waiting for the throttle (including retries that are due). */
+  queued: number;
+  /** Attempts in progress. */
+  sending: number;
+  /** Failed once or more, waiting Minutes Between Retries. */
+  waitingRetry: number;
+  /** Delivered since the Mailer was created. */
+  sent: number;
+  /** Cancelled since the Mailer was created. */
+  cancelled: number;
+}
+
+/** Payload of the `queued` event. */
+export interface QueuedEvent {
+  /** The message's id. */
+  id: string;
+  /** Standard or emergency. */
+  kind: MessageKind;
+  /** The sender resolved for it. */
+  sender: ResolvedSender;
+  /** Every recipient's address (to, cc and bcc). */
+  recipients: string[];
+}
+
+/** Payload of the `sending` event. */
+export interface SendingEvent {
+  /** The message's id. */
+  id: string;
+  /** Which attempt starts: 1 for the first. */
+  attempt: number;
+}
+
+/** Payload of the `sent` event. */
+export type SentEvent = DeliveryReport & {
+  /** Milliseconds from `send()` to delivery, retries included. */
+  durationMs: number;
+};
+
+/** Payload of the `failed` event: one attempt failed. */
+export interface FailedEvent {
+  /** The message's id. */
+  id: string;
+  /** Which attempt failed. */
+  attempt: number;
+  /** Why (secrets removed). */
+  error: Error;
+  /** Whether the failure could pass on a later attempt. */
+  retryable: boolean;
+  /** Whether another attempt is scheduled. */
+  willRetry: boolean;
+  /** When the next attempt may start (clock milliseconds), when one is scheduled. */
+  nextAttemptAt?: number;
+}
+
+/** Payload of the `cancelled` event: the message is given up. */
+export interface CancelledEvent {
+  /** The message's id. */
+  id: string;
+  /** Attempts made. */
+  attempts: number;
+  /** Why it was cancelled. */
+  reason: CancelReason;
+  /** The last error, or why the Mailer closed. */
+  error: Error;
+}
+
+/** Payload of the `attachmentsDropped` event. */
+export interface AttachmentsDroppedEvent {
+  /** The message's id. */
+  id: string;
+  /** The files left out because attachments are not allowed. */
+  filenames: string[];
+}
+
+/** Payload of the `settingsChanged` event. */
+export interface SettingsChangedEvent {
+  /** The new settings, password redacted. */
+  settings: EmailSettings;
+}
+
+/** Every event a {@link Mailer} emits, with its payload. One object per event. */
+export interface MailerEvents {
+  /** A message was accepted by `send()` and queued. */
+  queued: [e: QueuedEvent];
+  /** An attempt starts. */
+  sending: [e: SendingEvent];
+  /** The server accepted the message. */
+  sent: [e: SentEvent];
+  /** An attempt failed. */
+  failed: [e: FailedEvent];
+  /** The message was given up. */
+  cancelled: [e: CancelledEvent];
+  /** Attachments were left out because Allow Email Attachments is off. */
+  attachmentsDropped: [e: AttachmentsDroppedEvent];
+  /** `configure()` applied new settings. */
+  settingsChanged: [e: SettingsChangedEvent];
+  /** Nothing is queued, sending or waiting to retry. */
+  idle: [];
+}
+
+/** Options of a {@link Mailer}. */
+export interface MailerOptions {
+  /** The Email Settings. Omitted: the Mailer is not configured and `send()` rejects with `NotConfiguredError`. */
+  settings?: EmailSettingsInput;
+  /** The host's limits; omitted parts come from `DEFAULT_HOST_POLICY`. */
+  policy?: Partial<HostPolicy>;
+  /** Makes the transport for a set of settings. @default smtpTransport */
+  transport?: TransportFactory;
+  /** TLS options of the default SMTP transport. Certificates are verified by default. */
+  tls?: TlsOptions;
+  /**
+   * Most attempts (and SMTP connections) at once.
+   * @default 5
+   */
+  maxConcurrent?: number;
+  /** The time source for the throttle window and retries. @default the system clock */
+  clock?: Clock;
+  /** Decides whether a failed attempt is tried again. @default network errors, timeouts, TLS, auth and 4xx: yes; 5xx: no */
+  isRetryable?: (error: unknown) => boolean;
+  /**
+   * Called when an event listener throws or rejects. Delivery goes on either way.
+   * @default a process warning
+   */
+  onListenerError?: (error: unknown, event: keyof MailerEvents) => void;
+}

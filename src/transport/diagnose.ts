@@ -1,0 +1,111 @@
+import { replyCode } from '../retry.js';
+import { DEFAULT_SMTP_PORT } from '../settings/defaults.js';
+import type { EmailSettings } from '../settings/schema.js';
+
+/** Where a connection check stopped. */
+export type VerifyStage = 'config' | 'dns' | 'connect' | 'tls' | 'auth' | 'timeout';
+
+/** What went wrong, in an administrator's terms. */
+export interface Diagnosis {
+  /** Where the check stopped. */
+  stage: VerifyStage;
+  /** What happened. */
+  message: string;
+  /** What to change on the Email Settings screen. */
+  hint: string;
+}
+
+interface ErrorLike {
+  code?: unknown;
+  message?: unknown;
+}
+
+function describe(error: unknown): { code: string; text: string } {
+  const e = (typeof error === 'object' && error !== null ? error : {}) as ErrorLike;
+  const code = typeof e.code === 'string' ? e.code : '';
+  const text = typeof e.message === 'string' ? e.message : String(error);
+  return { code, text };
+}
+
+const CERTIFICATE = /certificate|self[- ]signed|unable to verify|altname|CERT_|DEPTH_ZERO/i;
+const NOT_TLS = /wrong version number|packet length too long|unknown protocol|ERR_SSL_/i;
+
+/**
+ * Explains a failed connection check or attempt: the stage it stopped at, and a hint for the usual mistakes
+ * (port 465 without Use TLS, Use TLS on a port that does not speak it, a certificate that does not verify, wrong
+ * credentials, an unknown host, a refused port). Pure: no I/O.
+ *
+ * @param error - what the transport threw
+ * @param settings - the settings it ran with
+ */
+export function diagnose(error: unknown, settings: EmailSettings): Diagnosis {
+  const { code, text } = describe(error);
+  const port = settings.smtpPort ?? DEFAULT_SMTP_PORT;
+  const where = `${settings.smtpHost}:${port}`;
+  const reply = replyCode(error);
+
+  if (code === 'EDNS' || /ENOTFOUND|EAI_AGAIN|getaddrinfo/i.test(text)) {
+    return {
+      stage: 'dns',
+      message: `The SMTP Host ${settings.smtpHost} could not be found: ${text}`,
+      hint: 'Check the spelling of SMTP Host: it should be a host name such as smtp.district.k12.us, as your email provider gives it.',
+    };
+  }
+  if (code === 'EAUTH' || code === 'ENOAUTH' || reply === 535 || reply === 534 || reply === 530) {
+    const needsLogin = reply === 530 || code === 'ENOAUTH';
+    return {
+      stage: 'auth',
+      message: `The SMTP server at ${where} refused the login: ${text}`,
+      hint:
+        needsLogin && !settings.useAuthentication
+          ? 'The server requires a login: check Use Authentication and enter the Username and Password.'
+          : 'Check Username and Password (some providers need an app password); the account may also need SMTP access enabled.',
+    };
+  }
+  if (CERTIFICATE.test(text)) {
+    return {
+      stage: 'tls',
+      message: `The certificate of ${settings.smtpHost} could not be verified: ${text}`,
+      hint: `Make sure SMTP Host is the name on the server's certificate. If the server uses a private certificate authority, give its certificate to the Mailer as tls.ca.`,
+    };
+  }
+  if (NOT_TLS.test(text)) {
+    return {
+      stage: 'tls',
+      message: `The server at ${where} did not answer TLS: ${text}`,
+      hint:
+        port === 465
+          ? 'Port 465 expects TLS from the first byte, but this server does not speak it: check SMTP Port.'
+          : `With Use TLS, port ${port} is reached with STARTTLS, but the server seems to expect TLS from the first byte: set SMTP Port to 465 for implicit TLS, or use the port your provider gives for STARTTLS (usually 587).`,
+    };
+  }
+  if (code === 'ETLS' || /STARTTLS/i.test(text)) {
+    return {
+      stage: 'tls',
+      message: `TLS could not be set up with ${where}: ${text}`,
+      hint: `The server on port ${port} does not offer STARTTLS. Use the port your provider gives for TLS (465 for implicit TLS, 587 for STARTTLS), or uncheck Use TLS if the server does not support encryption.`,
+    };
+  }
+  if (code === 'ETIMEDOUT' || /timed? ?out|Greeting never received/i.test(text)) {
+    return {
+      stage: 'timeout',
+      message: `The SMTP server at ${where} did not answer in time: ${text}`,
+      hint:
+        port === 465 && !settings.useTls
+          ? 'Port 465 expects TLS from the first byte: check Use TLS, or use port 25 or 587 without it.'
+          : 'Check SMTP Host and SMTP Port, that a firewall lets this server reach the SMTP server, or raise SMTP Timeout.',
+    };
+  }
+  if (/ECONNREFUSED/i.test(text) || /ECONNREFUSED/.test(code)) {
+    return {
+      stage: 'connect',
+      message: `Nothing accepted a connection at ${where}: ${text}`,
+      hint: 'Check SMTP Port: usually 25, 587 with Use TLS (STARTTLS), or 465 with Use TLS (implicit TLS). Leave it blank for 25.',
+    };
+  }
+  return {
+    stage: 'connect',
+    message: `The SMTP server at ${where} could not be used: ${text}`,
+    hint: 'Check SMTP Host, SMTP Port and Use TLS against your email provider’s instructions.',
+  };
+}

@@ -1,0 +1,179 @@
+import { isIP } from 'node:net';
+import type { Readable } from 'node:stream';
+import { inspect } from 'node:util';
+import nodemailer from 'nodemailer';
+import type { MailAttachment } from '../message.js';
+import { DEFAULT_SMTP_PORT } from '../settings/defaults.js';
+import type { EmailSettings } from '../settings/schema.js';
+import type { OutgoingMail, Transport, TransportResult } from './types.js';
+
+/** How the connection to the SMTP server is encrypted. */
+export type TlsMode = 'none' | 'starttls' | 'implicit';
+
+/** TLS options for the connection to the SMTP server. Certificates are verified unless this says otherwise. */
+export interface TlsOptions {
+  /** Certificate authorities to trust in addition to the system's, e.g. a district's own CA (PEM). */
+  ca?: string | Buffer | (string | Buffer)[];
+  /**
+   * Set to `false` to accept any certificate. Prefer `ca`: without verification the password can be stolen.
+   * @default true
+   */
+  rejectUnauthorized?: boolean;
+  /**
+   * Ports on which Use TLS means TLS from the first byte (implicit TLS); on any other port it means STARTTLS.
+   * @default [465]
+   */
+  implicitTlsPorts?: number[];
+}
+
+/** Options of {@link smtpTransport} beyond what the Email Settings say. */
+export interface SmtpTransportOptions {
+  /** TLS options; certificates are verified by default. */
+  tls?: TlsOptions;
+  /**
+   * SMTP connections kept open at once (nodemailer's pool `maxConnections`); match the Mailer's `maxConcurrent`.
+   * @default 5
+   */
+  maxConnections?: number;
+  /**
+   * Overrides the SMTP Timeout setting, in milliseconds, for every wait for the server (connect, greeting, each
+   * reply, inactivity). For tests and for servers on the same host; administrators set the timeout in seconds.
+   */
+  timeoutMs?: number;
+  /** The name this client gives in EHLO. @default the machine's host name */
+  clientName?: string;
+}
+
+/**
+ * How the Email Settings' Use TLS and SMTP Port translate to a connection: implicit TLS on 465 (or the given
+ * implicit ports), STARTTLS on any other port, no TLS without Use TLS.
+ */
+export function tlsMode(settings: EmailSettings, implicitTlsPorts: readonly number[] = [465]): TlsMode {
+  if (!settings.useTls) return 'none';
+  return implicitTlsPorts.includes(settings.smtpPort ?? DEFAULT_SMTP_PORT) ? 'implicit' : 'starttls';
+}
+
+type Mailer = ReturnType<typeof nodemailer.createTransport>;
+
+/** The nodemailer options for a set of settings: pool, port, TLS mode, credentials and timeouts. */
+function nodemailerOptions(settings: EmailSettings, options: SmtpTransportOptions) {
+  const mode = tlsMode(settings, options.tls?.implicitTlsPorts);
+  const timeout = options.timeoutMs ?? settings.smtpTimeoutSeconds * 1000;
+  const tls: Record<string, unknown> = { rejectUnauthorized: options.tls?.rejectUnauthorized ?? true };
+  if (options.tls?.ca !== undefined) tls.ca = options.tls.ca;
+  if (isIP(settings.smtpHost) === 0) tls.servername = settings.smtpHost.replace(/\.$/, '');
+  return {
+    pool: true as const,
+    host: settings.smtpHost,
+    port: settings.smtpPort ?? DEFAULT_SMTP_PORT,
+    secure: mode === 'implicit',
+    requireTLS: mode === 'starttls',
+    ignoreTLS: mode === 'none',
+    tls,
+    ...(settings.useAuthentication
+      ? { auth: { user: settings.username ?? '', pass: settings.password ?? '' }, forceAuth: true }
+      : {}),
+    ...(options.clientName !== undefined ? { name: options.clientName } : {}),
+    connectionTimeout: timeout,
+    greetingTimeout: timeout,
+    socketTimeout: timeout,
+    dnsTimeout: timeout,
+    maxConnections: options.maxConnections ?? 5,
+    maxRequeues: 0, // a dropped connection is a failed attempt the Mailer counts, never a silent resend
+    logger: false,
+    debug: false,
+  };
+}
+
+function toNodemailerAttachment(attachment: MailAttachment) {
+  const { filename, content, path, contentType } = attachment;
+  const base = contentType === undefined ? { filename } : { filename, contentType };
+  if (path !== undefined) return { ...base, path };
+  if (typeof content === 'function') return { ...base, content: content() as Readable };
+  if (content instanceof Uint8Array) {
+    return { ...base, content: Buffer.from(content.buffer, content.byteOffset, content.byteLength) };
+  }
+  return { ...base, content: content ?? '' };
+}
+
+function addressList(value: unknown): string[] {
+  if (!Array.isArray(value)) return [];
+  return value.map((entry) =>
+    typeof entry === 'string' ? entry : String((entry as { address?: unknown })?.address ?? ''),
+  );
+}
+
+/** The SMTP transport: a nodemailer pool configured from the Email Settings. */
+class SmtpTransport implements Transport {
+  readonly #mailer: Mailer;
+  readonly #summary: { host: string; port: number; tls: TlsMode; authenticated: boolean };
+
+  constructor(settings: EmailSettings, options: SmtpTransportOptions) {
+    this.#mailer = nodemailer.createTransport(nodemailerOptions(settings, options));
+    this.#summary = {
+      host: settings.smtpHost,
+      port: settings.smtpPort ?? DEFAULT_SMTP_PORT,
+      tls: tlsMode(settings, options.tls?.implicitTlsPorts),
+      authenticated: settings.useAuthentication,
+    };
+  }
+
+  async send(mail: OutgoingMail, signal?: AbortSignal): Promise<TransportResult> {
+    const { 'Message-ID': messageId, ...headers } = mail.headers;
+    const info = await this.#mailer.sendMail({
+      from: mail.from,
+      to: mail.to,
+      cc: mail.cc,
+      bcc: mail.bcc,
+      ...(mail.replyTo !== undefined ? { replyTo: mail.replyTo } : {}),
+      subject: mail.subject,
+      ...(mail.text !== undefined ? { text: mail.text } : {}),
+      ...(mail.html !== undefined ? { html: mail.html } : {}),
+      ...(messageId !== undefined ? { messageId } : {}),
+      headers,
+      attachments: mail.attachments.map(toNodemailerAttachment),
+      ...(signal !== undefined ? { signal } : {}),
+    });
+    return {
+      messageId: String(info.messageId ?? messageId ?? ''),
+      accepted: addressList(info.accepted),
+      rejected: addressList(info.rejected),
+      response: String(info.response ?? ''),
+    };
+  }
+
+  async verify(): Promise<void> {
+    await this.#mailer.verify();
+  }
+
+  close(): void {
+    this.#mailer.close();
+  }
+
+  toJSON() {
+    return { transport: 'smtp', ...this.#summary };
+  }
+
+  [inspect.custom]() {
+    return `SmtpTransport ${inspect(this.toJSON())}`;
+  }
+}
+
+/**
+ * The default transport: SMTP through a nodemailer connection pool, configured from the Email Settings.
+ *
+ * - Port: SMTP Port, or 25 when blank.
+ * - Use TLS on port 465: TLS from the first byte. Use TLS on any other port: STARTTLS is required, and a server
+ *   that does not offer it fails the attempt. Use TLS off: no TLS.
+ * - Use Authentication: logs in with Username and Password, even when the server does not advertise AUTH.
+ * - SMTP Timeout bounds every wait for the server: connect, greeting, each reply, inactivity.
+ * - Certificates are verified unless `options.tls` says otherwise.
+ *
+ * Neither `util.inspect` nor `JSON.stringify` of the transport shows the password.
+ *
+ * @param settings - parsed Email Settings
+ * @param options - TLS, pool size and timeout overrides
+ */
+export function smtpTransport(settings: EmailSettings, options: SmtpTransportOptions = {}): Transport {
+  return new SmtpTransport(settings, options);
+}

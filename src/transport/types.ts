@@ -1,0 +1,60 @@
+import type { MailAttachment } from '../message.js';
+import type { EmailSettings } from '../settings/schema.js';
+
+/**
+ * A message as a transport receives it: the sender resolved, recipients parsed and checked, attachment rules
+ * applied. `headers` carries a `Message-ID` that stays the same on every attempt of the message.
+ */
+export interface OutgoingMail {
+  /** The resolved sender address (also the envelope sender). */
+  from: string;
+  /** Recipients, each a plain address or `"Name" <address>`. */
+  to: string[];
+  /** Copy recipients. */
+  cc: string[];
+  /** Blind copy recipients (in the envelope only). */
+  bcc: string[];
+  /** Where replies go, if set. */
+  replyTo?: string;
+  /** The subject line. */
+  subject: string;
+  /** Plain-text body. */
+  text?: string;
+  /** HTML body. */
+  html?: string;
+  /** Attachments to send; a `content` factory yields a fresh stream on every call. */
+  attachments: MailAttachment[];
+  /** Extra headers, values free of CR and LF. */
+  headers: Record<string, string>;
+}
+
+/** What a transport reports for a message the server accepted. */
+export interface TransportResult {
+  /** The Message-ID of the message sent. */
+  messageId: string;
+  /** Recipients the server accepted. */
+  accepted: string[];
+  /** Recipients the server refused while accepting the message for the others. */
+  rejected: string[];
+  /** The server's last reply, e.g. `250 OK: queued`. */
+  response: string;
+}
+
+/**
+ * Carries messages to a mail server. The default is {@link smtpTransport}; plug in any other (an HTTP email API,
+ * a test double) through {@link MailerOptions.transport}.
+ *
+ * `send` rejects with the transport's own error on failure; the Mailer classifies it with
+ * {@link MailerOptions.isRetryable}. A transport should stop work when `signal` aborts.
+ */
+export interface Transport {
+  /** Sends one message; resolves once the server accepted it. */
+  send(mail: OutgoingMail, signal?: AbortSignal): Promise<TransportResult>;
+  /** Checks that the server can be reached and accepts the credentials, without sending anything. */
+  verify?(): Promise<void>;
+  /** Releases connections. Called once the transport has no message in flight. */
+  close?(): void | Promise<void>;
+}
+
+/** Makes a {@link Transport} for a set of settings; called again whenever the settings change. */
+export type TransportFactory = (settings: EmailSettings) => Transport;

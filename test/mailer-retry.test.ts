@@ -169,6 +169,28 @@ describe('Mailer wrong password, then configure()', () => {
     expect(text).not.toContain(Buffer.from(`\u0000${auth.username}\u0000${wrong}`).toString('base64'));
   });
 
+  it('retries while the server requires a login, until Use Authentication is turned on', async () => {
+    const clock = new ManualClock();
+    harness = await startHarness({
+      sink: { mode: 'starttls', auth },
+      settings: { minutesBetweenRetries: 1 },
+      mailer: { clock },
+    });
+    const sending = harness.mailer.send(message);
+    await waitFor(harness, 'failed');
+    expect(harness.of('failed')[0]).toMatchObject({ retryable: true, willRetry: true });
+    expect((harness.of('failed')[0]?.error as { responseCode?: number } | undefined)?.responseCode).toBe(530);
+    harness.mailer.configure({
+      ...(await import('./support/harness.js')).sinkSettings(harness.sink),
+      minutesBetweenRetries: 1,
+      useAuthentication: true,
+      ...auth,
+    });
+    clock.advance(60_000);
+    expect((await sending).attempts).toBe(2);
+    expect(harness.sink.messages[0]?.user).toBe(auth.username);
+  });
+
   it('reschedules waiting retries by the new Minutes Between Retries', async () => {
     const clock = new ManualClock();
     harness = await startHarness({ settings: { minutesBetweenRetries: 60 }, mailer: { clock } });

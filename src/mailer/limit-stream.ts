@@ -38,7 +38,8 @@ export function limitStream(
           tooLargeMessage(filename, seen, limit, true),
         );
         onOver(error);
-        done(error);
+        // The transport gets an error of its own: nodemailer rewrites the code of the error it is handed.
+        done(new Error(error.message));
         return;
       }
       done(null, chunk);

@@ -27,6 +27,16 @@ function describe(error: unknown): { code: string; text: string } {
   return { code, text };
 }
 
+function timeoutHint(settings: EmailSettings, port: number): string {
+  if (port === 465 && !settings.useTls) {
+    return 'Port 465 expects TLS from the first byte: check Use TLS, or use port 25 or 587 without it.';
+  }
+  if (settings.useTls && port !== 465) {
+    return `With Use TLS, port ${port} is reached with STARTTLS. If your provider gives this port for "SSL/TLS" (TLS from the first byte), set SMTP Port to 465; otherwise check SMTP Host and SMTP Port, the firewall, or raise SMTP Timeout.`;
+  }
+  return 'Check SMTP Host and SMTP Port, that a firewall lets this server reach the SMTP server, or raise SMTP Timeout.';
+}
+
 const CERTIFICATE = /certificate|self[- ]signed|unable to verify|altname|CERT_|DEPTH_ZERO/i;
 const NOT_TLS = /wrong version number|packet length too long|unknown protocol|ERR_SSL_/i;
 
@@ -55,7 +65,9 @@ export function diagnose(error: unknown, settings: EmailSettings): Diagnosis {
     const needsLogin = reply === 530 || code === 'ENOAUTH';
     return {
       stage: 'auth',
-      message: `The SMTP server at ${where} refused the login: ${text}`,
+      message: needsLogin
+        ? `The SMTP server at ${where} requires a login: ${text}`
+        : `The SMTP server at ${where} refused the login: ${text}`,
       hint:
         needsLogin && !settings.useAuthentication
           ? 'The server requires a login: check Use Authentication and enter the Username and Password.'
@@ -90,10 +102,7 @@ export function diagnose(error: unknown, settings: EmailSettings): Diagnosis {
     return {
       stage: 'timeout',
       message: `The SMTP server at ${where} did not answer in time: ${text}`,
-      hint:
-        port === 465 && !settings.useTls
-          ? 'Port 465 expects TLS from the first byte: check Use TLS, or use port 25 or 587 without it.'
-          : 'Check SMTP Host and SMTP Port, that a firewall lets this server reach the SMTP server, or raise SMTP Timeout.',
+      hint: timeoutHint(settings, port),
     };
   }
   if (/ECONNREFUSED/i.test(text) || /ECONNREFUSED/.test(code)) {

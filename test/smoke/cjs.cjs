@@ -10,3 +10,29 @@ assert.equal(settings.smtpTimeoutSeconds, 30);
 assert.throws(() => api.parseEmailSettings({}), api.EmailSettingsError);
 assert.ok(new api.NotConfiguredError() instanceof api.MailerError);
 process.stdout.write(`cjs: ${Object.keys(api).length} exports ok\n`);
+
+// A Mailer with a plugged-in transport that always defers: cancelled after Max Errors Before Cancel.
+const mailer = new api.Mailer({
+  settings: {
+    defaultSenderAddress: 'messenger@district.k12.us',
+    smtpHost: 'h',
+    maxErrorsBeforeCancel: 2,
+    minutesBetweenRetries: 0,
+  },
+  transport: () => ({
+    async send() {
+      throw Object.assign(new Error('451 try later'), { responseCode: 451 });
+    },
+  }),
+});
+mailer
+  .send({ to: 'parent@example.org', subject: 'Smoke', text: 'x' })
+  .then(
+    () => assert.fail('should be cancelled'),
+    (error) => {
+      assert.ok(error instanceof api.DeliveryCancelledError);
+      assert.equal(error.attempts, 2);
+      return mailer.close();
+    },
+  )
+  .then(() => process.stdout.write('cjs: mailer ok\n'));

@@ -11,3 +11,26 @@ assert.equal(api.MB, 1048576);
 assert.throws(() => api.parseEmailSettings({}), api.EmailSettingsError);
 assert.equal(api.resolveSender(settings, { kind: 'emergency' }).address, 'messenger@district.k12.us');
 process.stdout.write(`esm: ${Object.keys(api).length} exports ok\n`);
+
+// A Mailer with a plugged-in transport, through the throttle and the events.
+const delivered = [];
+const mailer = new api.Mailer({
+  settings: { defaultSenderAddress: 'messenger@district.k12.us', smtpHost: 'smtp.district.k12.us' },
+  transport: () => ({
+    async send(mail) {
+      delivered.push(mail);
+      return { messageId: mail.headers['Message-ID'], accepted: mail.to, rejected: [], response: '250 OK' };
+    },
+  }),
+});
+const events = [];
+for (const name of ['queued', 'sending', 'sent', 'idle']) mailer.on(name, () => events.push(name));
+const report = await mailer.send(
+  { to: 'parent@example.org', subject: 'Smoke', text: 'x' },
+  { kind: 'emergency' },
+);
+await mailer.close();
+assert.equal(report.attempts, 1);
+assert.equal(delivered[0].from, 'messenger@district.k12.us');
+assert.deepEqual(events, ['queued', 'sending', 'sent', 'idle']);
+process.stdout.write('esm: mailer ok\n');

@@ -1,0 +1,25 @@
+import { execFile } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+
+describe('npm run demo', () => {
+  it('runs the school-day scenario against the embedded sink and writes what it received', async () => {
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'demo/demo.ts'], { timeout: 60_000 });
+    expect(stdout).toMatch(/SMTP sink listening on 127\.0\.0\.1:\d+/);
+    expect(stdout).toMatch(/attachmentsDropped\s+with-attachment: report-card\.pdf/);
+    expect(stdout).toMatch(/refused\s+too-large: yearbook\.pdf is 2 MB; the limit is 1 MB/);
+    expect(stdout).toMatch(/failed\s+retried attempt 1: .*451.*\(will retry\)/);
+    expect(stdout).toContain('Done: 12 sent, 0 cancelled.');
+    const emergency = stdout.indexOf('sending             emergency-alert');
+    expect(emergency).toBeGreaterThan(0);
+    expect(stdout.indexOf('sending             attendance-2')).toBeGreaterThan(emergency);
+    const files = (await readdir('demo-out')).sort();
+    expect(files).toHaveLength(12);
+    const alert = await readFile(`demo-out/${files[2]}`, 'utf8');
+    expect(alert).toMatch(/^Subject: EMERGENCY: shelter in place$/m);
+    expect(alert).toMatch(/^From: messenger@district\.k12\.us$/m);
+  });
+});

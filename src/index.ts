@@ -26,6 +26,7 @@ export type {
   CancelledEvent,
   DeliveryReport,
   FailedEvent,
+  ListenerErrorEvent,
   MailerEvents,
   MailerOptions,
   MailerStats,

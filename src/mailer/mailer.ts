@@ -40,7 +40,7 @@ interface Job {
   readonly id: string;
   readonly kind: MessageKind;
   readonly context: SenderContext;
-  readonly message: Omit<OutgoingMail, 'from'>;
+  readonly message: Omit<OutgoingMail, 'from'>; // attachments may be dropped at attempt time
   readonly queuedAt: number;
   readonly resolve: (report: DeliveryReport) => void;
   readonly reject: (error: Error) => void;
@@ -57,6 +57,8 @@ interface Job {
 /** A transport and the attempts it carries, so that a replaced one closes only once it is idle. */
 interface TransportSlot {
   readonly transport: Transport;
+  /** The password forms of the settings this transport was made with. */
+  readonly secrets: readonly string[];
   inFlight: number;
   retired: boolean;
 }
@@ -115,16 +117,51 @@ function counted(attachment: MailAttachment, limit: number, owner: { job?: Job }
   return { ...attachment, content };
 }
 
-function toError(value: unknown): Error {
-  return value instanceof Error ? value : new Error(String(value));
+/**
+ * The longest an attempt may take before it is abandoned as timed out: each wait of an SMTP transaction (connect,
+ * greeting, EHLO, TLS, login, MAIL, each RCPT, DATA, the final reply) bounded by the SMTP Timeout, plus the
+ * transfer at no less than 8 KB a second (a stream of unknown size gets an hour). It catches a server that trickles
+ * bytes forever, which no idle timeout can, and a plugged-in transport that never settles.
+ */
+function attemptDeadlineMs(job: Job, settings: EmailSettings): number {
+  const waits = 8 + job.message.to.length + job.message.cc.length + job.message.bcc.length;
+  let transfer = 0;
+  for (const attachment of job.message.attachments) {
+    const size = sizeInMemory(attachment);
+    transfer += size === undefined ? 3_600_000 : (size / 8192) * 1000;
+  }
+  return waits * settings.smtpTimeoutSeconds * 1000 + transfer;
 }
 
-function defaultListenerError(error: unknown, event: string): void {
-  const message = error instanceof Error ? error.message : String(error);
-  process.emitWarning(
-    `A "${event}" listener of messenger-email threw: ${message}`,
-    'MessengerEmailListenerWarning',
+function deadlineError(ms: number): Error {
+  return Object.assign(
+    new Error(`The attempt was abandoned after ${Math.round(ms / 1000)} s without a result`),
+    {
+      code: 'ETIMEDOUT',
+    },
   );
+}
+
+/** Settles with `promise`, or rejects with the signal's reason as soon as it aborts (a transport may ignore it). */
+function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+function toError(value: unknown): Error {
+  return value instanceof Error ? value : new Error(String(value));
 }
 
 function positiveInteger(name: string, value: unknown, fallback: number): number {
@@ -158,12 +195,13 @@ export class Mailer extends EventEmitter<MailerEvents> {
   readonly #factory: TransportFactory;
   readonly #clock: Clock;
   readonly #isRetryable: (error: unknown) => boolean;
-  readonly #onListenerError: (error: unknown, event: keyof MailerEvents) => void;
+  readonly #onListenerError: ((error: unknown, event: keyof MailerEvents) => void) | undefined;
   readonly #maxConcurrent: number;
   readonly #implicitTlsPorts: readonly number[] | undefined;
   readonly #jobs = new Map<string, Job>();
   readonly #inFlight = new Set<Promise<void>>();
   readonly #retired = new Set<TransportSlot>();
+  readonly #closingTransports = new Set<Promise<void>>();
   #throttle: Throttle<Job> | undefined;
   #settings: EmailSettings | undefined;
   #secrets: string[] = [];
@@ -186,7 +224,7 @@ export class Mailer extends EventEmitter<MailerEvents> {
     this.#policy = options.policy;
     this.#clock = options.clock ?? systemClock;
     this.#isRetryable = options.isRetryable ?? defaultIsRetryable;
-    this.#onListenerError = options.onListenerError ?? defaultListenerError;
+    this.#onListenerError = options.onListenerError;
     this.#maxConcurrent = positiveInteger('maxConcurrent', options.maxConcurrent, 5);
     const tls = options.tls;
     this.#implicitTlsPorts = tls?.implicitTlsPorts;
@@ -332,9 +370,11 @@ export class Mailer extends EventEmitter<MailerEvents> {
     return `Mailer ${inspect(this.toJSON(), options)}`;
   }
 
+  /** Reports a listener's failure to `onListenerError`, or as a `listenerError` event; never throws. */
   #listenerFailed(error: unknown, event: keyof MailerEvents): void {
     try {
-      this.#onListenerError(error, event);
+      if (this.#onListenerError !== undefined) this.#onListenerError(error, event);
+      else if (event !== 'listenerError') this.emit('listenerError', { event, error });
     } catch {
       // the reporter itself failed: delivery must go on regardless
     }
@@ -345,10 +385,12 @@ export class Mailer extends EventEmitter<MailerEvents> {
   }
 
   #apply(settings: EmailSettings): void {
-    this.#settings = settings;
-    this.#secrets = secretForms(settings.username, settings.password);
+    const secrets = secretForms(settings.username, settings.password);
+    const slot: TransportSlot = { transport: this.#factory(settings), secrets, inFlight: 0, retired: false };
     const previous = this.#slot;
-    this.#slot = { transport: this.#factory(settings), inFlight: 0, retired: false };
+    this.#settings = settings;
+    this.#secrets = secrets;
+    this.#slot = slot;
     if (previous !== undefined) this.#retire(previous);
     const limits = { perSecond: settings.throttlePerSecond, maxConcurrent: this.#maxConcurrent };
     if (this.#throttle === undefined) {
@@ -361,16 +403,21 @@ export class Mailer extends EventEmitter<MailerEvents> {
   #retire(slot: TransportSlot): void {
     slot.retired = true;
     this.#retired.add(slot);
-    if (slot.inFlight === 0) void this.#closeTransport(slot);
+    if (slot.inFlight === 0) this.#closeTransport(slot);
   }
 
-  async #closeTransport(slot: TransportSlot): Promise<void> {
+  /** Closes a transport once; `close()` waits for every transport still closing. */
+  #closeTransport(slot: TransportSlot): Promise<void> {
     this.#retired.delete(slot);
-    try {
-      await slot.transport.close?.();
-    } catch {
-      // a transport that fails to close has nothing left to deliver
-    }
+    const closing = Promise.resolve()
+      .then(() => slot.transport.close?.())
+      .then(
+        () => undefined,
+        () => undefined, // a transport that fails to close has nothing left to deliver
+      );
+    this.#closingTransports.add(closing);
+    void closing.then(() => this.#closingTransports.delete(closing));
+    return closing;
   }
 
   /** Checks and queues a message; synchronous unless an attachment must be measured on disk. */
@@ -443,6 +490,11 @@ export class Mailer extends EventEmitter<MailerEvents> {
     this.#busy = true;
     this.#emit('queued', { id, kind, sender, recipients: checked.recipients });
     if (prepared.dropped.length > 0) this.#emit('attachmentsDropped', { id, filenames: prepared.dropped });
+    if (this.#closed) {
+      // a listener closed the Mailer: the message was accepted, so it is cancelled like every other waiting one
+      this.#cancel(job, 'closed', new MailerClosedError('The mailer was closed before the message was sent'));
+      return promise;
+    }
     (this.#throttle as Throttle<Job>).push(job, kind === 'emergency');
     return promise;
   }
@@ -505,42 +557,82 @@ export class Mailer extends EventEmitter<MailerEvents> {
   async #runAttempt(job: Job): Promise<void> {
     if (job.state !== 'queued') return;
     const settings = this.#settings as EmailSettings;
+    if (job.failures > 0 && job.failures >= settings.maxErrorsBeforeCancel) {
+      this.#cancel(job, 'max-errors', job.lastError ?? new Error('Max Errors Before Cancel was lowered'));
+      this.#checkIdle();
+      return;
+    }
+    try {
+      job.sender = resolveSender(settings, job.context, this.#policy);
+    } catch (error) {
+      this.#cancel(job, 'permanent', toError(error)); // the settings changed and the custom sender is no longer valid
+      this.#checkIdle();
+      return;
+    }
+    if (!settings.allowAttachments && job.message.attachments.length > 0) {
+      const filenames = job.message.attachments.map((a) => a.filename);
+      job.message.attachments = [];
+      this.#emit('attachmentsDropped', { id: job.id, filenames });
+    }
     const slot = this.#slot as TransportSlot;
     job.state = 'sending';
     job.attempts += 1;
     job.overLimit = undefined;
     this.#sending += 1;
     slot.inFlight += 1;
+    const watchdog = new AbortController();
+    const deadline = attemptDeadlineMs(job, settings);
+    const timer = this.#clock.setTimeout(() => watchdog.abort(deadlineError(deadline)), deadline);
     try {
-      job.sender = resolveSender(settings, job.context, this.#policy);
       this.#emit('sending', { id: job.id, attempt: job.attempts });
       const mail: OutgoingMail = { from: job.sender.address, ...job.message };
-      const result = await slot.transport.send(mail);
-      this.#delivered(job, result);
+      const result = await raceAbort(slot.transport.send(mail, watchdog.signal), watchdog.signal);
+      const report = this.#report(job, result);
+      if (report === undefined) {
+        this.#failed(
+          job,
+          new Error(
+            'The transport resolved without a valid result (messageId, accepted, rejected, response)',
+          ),
+          false,
+        );
+      } else {
+        this.#delivered(job, report);
+      }
     } catch (raw) {
-      const error = job.overLimit ?? scrubError(toError(raw), this.#secrets);
-      this.#failed(job, error, settings);
+      const error = job.overLimit ?? scrubError(toError(raw), [...slot.secrets, ...this.#secrets]);
+      this.#failed(job, error);
     } finally {
+      this.#clock.clearTimeout(timer);
       this.#sending -= 1;
       slot.inFlight -= 1;
-      if (slot.retired && slot.inFlight === 0) void this.#closeTransport(slot);
+      if (slot.retired && slot.inFlight === 0) this.#closeTransport(slot);
       this.#checkIdle();
     }
   }
 
-  #delivered(job: Job, result: Awaited<ReturnType<Transport['send']>>): void {
+  /** The delivery report, or `undefined` when a transport's result is not what the Transport contract says. */
+  #report(job: Job, result: unknown): DeliveryReport | undefined {
+    const r = result as Partial<Record<keyof DeliveryReport, unknown>> | null | undefined;
+    const strings = (value: unknown): value is string[] =>
+      Array.isArray(value) && value.every((v) => typeof v === 'string');
+    if (typeof r !== 'object' || r === null || typeof r.messageId !== 'string') return undefined;
+    if (!strings(r.accepted) || !strings(r.rejected) || typeof r.response !== 'string') return undefined;
+    return {
+      id: job.id,
+      messageId: r.messageId,
+      sender: job.sender,
+      attempts: job.attempts,
+      accepted: r.accepted,
+      rejected: r.rejected,
+      response: r.response,
+    };
+  }
+
+  #delivered(job: Job, report: DeliveryReport): void {
     job.state = 'done';
     this.#jobs.delete(job.id);
     this.#sent += 1;
-    const report: DeliveryReport = {
-      id: job.id,
-      messageId: result.messageId,
-      sender: job.sender,
-      attempts: job.attempts,
-      accepted: result.accepted,
-      rejected: result.rejected,
-      response: result.response,
-    };
     this.#emit('sent', { ...report, durationMs: this.#clock.now() - job.queuedAt });
     job.resolve(report);
   }
@@ -554,10 +646,10 @@ export class Mailer extends EventEmitter<MailerEvents> {
     }
   }
 
-  #failed(job: Job, error: Error, settings: EmailSettings): void {
+  #failed(job: Job, error: Error, retryable = this.#retryable(error)): void {
+    const settings = this.#settings as EmailSettings; // the settings in force now, not when the attempt began
     job.failures += 1;
     job.lastError = error;
-    const retryable = this.#retryable(error);
     let reason: CancelReason | undefined;
     if (this.#closed) reason = 'closed';
     else if (!retryable) reason = 'permanent';
@@ -571,26 +663,31 @@ export class Mailer extends EventEmitter<MailerEvents> {
     }
     job.failedAt = this.#clock.now();
     const delay = settings.minutesBetweenRetries * MINUTE_MS;
-    const nextAttemptAt = job.failedAt + delay;
-    this.#waitForRetry(job, delay);
+    job.state = 'waiting';
+    this.#waitingRetry += 1;
     this.#emit('failed', {
       id: job.id,
       attempt: job.attempts,
       error,
       retryable,
       willRetry: true,
-      nextAttemptAt,
+      nextAttemptAt: job.failedAt + delay,
     });
+    this.#waitForRetry(job, delay);
   }
 
+  /** Schedules a waiting job's retry; 0 minutes means the next free slot, at once. */
   #waitForRetry(job: Job, delay: number): void {
-    if (job.state !== 'waiting') this.#waitingRetry += 1;
-    job.state = 'waiting';
-    job.retryTimer = this.#clock.setTimeout(() => this.#retryDue(job), Math.max(0, delay));
+    if (job.state !== 'waiting') return; // a listener of `failed` closed the Mailer
+    if (delay <= 0) {
+      this.#retryDue(job);
+      return;
+    }
+    job.retryTimer = this.#clock.setTimeout(() => this.#retryDue(job), delay);
   }
 
   #retryDue(job: Job): void {
-    if (job.state !== 'waiting') return;
+    if (job.state !== 'waiting' || this.#closed) return;
     job.retryTimer = undefined;
     this.#waitingRetry -= 1;
     job.state = 'queued';
@@ -659,7 +756,8 @@ export class Mailer extends EventEmitter<MailerEvents> {
     await this.#throttle?.stop();
     while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
     const slots = [...this.#retired, ...(this.#slot ? [this.#slot] : [])];
-    await Promise.all(slots.map((slot) => this.#closeTransport(slot)));
+    for (const slot of slots) this.#closeTransport(slot);
+    await Promise.all([...this.#closingTransports]);
     this.#checkIdle();
   }
 }

@@ -150,6 +150,19 @@ export interface MailerEvents {
   settingsChanged: [e: SettingsChangedEvent];
   /** Nothing is queued, sending or waiting to retry. */
   idle: [];
+  /**
+   * A listener of another event threw or rejected (when no `onListenerError` option is given). Delivery went on.
+   * Added by this package.
+   */
+  listenerError: [e: ListenerErrorEvent];
+}
+
+/** Payload of the `listenerError` event. */
+export interface ListenerErrorEvent {
+  /** The event whose listener failed. */
+  event: keyof MailerEvents;
+  /** What it threw or rejected with. */
+  error: unknown;
 }
 
 /** Options of a {@link Mailer}. */
@@ -172,8 +185,8 @@ export interface MailerOptions {
   /** Decides whether a failed attempt is tried again. @default network errors, timeouts, TLS, auth and 4xx: yes; 5xx: no */
   isRetryable?: (error: unknown) => boolean;
   /**
-   * Called when an event listener throws or rejects. Delivery goes on either way.
-   * @default a process warning
+   * Called when an event listener throws or rejects. Delivery and the other listeners go on either way.
+   * @default emit a `listenerError` event
    */
   onListenerError?: (error: unknown, event: keyof MailerEvents) => void;
 }

@@ -68,6 +68,8 @@ function nodemailerOptions(settings: EmailSettings, options: SmtpTransportOption
     port: settings.smtpPort ?? DEFAULT_SMTP_PORT,
     secure: mode === 'implicit',
     requireTLS: mode === 'starttls',
+    // Use TLS off means no TLS, as the settings screen says. (Opportunistic STARTTLS would fail outright on the
+    // self-signed certificates internal relays often have, where nodemailer does not fall back to plain text.)
     ignoreTLS: mode === 'none',
     tls,
     ...(settings.useAuthentication
@@ -164,7 +166,8 @@ class SmtpTransport implements Transport {
  *
  * - Port: SMTP Port, or 25 when blank.
  * - Use TLS on port 465: TLS from the first byte. Use TLS on any other port: STARTTLS is required, and a server
- *   that does not offer it fails the attempt. Use TLS off: no TLS.
+ *   that does not offer it fails the attempt. Use TLS off: no TLS, even when the server offers STARTTLS (so with
+ *   Use Authentication the login crosses the network unencrypted: check Use TLS wherever the server supports it).
  * - Use Authentication: logs in with Username and Password, even when the server does not advertise AUTH.
  * - SMTP Timeout bounds every wait for the server: connect, greeting, each reply, inactivity.
  * - Certificates are verified unless `options.tls` says otherwise.

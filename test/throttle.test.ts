@@ -36,6 +36,19 @@ describe('SlidingWindow', () => {
     expect(window.waitMs(100)).toBe(1000);
   });
 
+  it('says when several starts are allowed at once', () => {
+    const window = new SlidingWindow(4, 1000);
+    for (const t of [0, 100, 200, 300]) window.record(t);
+    expect(window.waitMsFor(300, 1)).toBe(700);
+    expect(window.waitMsFor(300, 3)).toBe(900);
+    expect(window.waitMsFor(300, 9)).toBe(1000);
+    expect(window.waitMsFor(1250, 3)).toBe(0);
+    const roomy = new SlidingWindow(4, 1000);
+    roomy.record(0);
+    expect(roomy.waitMsFor(0, 3)).toBe(0);
+    expect(roomy.waitMsFor(0, 4)).toBe(1000);
+  });
+
   it('keeps the most recent starts when resized', () => {
     const window = new SlidingWindow(4, 1000);
     for (const t of [0, 100, 200, 300]) window.record(t);
@@ -86,6 +99,20 @@ describe('Throttle (fake timers)', () => {
       expect(achieved).toBeGreaterThanOrEqual(0.98 * r);
     },
   );
+
+  it('counts a start from when it reaches the transport, even after a pause between the check and the start', async () => {
+    const starts: number[] = [];
+    let n = 0;
+    const throttle = new Throttle<number>({ perSecond: 5, maxConcurrent: 100 }, clock, async () => {
+      n += 1;
+      if (n % 5 === 1) vi.setSystemTime(Date.now() + 40); // a garbage-collection pause before the transport call
+      starts.push(Date.now());
+    });
+    for (let i = 0; i < 20; i += 1) throttle.push(i, false);
+    while (starts.length < 20) await vi.advanceTimersByTimeAsync(50);
+    expect(maxInWindow(starts)).toBeLessThanOrEqual(5);
+    await throttle.stop();
+  });
 
   it('never runs more than maxConcurrent at once', async () => {
     let running = 0;

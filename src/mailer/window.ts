@@ -32,6 +32,19 @@ export class SlidingWindow {
     return Math.max(0, oldest + this.windowMs - Math.max(now, this.#latest));
   }
 
+  /**
+   * Milliseconds until `count` starts are allowed at `now` (0: now). Waiting for several at once lets a busy
+   * throttle wake once per batch instead of once per message; it is never earlier than the window allows.
+   */
+  waitMsFor(now: number, count: number): number {
+    const free = this.#times.length - this.#count;
+    if (count <= free) return 0;
+    const needed = Math.min(count, this.#times.length) - free; // how many of the oldest must leave
+    const index = (this.#next + needed - 1) % this.#times.length;
+    const time = this.#times[index] as number;
+    return Math.max(0, time + this.windowMs - Math.max(now, this.#latest));
+  }
+
   /** Records a start at `now`. Call only when {@link SlidingWindow.waitMs} is 0. */
   record(now: number): void {
     const at = Math.max(now, this.#latest);

@@ -77,6 +77,8 @@ const OWN_FIELDS = new Map([
   ['reply-to', 'use the replyTo field'],
 ]);
 const LINE_BREAK = /[\r\n]/;
+/** Characters that make an address field more than one plain address: a display name, a list, a group, a comment. */
+const SPECIAL = /[<>,;:"()\s\\]/;
 
 function fail(message: string): never {
   throw new InvalidMessageError(message);
@@ -95,6 +97,13 @@ function parseAddressField(field: string, value: unknown, recipients: string[]):
   for (const entry of list) {
     if (typeof entry !== 'string') fail(`${field} must be an address or a list of addresses`);
     if (LINE_BREAK.test(entry)) fail(`${field} must not contain a line break`);
+    const bare = entry.trim();
+    if (!SPECIAL.test(bare) && isEmailAddress(bare)) {
+      // the common case in bulk mail: one plain address, no parsing needed
+      out.push(bare);
+      recipients.push(bare);
+      continue;
+    }
     for (const parsed of addressparser(entry, { flatten: true })) {
       const address = parsed.address ?? '';
       if (address === '' && parsed.name === '') continue;

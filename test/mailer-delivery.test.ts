@@ -51,7 +51,7 @@ describe('Mailer delivery', () => {
   it('generates an id when the caller gives none', async () => {
     harness = await startHarness();
     const report = await harness.mailer.send(message);
-    expect(report.id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(report.id).toMatch(/^[0-9a-f]{12}-[0-9a-z]+$/);
     expect(harness.of('queued')[0]?.id).toBe(report.id);
   });
 

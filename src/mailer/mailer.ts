@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { inspect } from 'node:util';
 import { EventEmitter } from 'eventemitter3';
@@ -45,6 +45,8 @@ interface Job {
   readonly resolve: (report: DeliveryReport) => void;
   readonly reject: (error: Error) => void;
   sender: ResolvedSender;
+  /** The settings `sender` was resolved with: resolved again only when they change. */
+  resolvedWith: EmailSettings;
   state: 'queued' | 'sending' | 'waiting' | 'done';
   attempts: number;
   failures: number;
@@ -81,6 +83,16 @@ interface PreparedAttachments {
 }
 
 const MINUTE_MS = 60_000;
+
+const ignore = (): void => undefined;
+
+/** Ids are this process's random prefix and a counter: unique, and cheaper than a UUID per message. */
+const ID_PREFIX = randomBytes(6).toString('hex');
+let idCounter = 0;
+function nextId(): string {
+  idCounter += 1;
+  return `${ID_PREFIX}-${idCounter.toString(36)}`;
+}
 
 /** The size of content held in memory, in bytes; `undefined` for a file or a stream. */
 function sizeInMemory(attachment: MailAttachment): number | undefined {
@@ -142,24 +154,6 @@ function deadlineError(ms: number): Error {
   );
 }
 
-/** Settles with `promise`, or rejects with the signal's reason as soon as it aborts (a transport may ignore it). */
-function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
-}
-
 function toError(value: unknown): Error {
   return value instanceof Error ? value : new Error(String(value));
 }
@@ -198,8 +192,9 @@ export class Mailer extends EventEmitter<MailerEvents> {
   readonly #onListenerError: ((error: unknown, event: keyof MailerEvents) => void) | undefined;
   readonly #maxConcurrent: number;
   readonly #implicitTlsPorts: readonly number[] | undefined;
-  readonly #jobs = new Map<string, Job>();
-  readonly #inFlight = new Set<Promise<void>>();
+  #jobs = new Map<string, Job>();
+  /** Resolves `close()`'s wait once no attempt is in progress. */
+  #quiet: (() => void) | undefined;
   readonly #retired = new Set<TransportSlot>();
   readonly #closingTransports = new Set<Promise<void>>();
   #throttle: Throttle<Job> | undefined;
@@ -279,7 +274,7 @@ export class Mailer extends EventEmitter<MailerEvents> {
    */
   send(message: MailMessage, options: SendOptions = {}): Promise<DeliveryReport> {
     const promise = this.#enqueue(message, options);
-    promise.catch(() => undefined);
+    promise.catch(ignore);
     return promise;
   }
 
@@ -380,6 +375,11 @@ export class Mailer extends EventEmitter<MailerEvents> {
     }
   }
 
+  /** Whether anyone listens to `event`: payloads are built only for events someone will receive. */
+  #wants(event: keyof MailerEvents): boolean {
+    return (this as unknown as { _events: Record<string, unknown> })._events[event] !== undefined;
+  }
+
   #emit<E extends keyof MailerEvents>(event: E, ...args: MailerEvents[E]): void {
     this.emit(event, ...args);
   }
@@ -468,7 +468,7 @@ export class Mailer extends EventEmitter<MailerEvents> {
         bcc: checked.bcc,
         subject: checked.subject,
         attachments: prepared.attachments,
-        headers: { ...checked.headers, 'Message-ID': `<${randomUUID()}@${domain}>` },
+        headers: { ...checked.headers, 'Message-ID': `<${nextId()}.${Date.now().toString(36)}@${domain}>` },
         ...(checked.replyTo !== undefined ? { replyTo: checked.replyTo } : {}),
         ...(checked.text !== undefined ? { text: checked.text } : {}),
         ...(checked.html !== undefined ? { html: checked.html } : {}),
@@ -477,6 +477,7 @@ export class Mailer extends EventEmitter<MailerEvents> {
       resolve,
       reject,
       sender,
+      resolvedWith: settings,
       state: 'queued',
       attempts: 0,
       failures: 0,
@@ -488,7 +489,7 @@ export class Mailer extends EventEmitter<MailerEvents> {
     owner.job = job;
     this.#jobs.set(id, job);
     this.#busy = true;
-    this.#emit('queued', { id, kind, sender, recipients: checked.recipients });
+    if (this.#wants('queued')) this.#emit('queued', { id, kind, sender, recipients: checked.recipients });
     if (prepared.dropped.length > 0) this.#emit('attachmentsDropped', { id, filenames: prepared.dropped });
     if (this.#closed) {
       // a listener closed the Mailer: the message was accepted, so it is cancelled like every other waiting one
@@ -506,7 +507,7 @@ export class Mailer extends EventEmitter<MailerEvents> {
     if (kind !== 'standard' && kind !== 'emergency') {
       throw new InvalidMessageError(`kind must be 'standard' or 'emergency' (received ${String(kind)})`);
     }
-    const id = options.id ?? randomUUID();
+    const id = options.id ?? nextId();
     if (typeof id !== 'string' || id.trim() === '')
       throw new InvalidMessageError('id must be non-empty text');
     return { kind, id };
@@ -549,9 +550,7 @@ export class Mailer extends EventEmitter<MailerEvents> {
 
   /** One attempt, started by the throttle. Never rejects. */
   #attempt(job: Job): Promise<void> {
-    const run = this.#runAttempt(job);
-    this.#inFlight.add(run);
-    return run.finally(() => this.#inFlight.delete(run));
+    return this.#runAttempt(job);
   }
 
   async #runAttempt(job: Job): Promise<void> {
@@ -563,7 +562,10 @@ export class Mailer extends EventEmitter<MailerEvents> {
       return;
     }
     try {
-      job.sender = resolveSender(settings, job.context, this.#policy);
+      if (job.resolvedWith !== settings) {
+        job.sender = resolveSender(settings, job.context, this.#policy);
+        job.resolvedWith = settings;
+      }
     } catch (error) {
       this.#cancel(job, 'permanent', toError(error)); // the settings changed and the custom sender is no longer valid
       this.#checkIdle();
@@ -581,12 +583,19 @@ export class Mailer extends EventEmitter<MailerEvents> {
     this.#sending += 1;
     slot.inFlight += 1;
     const watchdog = new AbortController();
-    const deadline = attemptDeadlineMs(job, settings);
-    const timer = this.#clock.setTimeout(() => watchdog.abort(deadlineError(deadline)), deadline);
+    let timer: unknown;
     try {
-      this.#emit('sending', { id: job.id, attempt: job.attempts });
+      if (this.#wants('sending')) this.#emit('sending', { id: job.id, attempt: job.attempts });
       const mail: OutgoingMail = { from: job.sender.address, ...job.message };
-      const result = await raceAbort(slot.transport.send(mail, watchdog.signal), watchdog.signal);
+      const result = await new Promise<unknown>((resolve, reject) => {
+        const deadline = attemptDeadlineMs(job, settings);
+        timer = this.#clock.setTimeout(() => {
+          const error = deadlineError(deadline);
+          watchdog.abort(error);
+          reject(error); // settles even when the transport ignores the signal
+        }, deadline);
+        slot.transport.send(mail, watchdog.signal).then(resolve, reject);
+      });
       const report = this.#report(job, result);
       if (report === undefined) {
         this.#failed(
@@ -605,6 +614,7 @@ export class Mailer extends EventEmitter<MailerEvents> {
     } finally {
       this.#clock.clearTimeout(timer);
       this.#sending -= 1;
+      if (this.#sending === 0) this.#quiet?.();
       slot.inFlight -= 1;
       if (slot.retired && slot.inFlight === 0) this.#closeTransport(slot);
       this.#checkIdle();
@@ -633,7 +643,7 @@ export class Mailer extends EventEmitter<MailerEvents> {
     job.state = 'done';
     this.#jobs.delete(job.id);
     this.#sent += 1;
-    this.#emit('sent', { ...report, durationMs: this.#clock.now() - job.queuedAt });
+    if (this.#wants('sent')) this.#emit('sent', { ...report, durationMs: this.#clock.now() - job.queuedAt });
     job.resolve(report);
   }
 
@@ -738,6 +748,7 @@ export class Mailer extends EventEmitter<MailerEvents> {
     if (!this.#busy) return;
     if ((this.#throttle?.waiting ?? 0) + this.#sending + this.#waitingRetry > 0) return;
     this.#busy = false;
+    if (this.#jobs.size === 0) this.#jobs = new Map(); // a map that held a deep backlog keeps its capacity
     this.#emit('idle');
   }
 
@@ -754,7 +765,11 @@ export class Mailer extends EventEmitter<MailerEvents> {
       this.#cancel(job, 'closed', job.lastError ?? closedError);
     }
     await this.#throttle?.stop();
-    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+    if (this.#sending > 0) {
+      await new Promise<void>((resolve) => {
+        this.#quiet = resolve;
+      });
+    }
     const slots = [...this.#retired, ...(this.#slot ? [this.#slot] : [])];
     for (const slot of slots) this.#closeTransport(slot);
     await Promise.all([...this.#closingTransports]);

@@ -36,6 +36,13 @@ export interface SmtpTransportOptions {
    */
   maxConnections?: number;
   /**
+   * Messages one pooled connection carries before it is replaced. Each new connection costs a handshake (and many
+   * servers delay their greeting), so a long-lived connection keeps the throttle's pace; lower it for a server that
+   * limits messages per connection, since a refused message waits Minutes Between Retries.
+   * @default 1000
+   */
+  maxMessagesPerConnection?: number;
+  /**
    * Overrides the SMTP Timeout setting, in milliseconds, for every wait for the server (connect, greeting, each
    * reply, inactivity). For tests and for servers on the same host; administrators set the timeout in seconds.
    */
@@ -81,6 +88,7 @@ function nodemailerOptions(settings: EmailSettings, options: SmtpTransportOption
     socketTimeout: timeout,
     dnsTimeout: timeout,
     maxConnections: options.maxConnections ?? 5,
+    maxMessages: options.maxMessagesPerConnection ?? 1000,
     maxRequeues: 0, // a dropped connection is a failed attempt the Mailer counts, never a silent resend
     logger: false,
     debug: false,

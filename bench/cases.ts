@@ -1,0 +1,311 @@
+/**
+ * The benchmark cases. Each runs in a fresh process (see worker.ts) against the sink process, with the library as
+ * users get it (the built dist/), side by side with plain nodemailer (and Bottleneck) doing the same job.
+ */
+import { createReadStream } from 'node:fs';
+import Bottleneck from 'bottleneck';
+import nodemailer from 'nodemailer';
+import { Mailer, type MailerEvents, smtpTransport, type Transport } from '../dist/index.js';
+import { now, sleep } from './lib.js';
+
+const FROM = 'messenger@district.k12.us';
+const small = (i: number) => ({
+  to: `parent${i}@example.org`,
+  subject: `Attendance notice ${i}`,
+  text: `Your student was marked absent in period ${i % 7}. Please call the school office if this is a mistake.`,
+});
+
+function settings(port: number, extra: Record<string, unknown> = {}) {
+  return {
+    defaultSenderAddress: FROM,
+    smtpHost: '127.0.0.1',
+    smtpPort: port,
+    throttlePerSecond: 999,
+    ...extra,
+  };
+}
+
+/** A transport that notes when each attempt starts, over one shared SMTP pool that outlives configure(). */
+function recordingTransport(inner: Transport, starts: number[]): Transport {
+  return {
+    send(mail, signal) {
+      starts.push(now());
+      return inner.send(mail, signal);
+    },
+  };
+}
+
+function plainPool(port: number, extra: Record<string, unknown> = {}) {
+  return nodemailer.createTransport({
+    pool: true,
+    host: '127.0.0.1',
+    port,
+    ignoreTLS: true,
+    maxConnections: 5,
+    maxMessages: 1000, // the same pool settings as the Mailer's SMTP transport
+    logger: false,
+    ...extra,
+  });
+}
+
+/** A nodemailer logger that notes when the client writes MAIL FROM. */
+function mailFromLogger(starts: number[]) {
+  const note = (_data: unknown, message: unknown) => {
+    if (typeof message === 'string' && message.startsWith('MAIL FROM')) starts.push(now());
+  };
+  const skip = () => undefined;
+  return { trace: skip, debug: note, info: skip, warn: skip, error: skip, fatal: skip };
+}
+
+async function warmPlain(transport: ReturnType<typeof plainPool>, count = 10) {
+  await Promise.all(Array.from({ length: count }, (_, i) => transport.sendMail({ from: FROM, ...small(i) })));
+}
+
+/** Case 1: when attempts start at a target rate. */
+export async function throttle(args: {
+  variant: 'ours' | 'pool-rateLimit' | 'bottleneck';
+  port: number;
+  perSecond: number;
+  count: number;
+}) {
+  const { variant, port, perSecond, count } = args;
+  const starts: number[] = [];
+  if (variant === 'ours') {
+    const inner = smtpTransport(settings(port) as never, { maxConnections: 5 });
+    const mailer = new Mailer({
+      settings: settings(port),
+      transport: () => recordingTransport(inner, starts),
+    });
+    await Promise.all(Array.from({ length: 10 }, (_, i) => mailer.send(small(i))));
+    mailer.configure(settings(port, { throttlePerSecond: perSecond }));
+    await sleep(1100);
+    starts.length = 0;
+    const t0 = now();
+    await Promise.all(Array.from({ length: count }, (_, i) => mailer.send(small(i))));
+    const elapsed = now() - t0;
+    await mailer.close();
+    inner.close?.();
+    return { starts, elapsed };
+  }
+  if (variant === 'pool-rateLimit') {
+    const transport = plainPool(port, {
+      rateLimit: perSecond,
+      rateDelta: 1000,
+      debug: true,
+      logger: mailFromLogger(starts),
+    });
+    await warmPlain(transport);
+    await sleep(1100);
+    starts.length = 0;
+    const t0 = now();
+    await Promise.all(
+      Array.from({ length: count }, (_, i) => transport.sendMail({ from: FROM, ...small(i) })),
+    );
+    const elapsed = now() - t0;
+    transport.close();
+    return { starts, elapsed };
+  }
+  const transport = plainPool(port);
+  await warmPlain(transport);
+  const limiter = new Bottleneck({ minTime: 1000 / perSecond, maxConcurrent: 5 });
+  const t0 = now();
+  await Promise.all(
+    Array.from({ length: count }, (_, i) =>
+      limiter.schedule(() => {
+        starts.push(now());
+        return transport.sendMail({ from: FROM, ...small(i) });
+      }),
+    ),
+  );
+  const elapsed = now() - t0;
+  transport.close();
+  return { starts, elapsed };
+}
+
+const EVENTS: (keyof MailerEvents)[] = [
+  'queued',
+  'sending',
+  'sent',
+  'failed',
+  'cancelled',
+  'attachmentsDropped',
+  'settingsChanged',
+  'idle',
+];
+
+/** Cases 2 and 5: many small messages as fast as the throttle (999) allows; messages a second and CPU per message. */
+export async function throughput(args: {
+  variant: 'ours' | 'plain' | 'plain-paced';
+  port: number;
+  count: number;
+  listeners?: number;
+}) {
+  const { variant, port, count } = args;
+  let send: (i: number) => Promise<unknown>;
+  let close: () => Promise<void> | void;
+  if (variant === 'plain-paced') {
+    // Plain nodemailer fed at the Mailer's pace (999 a second, released every 10 ms): what a message costs at that rate.
+    const transport = plainPool(port);
+    await Promise.all(Array.from({ length: 50 }, (_, i) => transport.sendMail({ from: FROM, ...small(i) })));
+    global.gc?.();
+    const cpu0 = process.cpuUsage();
+    const t0 = now();
+    const sent: Promise<unknown>[] = [];
+    await new Promise<void>((resolve) => {
+      const timer = setInterval(() => {
+        const due = Math.min(count, Math.floor(((now() - t0) * 999) / 1000) + 1);
+        while (sent.length < due) sent.push(transport.sendMail({ from: FROM, ...small(sent.length) }));
+        if (sent.length >= count) {
+          clearInterval(timer);
+          resolve();
+        }
+      }, 10);
+    });
+    await Promise.all(sent);
+    const elapsed = now() - t0;
+    const cpu = process.cpuUsage(cpu0);
+    transport.close();
+    return { perSecond: (count * 1000) / elapsed, cpuMsPerMessage: (cpu.user + cpu.system) / 1000 / count };
+  }
+  if (variant === 'ours') {
+    const mailer = new Mailer({ settings: settings(port), maxConcurrent: 5 });
+    for (const event of EVENTS) {
+      for (let l = 0; l < (args.listeners ?? 0); l += 1) mailer.on(event, () => undefined);
+    }
+    send = (i) => mailer.send(small(i));
+    close = () => mailer.close();
+  } else {
+    const transport = plainPool(port);
+    send = (i) => transport.sendMail({ from: FROM, ...small(i) });
+    close = () => transport.close();
+  }
+  await Promise.all(Array.from({ length: 50 }, (_, i) => send(i)));
+  await sleep(1100); // the throttle's window empties
+  global.gc?.();
+  const cpu0 = process.cpuUsage();
+  const t0 = now();
+  await Promise.all(Array.from({ length: count }, (_, i) => send(i)));
+  const elapsed = now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  await close();
+  return { perSecond: (count * 1000) / elapsed, cpuMsPerMessage: (cpu.user + cpu.system) / 1000 / count };
+}
+
+/** Case 3: one message with a big attachment; peak RSS above the idle baseline. */
+export async function attachment(args: {
+  variant: 'ours' | 'plain';
+  mode: 'path' | 'stream';
+  port: number;
+  file: string;
+}) {
+  const { variant, mode, port, file } = args;
+  const spec = mode === 'path' ? { path: file } : undefined;
+  let send: (big: boolean) => Promise<unknown>;
+  let close: () => Promise<void> | void;
+  if (variant === 'ours') {
+    const mailer = new Mailer({ settings: settings(port, { allowAttachments: true }) });
+    send = (big) =>
+      mailer.send({
+        ...small(0),
+        attachments: big
+          ? [{ filename: 'video.mp4', ...(spec ?? { content: () => createReadStream(file) }) }]
+          : [{ filename: 'note.txt', content: 'warm-up' }],
+      });
+    close = () => mailer.close();
+  } else {
+    const transport = plainPool(port);
+    send = (big) =>
+      transport.sendMail({
+        from: FROM,
+        ...small(0),
+        attachments: big
+          ? [{ filename: 'video.mp4', ...(spec ?? { content: createReadStream(file) }) }]
+          : [{ filename: 'note.txt', content: 'warm-up' }],
+      });
+    close = () => transport.close();
+  }
+  await send(false);
+  for (let i = 0; i < 3; i += 1) {
+    global.gc?.();
+    await sleep(50);
+  }
+  const baseline = process.memoryUsage.rss();
+  let peak = baseline;
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage.rss());
+  }, 5);
+  const t0 = now();
+  await send(true);
+  const elapsed = now() - t0;
+  clearInterval(sampler);
+  peak = Math.max(peak, process.memoryUsage.rss());
+  await close();
+  return {
+    baselineMb: baseline / 2 ** 20,
+    peakAboveMb: (peak - baseline) / 2 ** 20,
+    seconds: elapsed / 1000,
+  };
+}
+
+/** Case 4: a deep queue at throttle 1; heap per queued message, enqueue rate, heap after close. */
+export async function queue(args: { variant: 'ours' | 'plain'; port: number; count: number }) {
+  const { variant, port, count } = args;
+  const gc = () => {
+    for (let i = 0; i < 4; i += 1) global.gc?.();
+  };
+  const messages = Array.from({ length: count }, (_, i) => small(i));
+  // Warm-up: a first small round compiles the code paths, so the baseline holds the compiled code and the heap
+  // after close() shows what the queue keeps, not what V8 keeps of the library's code.
+  if (variant === 'ours') {
+    const warm = new Mailer({ settings: settings(port, { throttlePerSecond: 1 }) });
+    for (let i = 0; i < 2000; i += 1) warm.send(small(i)).catch(() => undefined);
+    await warm.close();
+  } else {
+    const warm = plainPool(port, { rateLimit: 1, rateDelta: 1000 });
+    for (let i = 0; i < 2000; i += 1) warm.sendMail({ from: FROM, ...small(i) }).catch(() => undefined);
+    warm.close();
+  }
+  await sleep(100);
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  let enqueue: (m: (typeof messages)[number]) => void;
+  let close: () => Promise<void> | void;
+  let mailer: Mailer | undefined;
+  let transport: ReturnType<typeof plainPool> | undefined;
+  if (variant === 'ours') {
+    mailer = new Mailer({ settings: settings(port, { throttlePerSecond: 1 }) });
+    const m = mailer;
+    enqueue = (message) => {
+      m.send(message).catch(() => undefined);
+    };
+    close = () => m.close();
+  } else {
+    transport = plainPool(port, { rateLimit: 1, rateDelta: 1000 });
+    const t = transport;
+    enqueue = (message) => {
+      t.sendMail({ from: FROM, ...message }).catch(() => undefined);
+    };
+    close = () => t.close();
+  }
+  const t0 = now();
+  for (const message of messages) enqueue(message);
+  const elapsed = now() - t0;
+  gc();
+  const queued = process.memoryUsage().heapUsed;
+  await close();
+  mailer = undefined;
+  transport = undefined;
+  await sleep(200);
+  gc();
+  await sleep(50);
+  gc();
+  const after = process.memoryUsage().heapUsed;
+  return {
+    enqueuePerSecond: (count * 1000) / elapsed,
+    bytesPerMessage: (queued - before) / count,
+    heapBeforeMb: before / 2 ** 20,
+    heapAfterMb: after / 2 ** 20,
+    afterVsBefore: after / before,
+    keep: messages.length,
+  };
+}

@@ -24,7 +24,7 @@ import { scrubError, secretForms } from '../secrets.js';
 import { type MessageKind, type ResolvedSender, resolveSender, type SenderContext } from '../sender.js';
 import { DEFAULT_SMTP_PORT } from '../settings/defaults.js';
 import { parseEmailSettings } from '../settings/parse.js';
-import type { HostPolicy } from '../settings/policy.js';
+import { type HostPolicy, resolvePolicy } from '../settings/policy.js';
 import { redactSettings } from '../settings/redact.js';
 import type { EmailSettings, EmailSettingsInput } from '../settings/schema.js';
 import { diagnose } from '../transport/diagnose.js';
@@ -185,7 +185,7 @@ function positiveInteger(name: string, value: unknown, fallback: number): number
  * ```
  */
 export class Mailer extends EventEmitter<MailerEvents> {
-  readonly #policy: Partial<HostPolicy> | undefined;
+  readonly #policy: HostPolicy;
   readonly #factory: TransportFactory;
   readonly #clock: Clock;
   readonly #isRetryable: (error: unknown) => boolean;
@@ -211,12 +211,12 @@ export class Mailer extends EventEmitter<MailerEvents> {
 
   /**
    * @param options - settings, policy, transport and tuning; all optional
-   * @throws EmailSettingsError when `options.settings` is given and not valid
+   * @throws EmailSettingsError when `options.settings` is given and not valid, or `options.policy` is not valid
    * @throws TypeError when `maxConcurrent` is not a whole number of at least 1
    */
   constructor(options: MailerOptions = {}) {
     super();
-    this.#policy = options.policy;
+    this.#policy = resolvePolicy(options.policy); // once: every message reuses the checked, frozen policy
     this.#clock = options.clock ?? systemClock;
     this.#isRetryable = options.isRetryable ?? defaultIsRetryable;
     this.#onListenerError = options.onListenerError;

@@ -33,16 +33,20 @@ export interface HostPolicy {
 /** The policy used where none is given: 100 MB cap, 1.3 MB on hosted SMTP, `infinitecampus` reserved. */
 export const DEFAULT_HOST_POLICY: Readonly<HostPolicy> = Object.freeze({
   maxAttachmentMb: 100,
-  hostedSmtpHosts: [],
+  hostedSmtpHosts: Object.freeze([]) as unknown as string[],
   hostedSmtpAttachmentMb: 1.3,
-  reservedSenderTerms: ['infinitecampus'],
+  reservedSenderTerms: Object.freeze(['infinitecampus']) as unknown as string[],
 });
+
+/** Policies this module resolved and froze: passing one again skips the checks. */
+const RESOLVED = new WeakSet<object>();
 
 /**
  * Merges a partial policy over {@link DEFAULT_HOST_POLICY} and checks it.
  * @throws EmailSettingsError (field `''`) when a limit is not a positive number or a list is not a list of strings
  */
 export function resolvePolicy(policy: Partial<HostPolicy> = {}): HostPolicy {
+  if (RESOLVED.has(policy)) return policy as HostPolicy; // frozen by an earlier call: nothing can have changed
   if (policy === null || typeof policy !== 'object') {
     throw new EmailSettingsError([{ field: '', message: 'The host policy must be an object' }]);
   }
@@ -66,5 +70,11 @@ export function resolvePolicy(policy: Partial<HostPolicy> = {}): HostPolicy {
     }
   }
   if (issues.length > 0) throw new EmailSettingsError(issues);
-  return merged;
+  const frozen = Object.freeze({
+    ...merged,
+    hostedSmtpHosts: Object.freeze([...merged.hostedSmtpHosts]) as string[],
+    reservedSenderTerms: Object.freeze([...merged.reservedSenderTerms]) as string[],
+  });
+  RESOLVED.add(frozen);
+  return frozen;
 }

@@ -106,6 +106,28 @@ function toNodemailerAttachment(attachment: MailAttachment) {
   return { ...base, content: content ?? '' };
 }
 
+/**
+ * The nodemailer form of a message. Only what the message has is passed: nodemailer does work for every key it is
+ * given, even an empty list.
+ */
+function toNodemailerMessage(mail: OutgoingMail, signal: AbortSignal | undefined) {
+  const out: Record<string, unknown> = { from: mail.from, to: mail.to, subject: mail.subject };
+  if (mail.cc.length > 0) out.cc = mail.cc;
+  if (mail.bcc.length > 0) out.bcc = mail.bcc;
+  if (mail.replyTo !== undefined) out.replyTo = mail.replyTo;
+  if (mail.text !== undefined) out.text = mail.text;
+  if (mail.html !== undefined) out.html = mail.html;
+  let headers: Record<string, string> | undefined;
+  for (const [name, value] of Object.entries(mail.headers)) {
+    if (name === 'Message-ID') out.messageId = value;
+    else (headers ??= {})[name] = value;
+  }
+  if (headers !== undefined) out.headers = headers;
+  if (mail.attachments.length > 0) out.attachments = mail.attachments.map(toNodemailerAttachment);
+  if (signal !== undefined) out.signal = signal;
+  return out;
+}
+
 function addressList(value: unknown): string[] {
   if (!Array.isArray(value)) return [];
   return value.map((entry) =>
@@ -129,23 +151,9 @@ class SmtpTransport implements Transport {
   }
 
   async send(mail: OutgoingMail, signal?: AbortSignal): Promise<TransportResult> {
-    const { 'Message-ID': messageId, ...headers } = mail.headers;
-    const info = await this.#mailer.sendMail({
-      from: mail.from,
-      to: mail.to,
-      cc: mail.cc,
-      bcc: mail.bcc,
-      ...(mail.replyTo !== undefined ? { replyTo: mail.replyTo } : {}),
-      subject: mail.subject,
-      ...(mail.text !== undefined ? { text: mail.text } : {}),
-      ...(mail.html !== undefined ? { html: mail.html } : {}),
-      ...(messageId !== undefined ? { messageId } : {}),
-      headers,
-      attachments: mail.attachments.map(toNodemailerAttachment),
-      ...(signal !== undefined ? { signal } : {}),
-    });
+    const info = await this.#mailer.sendMail(toNodemailerMessage(mail, signal));
     return {
-      messageId: String(info.messageId ?? messageId ?? ''),
+      messageId: String(info.messageId ?? mail.headers['Message-ID'] ?? ''),
       accepted: addressList(info.accepted),
       rejected: addressList(info.rejected),
       response: String(info.response ?? ''),

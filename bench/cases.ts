@@ -135,7 +135,7 @@ const EVENTS: (keyof MailerEvents)[] = [
 
 /** Cases 2 and 5: many small messages as fast as the throttle (999) allows; messages a second and CPU per message. */
 export async function throughput(args: {
-  variant: 'ours' | 'plain' | 'plain-paced';
+  variant: 'ours' | 'plain' | 'plain-paced' | 'plain-limited';
   port: number;
   count: number;
   listeners?: number;
@@ -143,6 +143,45 @@ export async function throughput(args: {
   const { variant, port, count } = args;
   let send: (i: number) => Promise<unknown>;
   let close: () => Promise<void> | void;
+  if (variant === 'plain-limited') {
+    // Plain nodemailer doing the Mailer's job by hand: at most 5 messages in flight (one per connection) and no more
+    // than 999 a second, with a lean pacer (a timer only when the next start is not due yet).
+    const transport = plainPool(port);
+    await Promise.all(Array.from({ length: 50 }, (_, i) => transport.sendMail({ from: FROM, ...small(i) })));
+    global.gc?.();
+    const cpu0 = process.cpuUsage();
+    const t0 = now();
+    let next = 0;
+    let running = 0;
+    let done = 0;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await new Promise<void>((resolve) => {
+      const pump = () => {
+        timer = undefined;
+        while (running < 5 && next < count) {
+          const dueAt = t0 + (next * 1000) / 999;
+          const wait = dueAt - now();
+          if (wait > 0) {
+            timer ??= setTimeout(pump, wait);
+            return;
+          }
+          running += 1;
+          next += 1;
+          transport.sendMail({ from: FROM, ...small(next) }).then(() => {
+            running -= 1;
+            done += 1;
+            if (done === count) resolve();
+            else if (timer === undefined) pump();
+          });
+        }
+      };
+      pump();
+    });
+    const elapsed = now() - t0;
+    const cpu = process.cpuUsage(cpu0);
+    transport.close();
+    return { perSecond: (count * 1000) / elapsed, cpuMsPerMessage: (cpu.user + cpu.system) / 1000 / count };
+  }
   if (variant === 'plain-paced') {
     // Plain nodemailer fed at the Mailer's pace (999 a second, released every 10 ms): what a message costs at that rate.
     const transport = plainPool(port);

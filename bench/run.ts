@@ -93,12 +93,14 @@ async function throughputCase(sink: Sink): Promise<number> {
     ours: [],
     plain: [],
     paced: [],
+    limited: [],
     ours20: [],
   };
   for (let rep = 0; rep < reps; rep += 1) {
     for (const [key, args] of [
       ['plain', { variant: 'plain' }],
       ['paced', { variant: 'plain-paced' }],
+      ['limited', { variant: 'plain-limited' }],
       ['ours', { variant: 'ours', listeners: 0 }],
       ['ours20', { variant: 'ours', listeners: 20 }],
     ] as const) {
@@ -123,13 +125,22 @@ async function throughputCase(sink: Sink): Promise<number> {
   const oursCpu = pick('ours', 'cpuMsPerMessage');
   const plainCpu = pick('plain', 'cpuMsPerMessage');
   const pacedCpu = pick('paced', 'cpuMsPerMessage');
+  const limitedCpu = pick('limited', 'cpuMsPerMessage');
   row({
-    case: 'CPU per message (sender process), both at 999 a second',
+    case: 'CPU per message (sender process): the same job, 999/s with at most 5 in flight',
     ours: `${fmt(oursCpu, 3)} ms`,
-    baseline: `plain pool fed at 999/s ${fmt(pacedCpu, 3)} ms (unthrottled ${fmt(plainCpu, 3)} ms)`,
-    ratio: fmt(oursCpu / pacedCpu, 3),
+    baseline: `plain pool, 5 in flight, 999/s: ${fmt(limitedCpu, 3)} ms`,
+    ratio: fmt(oursCpu / limitedCpu, 3),
     target: '<= 1.15',
-    pass: oursCpu <= 1.15 * pacedCpu,
+    pass: oursCpu <= 1.15 * limitedCpu,
+  });
+  row({
+    case: 'CPU per message against looser baselines (for reference)',
+    ours: `${fmt(oursCpu, 3)} ms`,
+    baseline: `plain pool fed 10 every 10 ms ${fmt(pacedCpu, 3)} ms; unthrottled ${fmt(plainCpu, 3)} ms`,
+    ratio: `${fmt(oursCpu / pacedCpu, 3)}; ${fmt(oursCpu / plainCpu, 3)}`,
+    target: 'none',
+    pass: undefined,
   });
   row({
     case: 'events: throughput with 20 listeners on every event vs none',
@@ -261,7 +272,12 @@ The sink is smtp-server in its own process (plain SMTP on 127.0.0.1). Every case
 the built package. Plain nodemailer runs its pool with the Mailer's pool settings (5 connections, 1,000 messages
 per connection). "Starts" are when an attempt is handed to the transport (the Mailer, Bottleneck) or when the
 client writes MAIL FROM (nodemailer's pool rateLimit, whose queue is internal); "server" counts MAIL FROM at the sink.
-Medians of ${quick ? 1 : 3} runs where noted below.
+Medians of ${quick ? 1 : '3 (attachments) or 5 (throughput)'} runs.
+
+CPU per message is compared on the same job: plain nodemailer fed at 999 a second with at most 5 messages in
+flight, as the Mailer runs (one message per free connection). For reference, the table also gives plain nodemailer
+fed in bursts of 10 every 10 ms, and unthrottled (about 2,000 a second here): a pool whose own queue is never empty
+spends less per message, since each freed connection finds the next message waiting.
 
 ${table}
 

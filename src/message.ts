@@ -2,6 +2,7 @@ import addressparser from 'nodemailer/lib/addressparser';
 import { isEmailAddress } from './address.js';
 import { InvalidMessageError } from './errors.js';
 import type { SenderContext } from './sender.js';
+import type { OutgoingMail } from './transport/types.js';
 
 /** A file attached to a message. Give exactly one of `content` and `path`. */
 export interface MailAttachment {
@@ -12,7 +13,10 @@ export interface MailAttachment {
    * read it again. A stream is counted as it is read and fails the message when it runs over the limit.
    */
   content?: string | Uint8Array | (() => NodeJS.ReadableStream);
-  /** A file on disk, measured before sending and streamed from disk on each attempt. */
+  /**
+   * A regular file on the local disk (not a URL), measured when `send()` is called and streamed from disk on each
+   * attempt. It is read with the permissions of the process: never pass a path taken from user input unchecked.
+   */
   path?: string;
   /** The MIME type; guessed from the file name when omitted. */
   contentType?: string;
@@ -41,7 +45,10 @@ export interface MailMessage {
   html?: string;
   /** Files to attach, subject to the attachment settings. */
   attachments?: MailAttachment[];
-  /** Extra headers; names are header tokens, values have no CR or LF. From, To, Cc, Bcc, Subject and Reply-To have their own fields. */
+  /**
+   * Extra headers; names are header tokens, values have no CR or LF. From, Sender, To, Cc, Bcc, Subject and Reply-To
+   * cannot be set here (they have their own fields, or come from the settings). The Mailer sets `Message-ID` itself.
+   */
   headers?: Record<string, string>;
 }
 
@@ -51,20 +58,11 @@ export interface SendOptions extends SenderContext {
   id?: string;
 }
 
-/** A message after validation: recipients parsed, headers checked. Internal. */
-export interface CheckedMessage {
-  to: string[];
-  cc: string[];
-  bcc: string[];
-  replyTo?: string;
-  subject: string;
-  text?: string;
-  html?: string;
-  attachments: MailAttachment[];
-  headers: Record<string, string>;
+/** A message after validation: recipients parsed, headers checked; the sender is added at each attempt. Internal. */
+export type CheckedMessage = Omit<OutgoingMail, 'from'> & {
   /** Every recipient's bare address, for events. */
   recipients: string[];
-}
+};
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const OWN_FIELDS = new Map([

@@ -43,7 +43,7 @@ export { resolveSender } from './sender.js';
 export type { SmtpTimeoutSeconds } from './settings/defaults.js';
 export { DEFAULT_SMTP_PORT, EMAIL_SETTINGS_DEFAULTS, SMTP_TIMEOUT_SECONDS } from './settings/defaults.js';
 export type { FieldDescriptor, FieldInput, FieldOption } from './settings/fields.js';
-export { EMAIL_SETTINGS_FIELDS } from './settings/fields.js';
+export { createEmailSettingsFields, EMAIL_SETTINGS_FIELDS } from './settings/fields.js';
 export { parseEmailSettingsForm } from './settings/form.js';
 export type { SafeParseEmailSettingsResult } from './settings/parse.js';
 export { isConfigured, parseEmailSettings, safeParseEmailSettings } from './settings/parse.js';

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { EMAIL_SETTINGS_DEFAULTS, EMAIL_SETTINGS_FIELDS, parseEmailSettings } from '../src/index.js';
+import {
+  createEmailSettingsFields,
+  EMAIL_SETTINGS_DEFAULTS,
+  EMAIL_SETTINGS_FIELDS,
+  parseEmailSettings,
+} from '../src/index.js';
 
 const byName = (name: string) => {
   const field = EMAIL_SETTINGS_FIELDS.find((f) => f.name === name);
@@ -113,6 +118,29 @@ describe('EMAIL_SETTINGS_FIELDS', () => {
     expect(byName('throttlePerSecond').description).toContain(
       `Default ${EMAIL_SETTINGS_DEFAULTS.throttlePerSecond}.`,
     );
+  });
+
+  it('does not mark fields with a default as required (left blank, the default applies)', () => {
+    const required = EMAIL_SETTINGS_FIELDS.filter((f) => f.required({})).map((f) => f.name);
+    expect(required).toEqual(['defaultSenderAddress', 'smtpHost']);
+    expect(parseEmailSettings({ defaultSenderAddress: 'a@district.org', smtpHost: 'h' })).toMatchObject(
+      EMAIL_SETTINGS_DEFAULTS,
+    );
+  });
+
+  it('gives the attachment limit no inclusive minimum, since it must be more than 0', () => {
+    expect(byName('attachmentSizeLimitMb').min).toBeUndefined();
+    expect(byName('attachmentSizeLimitMb').step).toBe('any');
+  });
+
+  it('follows a host policy when made with createEmailSettingsFields', () => {
+    const fields = createEmailSettingsFields({ maxAttachmentMb: 25, hostedSmtpAttachmentMb: 2 });
+    const limit = fields.find((f) => f.name === 'attachmentSizeLimitMb');
+    expect(limit?.max).toBe(25);
+    expect(limit?.placeholder).toBe('25');
+    expect(limit?.description).toContain('at most 25 MB');
+    expect(limit?.description).toContain('limited to 2 MB');
+    expect(fields.map((f) => f.label)).toEqual(EMAIL_SETTINGS_FIELDS.map((f) => f.label));
   });
 
   it('cannot be changed by a caller', () => {

@@ -6,7 +6,7 @@ import {
   SMTP_TIMEOUT_SECONDS,
   type SmtpTimeoutSeconds,
 } from './defaults.js';
-import { DEFAULT_HOST_POLICY } from './policy.js';
+import { type HostPolicy, resolvePolicy } from './policy.js';
 import type { EmailSettings } from './schema.js';
 
 /** How a settings field is shown on a form. */
@@ -63,159 +63,171 @@ const TIMEOUT_LABELS: Record<SmtpTimeoutSeconds, string> = {
 };
 
 /**
- * One descriptor per Email Settings field, in the order of the settings screen. A host application can render
- * the whole tab from it.
+ * The field descriptors for a host policy: the attachment limit's maximum and help text follow the policy.
+ * Added by this package; {@link EMAIL_SETTINGS_FIELDS} is this for the default policy.
+ *
+ * @param hostPolicy - the host's limits; omitted parts come from {@link DEFAULT_HOST_POLICY}
+ * @throws EmailSettingsError when the policy is invalid
  */
-export const EMAIL_SETTINGS_FIELDS: readonly FieldDescriptor[] = Object.freeze([
-  {
-    name: 'defaultSenderAddress',
-    label: 'Default Sender Email Address',
-    description:
-      'The address messages are sent from. Use a real mailbox, so receiving servers do not treat the mail as spam and bounces reach someone, even if nobody reads it. It must not contain a reserved term such as "infinitecampus", which would suggest the vendor sent the mail.',
-    input: 'email',
-    required: always,
-    enabled: always,
-  },
-  {
-    name: 'smtpHost',
-    label: 'SMTP Host',
-    description:
-      'The host name or IP address of the SMTP server that carries the mail, without "smtp://" and without a port (SMTP is the only protocol supported).',
-    input: 'text',
-    required: always,
-    enabled: always,
-  },
-  {
-    name: 'smtpPort',
-    label: 'SMTP Port',
-    description: `The SMTP server's port. Leave blank for the default port (${DEFAULT_SMTP_PORT}). Required with Use TLS: 465 for implicit TLS, 587 for STARTTLS.`,
-    input: 'number',
-    required: (s) => s.useTls === true,
-    enabled: always,
-    min: SETTINGS_LIMITS.smtpPort.min,
-    max: SETTINGS_LIMITS.smtpPort.max,
-    step: 1,
-    placeholder: String(DEFAULT_SMTP_PORT),
-  },
-  {
-    name: 'smtpTimeoutSeconds',
-    label: 'SMTP Timeout',
-    description:
-      'How long to wait for the SMTP server to answer. A message whose server does not answer in time counts as a failed attempt and is sent again as the retry settings say.',
-    input: 'select',
-    options: Object.freeze(
-      SMTP_TIMEOUT_SECONDS.map((value) => Object.freeze({ value, label: TIMEOUT_LABELS[value] })),
-    ),
-    required: always,
-    enabled: always,
-  },
-  {
-    name: 'useAuthentication',
-    label: 'Use Authentication',
-    description:
-      'Check when the SMTP server needs a username and password; this unlocks the Username and Password fields.',
-    input: 'checkbox',
-    required: never,
-    enabled: always,
-  },
-  {
-    name: 'username',
-    label: 'Username',
-    description: 'The username for SMTP authentication. Editable only when Use Authentication is checked.',
-    input: 'text',
-    required: withAuthentication,
-    enabled: withAuthentication,
-  },
-  {
-    name: 'password',
-    label: 'Password',
-    description: 'The password for SMTP authentication. Editable only when Use Authentication is checked.',
-    input: 'password',
-    required: withAuthentication,
-    enabled: withAuthentication,
-  },
-  {
-    name: 'useTls',
-    label: 'Use TLS',
-    description:
-      'Check to encrypt the connection to the SMTP server with TLS, as some services require. Port 465 uses TLS from the start; any other port upgrades with STARTTLS.',
-    input: 'checkbox',
-    required: never,
-    enabled: always,
-  },
-  {
-    name: 'minutesBetweenRetries',
-    label: 'Minutes Between Retries',
-    description: `Minutes to wait after a failed delivery attempt before the next one (0 to ${SETTINGS_LIMITS.minutesBetweenRetries.max}; 0 retries at the next free slot). Default ${EMAIL_SETTINGS_DEFAULTS.minutesBetweenRetries}.`,
-    input: 'number',
-    required: always,
-    enabled: always,
-    min: SETTINGS_LIMITS.minutesBetweenRetries.min,
-    max: SETTINGS_LIMITS.minutesBetweenRetries.max,
-    step: 1,
-  },
-  {
-    name: 'maxErrorsBeforeCancel',
-    label: 'Max Errors Before Cancel',
-    description: `The number of failed delivery attempts after which a message is cancelled (1 to ${SETTINGS_LIMITS.maxErrorsBeforeCancel.max}). Default ${EMAIL_SETTINGS_DEFAULTS.maxErrorsBeforeCancel}.`,
-    input: 'number',
-    required: always,
-    enabled: always,
-    min: SETTINGS_LIMITS.maxErrorsBeforeCancel.min,
-    max: SETTINGS_LIMITS.maxErrorsBeforeCancel.max,
-    step: 1,
-  },
-  {
-    name: 'throttlePerSecond',
-    label: 'Throttle Email Messages',
-    description: `How many email messages are sent per second, from 1 to ${SETTINGS_LIMITS.throttlePerSecond.max}. Default ${EMAIL_SETTINGS_DEFAULTS.throttlePerSecond}.`,
-    input: 'number',
-    required: always,
-    enabled: always,
-    min: SETTINGS_LIMITS.throttlePerSecond.min,
-    max: SETTINGS_LIMITS.throttlePerSecond.max,
-    step: 1,
-  },
-  {
-    name: 'allowAttachments',
-    label: 'Allow Email Attachments',
-    description:
-      'Check to let users attach files to messages. When unchecked, no tool offers attachments and attachments saved on templates are not sent.',
-    input: 'checkbox',
-    required: never,
-    enabled: always,
-  },
-  {
-    name: 'attachmentSizeLimitMb',
-    label: 'Limit Email Attachment File Size',
-    description: `The largest attachment a user may add, in MB, per file. At most ${DEFAULT_HOST_POLICY.maxAttachmentMb} MB (the host's limit); mail through the vendor's hosted SMTP is limited to ${DEFAULT_HOST_POLICY.hostedSmtpAttachmentMb} MB whatever is entered. Leave blank for the host's limit. Attachments already saved on templates under a larger limit are still sent.`,
-    input: 'number',
-    required: never,
-    enabled: always,
-    min: 0,
-    max: DEFAULT_HOST_POLICY.maxAttachmentMb,
-    step: 'any',
-    placeholder: `${DEFAULT_HOST_POLICY.maxAttachmentMb}`,
-  },
-  {
-    name: 'useCensusSenderAddress',
-    label: "Use Sender's Email from Census as Sender's Email Address",
-    description:
-      "Check to send each user's messages from that user's email address in Census. Users without one send from the Default Sender Email Address. Emergency messages always use the Default Sender Email Address.",
-    input: 'checkbox',
-    required: never,
-    enabled: always,
-  },
-  {
-    name: 'allowCustomSenderAddress',
-    label: "Allow Custom Sender's Email Address",
-    description:
-      'Check to let users type the sender address on templates and schedulers. Emergency messages always use the Default Sender Email Address.',
-    input: 'checkbox',
-    required: never,
-    enabled: always,
-  },
-] satisfies FieldDescriptor[]);
+export function createEmailSettingsFields(hostPolicy?: Partial<HostPolicy>): readonly FieldDescriptor[] {
+  const policy = resolvePolicy(hostPolicy);
+  return Object.freeze([
+    {
+      name: 'defaultSenderAddress',
+      label: 'Default Sender Email Address',
+      description:
+        'The address messages are sent from. Use a real mailbox, so receiving servers do not treat the mail as spam and bounces reach someone, even if nobody reads it. It must not contain a reserved term such as "infinitecampus", which would suggest the vendor sent the mail.',
+      input: 'email',
+      required: always,
+      enabled: always,
+    },
+    {
+      name: 'smtpHost',
+      label: 'SMTP Host',
+      description:
+        'The host name or IP address of the SMTP server that carries the mail, without "smtp://" and without a port (SMTP is the only protocol supported).',
+      input: 'text',
+      required: always,
+      enabled: always,
+    },
+    {
+      name: 'smtpPort',
+      label: 'SMTP Port',
+      description: `The SMTP server's port. Leave blank for the default port (${DEFAULT_SMTP_PORT}). Required with Use TLS: 465 for implicit TLS, 587 for STARTTLS.`,
+      input: 'number',
+      required: (s) => s.useTls === true,
+      enabled: always,
+      min: SETTINGS_LIMITS.smtpPort.min,
+      max: SETTINGS_LIMITS.smtpPort.max,
+      step: 1,
+      placeholder: String(DEFAULT_SMTP_PORT),
+    },
+    {
+      name: 'smtpTimeoutSeconds',
+      label: 'SMTP Timeout',
+      description:
+        'How long to wait for the SMTP server to answer. A message whose server does not answer in time counts as a failed attempt and is sent again as the retry settings say.',
+      input: 'select',
+      options: Object.freeze(
+        SMTP_TIMEOUT_SECONDS.map((value) => Object.freeze({ value, label: TIMEOUT_LABELS[value] })),
+      ),
+      required: never, // blank: the default applies
+      enabled: always,
+    },
+    {
+      name: 'useAuthentication',
+      label: 'Use Authentication',
+      description:
+        'Check when the SMTP server needs a username and password; this unlocks the Username and Password fields.',
+      input: 'checkbox',
+      required: never,
+      enabled: always,
+    },
+    {
+      name: 'username',
+      label: 'Username',
+      description: 'The username for SMTP authentication. Editable only when Use Authentication is checked.',
+      input: 'text',
+      required: withAuthentication,
+      enabled: withAuthentication,
+    },
+    {
+      name: 'password',
+      label: 'Password',
+      description: 'The password for SMTP authentication. Editable only when Use Authentication is checked.',
+      input: 'password',
+      required: withAuthentication,
+      enabled: withAuthentication,
+    },
+    {
+      name: 'useTls',
+      label: 'Use TLS',
+      description:
+        'Check to encrypt the connection to the SMTP server with TLS, as some services require. Port 465 uses TLS from the start; any other port upgrades with STARTTLS.',
+      input: 'checkbox',
+      required: never,
+      enabled: always,
+    },
+    {
+      name: 'minutesBetweenRetries',
+      label: 'Minutes Between Retries',
+      description: `Minutes to wait after a failed delivery attempt before the next one (0 to ${SETTINGS_LIMITS.minutesBetweenRetries.max}; 0 retries at the next free slot). Default ${EMAIL_SETTINGS_DEFAULTS.minutesBetweenRetries}.`,
+      input: 'number',
+      required: never, // blank: the default applies
+      enabled: always,
+      min: SETTINGS_LIMITS.minutesBetweenRetries.min,
+      max: SETTINGS_LIMITS.minutesBetweenRetries.max,
+      step: 1,
+    },
+    {
+      name: 'maxErrorsBeforeCancel',
+      label: 'Max Errors Before Cancel',
+      description: `The number of failed delivery attempts after which a message is cancelled (1 to ${SETTINGS_LIMITS.maxErrorsBeforeCancel.max}). Default ${EMAIL_SETTINGS_DEFAULTS.maxErrorsBeforeCancel}.`,
+      input: 'number',
+      required: never, // blank: the default applies
+      enabled: always,
+      min: SETTINGS_LIMITS.maxErrorsBeforeCancel.min,
+      max: SETTINGS_LIMITS.maxErrorsBeforeCancel.max,
+      step: 1,
+    },
+    {
+      name: 'throttlePerSecond',
+      label: 'Throttle Email Messages',
+      description: `How many email messages are sent per second, from 1 to ${SETTINGS_LIMITS.throttlePerSecond.max}. Default ${EMAIL_SETTINGS_DEFAULTS.throttlePerSecond}.`,
+      input: 'number',
+      required: never, // blank: the default applies
+      enabled: always,
+      min: SETTINGS_LIMITS.throttlePerSecond.min,
+      max: SETTINGS_LIMITS.throttlePerSecond.max,
+      step: 1,
+    },
+    {
+      name: 'allowAttachments',
+      label: 'Allow Email Attachments',
+      description:
+        'Check to let users attach files to messages. When unchecked, no tool offers attachments and attachments saved on templates are not sent.',
+      input: 'checkbox',
+      required: never,
+      enabled: always,
+    },
+    {
+      name: 'attachmentSizeLimitMb',
+      label: 'Limit Email Attachment File Size',
+      description: `The largest attachment a user may add, in MB, per file: more than 0 and at most ${policy.maxAttachmentMb} MB (the host's limit); mail through the vendor's hosted SMTP is limited to ${policy.hostedSmtpAttachmentMb} MB whatever is entered. Leave blank for the host's limit. Attachments already saved on templates under a larger limit are still sent.`,
+      input: 'number',
+      required: never,
+      enabled: always,
+      max: policy.maxAttachmentMb,
+      step: 'any',
+      placeholder: `${policy.maxAttachmentMb}`,
+    },
+    {
+      name: 'useCensusSenderAddress',
+      label: "Use Sender's Email from Census as Sender's Email Address",
+      description:
+        "Check to send each user's messages from that user's email address in Census. Users without one send from the Default Sender Email Address. Emergency messages always use the Default Sender Email Address.",
+      input: 'checkbox',
+      required: never,
+      enabled: always,
+    },
+    {
+      name: 'allowCustomSenderAddress',
+      label: "Allow Custom Sender's Email Address",
+      description:
+        'Check to let users type the sender address on templates and schedulers. Emergency messages always use the Default Sender Email Address.',
+      input: 'checkbox',
+      required: never,
+      enabled: always,
+    },
+  ] satisfies FieldDescriptor[]);
+}
+
+/**
+ * One descriptor per Email Settings field, in the order of the settings screen, for the default host policy.
+ * A host application can render the whole tab from it; with a policy of its own, use
+ * {@link createEmailSettingsFields}.
+ */
+export const EMAIL_SETTINGS_FIELDS: readonly FieldDescriptor[] = createEmailSettingsFields();
 
 /** The label of each settings field, as on the Email Settings screen. */
 export const FIELD_LABELS: Readonly<Record<SettingsFieldName, string>> = Object.freeze(

@@ -201,3 +201,16 @@ describe('Mailer TLS and authentication', () => {
     }
   });
 });
+
+describe('Mailer Message-ID', () => {
+  it('keeps a Message-ID the caller sets in headers, whatever its capitalisation', async () => {
+    harness = await startHarness();
+    const report = await harness.mailer.send({
+      ...message,
+      headers: { 'message-id': '<alert-42@district.k12.us>' },
+    });
+    expect(report.messageId).toBe('<alert-42@district.k12.us>');
+    expect(harness.sink.messages[0]?.headers.get('message-id')).toBe('<alert-42@district.k12.us>');
+    expect(harness.sink.messages[0]?.raw.toString().match(/^message-id:/gim)).toHaveLength(1);
+  });
+});

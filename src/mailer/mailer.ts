@@ -86,6 +86,21 @@ const MINUTE_MS = 60_000;
 
 const ignore = (): void => undefined;
 
+/**
+ * The headers with a `Message-ID` that stays the same on every attempt: the caller's own (any capitalisation),
+ * or a new one.
+ */
+function withMessageId(headers: Record<string, string>, domain: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  let messageId: string | undefined;
+  for (const [name, value] of Object.entries(headers)) {
+    if (name.toLowerCase() === 'message-id') messageId = value;
+    else out[name] = value;
+  }
+  out['Message-ID'] = messageId ?? `<${nextId()}.${Date.now().toString(36)}@${domain}>`;
+  return out;
+}
+
 /** Ids are this process's random prefix and a counter: unique, and cheaper than a UUID per message. */
 const ID_PREFIX = randomBytes(6).toString('hex');
 let idCounter = 0;
@@ -280,7 +295,8 @@ export class Mailer extends EventEmitter<MailerEvents> {
 
   /**
    * Checks the settings against the server without sending: connect, TLS, login. Resolves with what is wrong, in
-   * terms an administrator can act on; never rejects.
+   * terms an administrator can act on; never rejects. Without settings it reports stage `'config'`; a plugged-in
+   * transport without a `verify` method is reported as `ok`.
    */
   async verify(): Promise<VerifyReport> {
     const settings = this.#settings;
@@ -468,7 +484,7 @@ export class Mailer extends EventEmitter<MailerEvents> {
         bcc: checked.bcc,
         subject: checked.subject,
         attachments: prepared.attachments,
-        headers: { ...checked.headers, 'Message-ID': `<${nextId()}.${Date.now().toString(36)}@${domain}>` },
+        headers: withMessageId(checked.headers, domain),
         ...(checked.replyTo !== undefined ? { replyTo: checked.replyTo } : {}),
         ...(checked.text !== undefined ? { text: checked.text } : {}),
         ...(checked.html !== undefined ? { html: checked.html } : {}),

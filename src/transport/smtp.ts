@@ -7,12 +7,21 @@ import { DEFAULT_SMTP_PORT } from '../settings/defaults.js';
 import type { EmailSettings } from '../settings/schema.js';
 import type { OutgoingMail, Transport, TransportResult } from './types.js';
 
-/** How the connection to the SMTP server is encrypted. */
+/**
+ * How the connection to the SMTP server is encrypted: `'none'` (Use TLS off: plain SMTP, even when the server offers
+ * STARTTLS), `'starttls'` (Use TLS on a port that is not implicit: the connection must be upgraded with STARTTLS) or
+ * `'implicit'` (Use TLS on port 465 or another of {@link TlsOptions.implicitTlsPorts}: TLS from the first byte).
+ */
 export type TlsMode = 'none' | 'starttls' | 'implicit';
 
 /** TLS options for the connection to the SMTP server. Certificates are verified unless this says otherwise. */
 export interface TlsOptions {
-  /** Certificate authorities to trust in addition to the system's, e.g. a district's own CA (PEM). */
+  /**
+   * Certificate authorities to trust, e.g. a district's own CA (PEM). As in Node's `tls` options, these replace
+   * Node's built-in list of public CAs for this connection; to trust both, pass
+   * `[...tls.rootCertificates, districtCa]`. (`NODE_EXTRA_CA_CERTS` adds a CA for the whole process instead.)
+   * @default Node's built-in public CAs
+   */
   ca?: string | Buffer | (string | Buffer)[];
   /**
    * Set to `false` to accept any certificate. Prefer `ca`: without verification the password can be stolen.
@@ -45,6 +54,7 @@ export interface SmtpTransportOptions {
   /**
    * Overrides the SMTP Timeout setting, in milliseconds, for every wait for the server (connect, greeting, each
    * reply, inactivity). For tests and for servers on the same host; administrators set the timeout in seconds.
+   * @default the settings' `smtpTimeoutSeconds` × 1000
    */
   timeoutMs?: number;
   /** The name this client gives in EHLO. @default the machine's host name */
@@ -117,12 +127,17 @@ function toNodemailerMessage(mail: OutgoingMail, signal: AbortSignal | undefined
   if (mail.replyTo !== undefined) out.replyTo = mail.replyTo;
   if (mail.text !== undefined) out.text = mail.text;
   if (mail.html !== undefined) out.html = mail.html;
-  let headers: Record<string, string> | undefined;
+  const headers: Record<string, string> = {};
+  let extra = false;
   for (const [name, value] of Object.entries(mail.headers)) {
-    if (name === 'Message-ID') out.messageId = value;
-    else (headers ??= {})[name] = value;
+    if (name === 'Message-ID') {
+      out.messageId = value;
+    } else {
+      headers[name] = value;
+      extra = true;
+    }
   }
-  if (headers !== undefined) out.headers = headers;
+  if (extra) out.headers = headers;
   if (mail.attachments.length > 0) out.attachments = mail.attachments.map(toNodemailerAttachment);
   if (signal !== undefined) out.signal = signal;
   return out;

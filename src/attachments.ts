@@ -27,6 +27,7 @@ export function hostCapBytes(settings: EmailSettings, policy?: Partial<HostPolic
  *
  * @param settings - parsed Email Settings
  * @param policy - the host's limits; omitted parts come from {@link DEFAULT_HOST_POLICY}
+ * @returns the limit in bytes, rounded down to a whole byte (1 MB = {@link MB} = 1,048,576 bytes)
  */
 export function attachmentLimitBytes(settings: EmailSettings, policy?: Partial<HostPolicy>): number {
   const cap = hostCapBytes(settings, policy);

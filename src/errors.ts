@@ -43,6 +43,9 @@ export class MailerError extends Error {
 /**
  * True when `error` is a {@link MailerError}, optionally with the given code.
  * Works across copies of the package (it checks the shape, not only the prototype).
+ *
+ * @param error - anything caught
+ * @param code - when given, the error must also carry this code
  */
 export function isMailerError(error: unknown, code?: MailerErrorCode): error is MailerError {
   if (!(error instanceof Error)) return false;
@@ -146,7 +149,11 @@ export class AttachmentTooLargeError extends MailerError {
   }
 }
 
-/** Why a message was cancelled. */
+/**
+ * Why a message was cancelled: `'max-errors'` (its failed attempts reached Max Errors Before Cancel),
+ * `'permanent'` (a failure that another attempt would not fix, such as a 5xx reply) or `'closed'`
+ * ({@link Mailer.close} was called while it waited).
+ */
 export type CancelReason = 'max-errors' | 'permanent' | 'closed';
 
 /** A message was given up: too many failed attempts, a permanent failure, or the Mailer closed. */

@@ -23,6 +23,7 @@ export interface MailAttachment {
   /**
    * The attachment was saved on a template under an earlier, larger limit: it is sent even when over the
    * administrator's current limit, but never over the host policy's maximum or the hosted-SMTP cap.
+   * @default false
    */
   preapproved?: boolean;
 }

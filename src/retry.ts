@@ -29,9 +29,18 @@ export function replyCode(error: unknown): number | undefined {
 }
 
 /**
- * The default retry rule: network errors, timeouts, TLS and authentication failures (including 530 "authentication
- * required") and 4xx replies are retryable (an administrator may fix the password while messages wait); other 5xx
- * replies to the envelope or the message are permanent, and so are the package's own message errors (an attachment too large, an invalid message).
+ * The default retry rule, used unless {@link MailerOptions.isRetryable} is given. In order:
+ *
+ * 1. the package's own errors ({@link MailerError}: an attachment too large, an invalid message) are permanent;
+ * 2. nodemailer's connection, timeout, DNS, TLS, authentication, protocol, configuration and abort failures
+ *    (`code` `ECONNECTION`, `ETIMEDOUT`, `ESOCKET`, `EDNS`, `ETLS`, `EAUTH`, `ENOAUTH`, `EPROTOCOL`, `ECONFIG`,
+ *    `EABORT`) are retryable, whatever reply code they carry (an administrator may fix the password while
+ *    messages wait);
+ * 3. an error without an SMTP reply code (a network error, an unknown failure) is retryable;
+ * 4. the replies 503 (bad sequence of commands), 530, 534 and 538 (authentication required, too weak, needs
+ *    encryption) are retryable;
+ * 5. any other reply below 500 (4xx) is retryable, and any other 5xx reply to the envelope or the message is
+ *    permanent.
  *
  * @param error - what a failed attempt threw
  * @returns true when the message should be tried again after Minutes Between Retries

@@ -70,7 +70,7 @@ export interface QueuedEvent {
   id: string;
   /** Standard or emergency. */
   kind: MessageKind;
-  /** The sender resolved for it. */
+  /** The sender resolved for it (resolved again at an attempt if `configure()` changed the settings meanwhile). */
   sender: ResolvedSender;
   /** Every recipient's address (to, cc and bcc). */
   recipients: string[];
@@ -86,7 +86,7 @@ export interface SendingEvent {
 
 /** Payload of the `sent` event. */
 export type SentEvent = DeliveryReport & {
-  /** Milliseconds from `send()` to delivery, retries included. */
+  /** Milliseconds from the message being queued (the `queued` event) to delivery, retries included. */
   durationMs: number;
 };
 
@@ -102,7 +102,10 @@ export interface FailedEvent {
   retryable: boolean;
   /** Whether another attempt is scheduled. */
   willRetry: boolean;
-  /** When the next attempt may start (clock milliseconds), when one is scheduled. */
+  /**
+   * When the next attempt may start, in milliseconds of the Mailer's clock (milliseconds since the epoch with the
+   * default clock), when one is scheduled. The retry then still waits its turn in the throttle.
+   */
   nextAttemptAt?: number;
 }
 
@@ -176,13 +179,19 @@ export interface MailerOptions {
   /** TLS options of the default SMTP transport. Certificates are verified by default. */
   tls?: TlsOptions;
   /**
-   * Most attempts (and SMTP connections) at once.
+   * Most attempts (and SMTP connections of the default transport) at once, for this Mailer. A whole number of at
+   * least 1; anything else throws a `TypeError`.
    * @default 5
    */
   maxConcurrent?: number;
   /** The time source for the throttle window and retries. @default the system clock */
   clock?: Clock;
-  /** Decides whether a failed attempt is tried again. @default network errors, timeouts, TLS, auth and 4xx: yes; 5xx: no */
+  /**
+   * Decides whether a failed attempt is tried again: return `true` to retry after Minutes Between Retries. The
+   * package's own errors (e.g. a streamed attachment over its limit) are never retried, whatever this returns; if it
+   * throws, {@link defaultIsRetryable} decides.
+   * @default defaultIsRetryable: network errors, timeouts, TLS, auth and 4xx: yes; other 5xx: no
+   */
   isRetryable?: (error: unknown) => boolean;
   /**
    * Called when an event listener throws or rejects. Delivery and the other listeners go on either way.

@@ -39,9 +39,12 @@ export interface FieldDescriptor {
   required: (s: Partial<EmailSettings>) => boolean;
   /** Whether the field can be edited, given the rest of the form (Username and Password: only with Use Authentication). */
   enabled: (s: Partial<EmailSettings>) => boolean;
-  /** Smallest accepted value of a `number` field. */
+  /** Smallest accepted value of a `number` field (none for the attachment limit, which must be more than 0). */
   min?: number;
-  /** Largest accepted value of a `number` field (for the attachment limit: the default host policy's maximum). */
+  /**
+   * Largest accepted value of a `number` field (for the attachment limit: the host policy's `maxAttachmentMb`, the
+   * policy given to {@link createEmailSettingsFields} or the default one).
+   */
   max?: number;
   /** Step of a `number` field: `1` for whole numbers, `'any'` where decimals are accepted. Added by this package. */
   step?: number | 'any';

@@ -89,6 +89,10 @@ export function parseEmailSettings(input: unknown, policy?: Partial<HostPolicy>)
 
 /**
  * True when the input is complete, valid Email Settings: the settings tab has been set up and email may be sent.
+ * Never throws: an invalid policy also gives `false`.
+ *
+ * @param input - anything: typically the saved settings object
+ * @param policy - the host's limits; omitted parts come from {@link DEFAULT_HOST_POLICY}
  */
 export function isConfigured(input: unknown, policy?: Partial<HostPolicy>): boolean {
   return safeParseEmailSettings(input, policy).success;

@@ -2,7 +2,7 @@ import { EmailSettingsError, type EmailSettingsIssue } from '../errors.js';
 
 /**
  * Limits the hosting application sets for every administrator, outside the Email Settings screen
- * (what the seed keeps in the host's own configuration file).
+ * (kept in the host's own configuration file, not on the screen).
  */
 export interface HostPolicy {
   /**

@@ -312,8 +312,33 @@ export function createEmailSettingsSchema(policy?: Partial<HostPolicy>): EmailSe
   return buildSchema(resolvePolicy(policy));
 }
 
-/** The settings the package works with, after validation and defaults. Inferred from the schema. */
+/**
+ * The settings the package works with, after validation and defaults. Inferred from the schema that
+ * {@link createEmailSettingsSchema} builds; every default comes from {@link EMAIL_SETTINGS_DEFAULTS}.
+ *
+ * | field | label on the screen | unit and range | default |
+ * |---|---|---|---|
+ * | `defaultSenderAddress` | Default Sender Email Address | one mailbox, no reserved term | required |
+ * | `smtpHost` | SMTP Host | host name or IP address, no scheme, no port | required |
+ * | `smtpPort` | SMTP Port | 1 to 65535; required with `useTls` | omitted: 25 ({@link DEFAULT_SMTP_PORT}) |
+ * | `smtpTimeoutSeconds` | SMTP Timeout | seconds: 30, 60, 120, 180, 240 or 300 | 30 |
+ * | `useAuthentication` | Use Authentication | | `false` |
+ * | `username` | Username | required with `useAuthentication`, removed without it | none |
+ * | `password` | Password | same as `username`; hidden from `JSON.stringify` and `util.inspect` | none |
+ * | `useTls` | Use TLS | implicit TLS on 465, STARTTLS (required) on any other port | `false` |
+ * | `minutesBetweenRetries` | Minutes Between Retries | whole minutes, 0 to 1440 (0: the next free slot) | 5 |
+ * | `maxErrorsBeforeCancel` | Max Errors Before Cancel | failed attempts, 1 to 100 | 10 |
+ * | `throttlePerSecond` | Throttle Email Messages | attempt starts per sliding second, 1 to 999 | 10 |
+ * | `allowAttachments` | Allow Email Attachments | | `false` |
+ * | `attachmentSizeLimitMb` | Limit Email Attachment File Size | MB of 1,048,576 bytes, per file; above 0, at most {@link HostPolicy.maxAttachmentMb} | omitted: the policy maximum (100) |
+ * | `useCensusSenderAddress` | Use Sender's Email from Census as Sender's Email Address | | `false` |
+ * | `allowCustomSenderAddress` | Allow Custom Sender's Email Address | | `false` |
+ */
 export type EmailSettings = z.output<EmailSettingsSchema>;
 
-/** What a caller may pass in: every field with a default is optional; blank optional fields may be `null`. */
+/**
+ * What a caller may pass in: `defaultSenderAddress` and `smtpHost` are required; every field with a default is
+ * optional; blank optional fields (`smtpPort`, `username`, `password`, `attachmentSizeLimitMb`) may be `null`.
+ * Unknown keys are dropped.
+ */
 export type EmailSettingsInput = z.input<EmailSettingsSchema>;

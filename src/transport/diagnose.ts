@@ -2,7 +2,12 @@ import { replyCode } from '../retry.js';
 import { DEFAULT_SMTP_PORT } from '../settings/defaults.js';
 import type { EmailSettings } from '../settings/schema.js';
 
-/** Where a connection check stopped. */
+/**
+ * Where a connection check stopped: `'config'` (the Mailer has no settings), `'dns'` (the SMTP Host name could not
+ * be resolved), `'connect'` (nothing accepted the connection, or another failure), `'tls'` (a certificate that does
+ * not verify, a port that does or does not speak TLS from the first byte, no STARTTLS offered), `'auth'` (the login
+ * was refused, or the server requires one) or `'timeout'` (the server did not answer within the SMTP Timeout).
+ */
 export type VerifyStage = 'config' | 'dns' | 'connect' | 'tls' | 'auth' | 'timeout';
 
 /** What went wrong, in an administrator's terms. */

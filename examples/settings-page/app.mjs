@@ -1,0 +1,244 @@
+// The Email Settings page: a node:http server that keeps the settings in memory and applies them to a Mailer.
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import {
+  EMAIL_SETTINGS_DEFAULTS,
+  EMAIL_SETTINGS_FIELDS,
+  EmailSettingsError,
+  isMailerError,
+  Mailer,
+  parseEmailSettingsForm,
+} from 'messenger-email';
+import { formValues, renderPage } from './render.mjs';
+
+/** What the form shows before anything is saved: the library's defaults, aimed at a local sink on port 2525. */
+const PAGE_DEFAULTS = { ...EMAIL_SETTINGS_DEFAULTS, smtpHost: '127.0.0.1', smtpPort: 2525 };
+const MAX_BODY_BYTES = 64 * 1024;
+const FORM_TYPE = 'application/x-www-form-urlencoded';
+
+/** An error with the HTTP status to answer with. */
+function httpError(status, message) {
+  return Object.assign(new Error(message), { status });
+}
+
+async function readForm(req) {
+  const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+  if (type !== FORM_TYPE) throw httpError(415, `Expected ${FORM_TYPE}`);
+  const chunks = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) throw httpError(413, 'The form is too large');
+    chunks.push(chunk);
+  }
+  return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+}
+
+function securityHeaders(nonce) {
+  return {
+    'content-security-policy': `default-src 'none'; style-src 'nonce-${nonce}'; script-src 'nonce-${nonce}'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'`,
+    'x-content-type-options': 'nosniff',
+    'referrer-policy': 'no-referrer',
+    'cache-control': 'no-store',
+  };
+}
+
+function plain(res, status, text, headers = {}) {
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', ...headers });
+  res.end(`${text}\n`);
+}
+
+/** What every render starts from: the saved settings (or the defaults), never the password. */
+function baseContext(state) {
+  return {
+    values: formValues(state.settings ?? PAGE_DEFAULTS),
+    errors: new Map(),
+    issues: [],
+    passwordPlaceholder: state.settings?.password === undefined ? undefined : 'unchanged',
+    testTo: state.testTo,
+    configured: state.mailer.configured,
+    policy: state.policy,
+  };
+}
+
+function sendPage(res, status, state, overrides = {}) {
+  const nonce = randomBytes(16).toString('base64');
+  const html = renderPage({ ...baseContext(state), ...overrides, nonce });
+  res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', ...securityHeaders(nonce) });
+  res.end(html);
+}
+
+/** A blank Password keeps the saved one, so the page never has to send the password to the browser. */
+function keepSavedPassword(form, saved) {
+  if ((form.get('password') ?? '') !== '' || saved?.password === undefined) return;
+  form.set('password', saved.password);
+}
+
+/** The posted strings, to show again after an error (the password is never among them). */
+function postedValues(form) {
+  const values = {};
+  for (const field of EMAIL_SETTINGS_FIELDS) {
+    if (field.input !== 'password') values[field.name] = form.getAll(field.name).at(-1) ?? '';
+  }
+  return values;
+}
+
+function errorsByField(issues) {
+  const errors = new Map();
+  for (const issue of issues) {
+    if (issue.field) errors.set(issue.field, [...(errors.get(issue.field) ?? []), issue.message]);
+  }
+  return errors;
+}
+
+function invalidContext(form, error, typedPassword, saved) {
+  const placeholder = typedPassword
+    ? 'enter it again'
+    : saved?.password === undefined
+      ? undefined
+      : 'unchanged';
+  return {
+    values: postedValues(form),
+    errors: errorsByField(error.issues),
+    issues: error.issues,
+    passwordPlaceholder: placeholder,
+  };
+}
+
+async function saveSettings(req, res, state) {
+  const form = await readForm(req);
+  const typedPassword = (form.get('password') ?? '') !== '';
+  keepSavedPassword(form, state.settings);
+  let settings;
+  try {
+    settings = parseEmailSettingsForm(form, state.policy);
+  } catch (error) {
+    if (!(error instanceof EmailSettingsError)) throw error;
+    return sendPage(res, 422, state, invalidContext(form, error, typedPassword, state.settings));
+  }
+  state.settings = state.mailer.configure(settings);
+  return sendPage(res, 200, state, { notice: 'Settings saved' });
+}
+
+function testMessage(to) {
+  return {
+    to,
+    subject: 'Test email from Messenger Email Settings',
+    text: `This test email was sent from the Email Settings page at ${new Date().toISOString()}.\nIf you can read it, the settings work.\n`,
+  };
+}
+
+/** Sends the test message; settles with its report, its error, or its first failed attempt (retries take minutes). */
+function deliverTest(state, to) {
+  const { mailer } = state;
+  state.tests += 1;
+  const id = `settings-page-test-${state.tests}`;
+  let onFailed;
+  const firstFailure = new Promise((resolve) => {
+    onFailed = (event) => event.id === id && resolve({ failure: event });
+    mailer.on('failed', onFailed);
+  });
+  const outcome = mailer.send(testMessage(to), { id }).then(
+    (report) => ({ report }),
+    (error) => ({ error }),
+  );
+  return Promise.race([outcome, firstFailure]).finally(() => mailer.off('failed', onFailed));
+}
+
+function failedAttempt({ attempt, error, willRetry, nextAttemptAt }) {
+  const retry = willRetry
+    ? `It will be tried again at ${new Date(nextAttemptAt).toLocaleTimeString('en-US')} (Minutes Between Retries).`
+    : 'It will not be tried again.';
+  return {
+    ok: false,
+    title: 'The test email failed',
+    stage: `send, attempt ${attempt}`,
+    message: error.message,
+    retry,
+  };
+}
+
+function refused(error) {
+  const hint = isMailerError(error, 'INVALID_MESSAGE')
+    ? 'Check the address in Send to.'
+    : 'Check the settings above, save them, and try again.';
+  return { ok: false, title: 'The test email was not sent', stage: 'send', message: error.message, hint };
+}
+
+async function runTest(state, to) {
+  if (to === '') {
+    const hint = 'Enter the address to send the test email to.';
+    return { ok: false, title: 'No address', stage: 'input', message: 'Send to is empty.', hint };
+  }
+  const check = await state.mailer.verify();
+  if (!check.ok) return { ok: false, title: 'The connection check failed', ...check };
+  const { report, error, failure } = await deliverTest(state, to);
+  if (report) return { ok: true, report, check };
+  return failure ? failedAttempt(failure) : refused(error);
+}
+
+async function sendTest(req, res, state) {
+  const form = await readForm(req);
+  state.testTo = (form.get('to') ?? '').trim();
+  const testResult = await runTest(state, state.testTo);
+  return sendPage(res, 200, state, { testResult });
+}
+
+const ROUTES = {
+  'GET /': (_req, res, state) => sendPage(res, 200, state),
+  'POST /settings': saveSettings,
+  'POST /test': sendTest,
+  'GET /settings': (_req, res) => plain(res, 303, 'See /', { location: '/' }),
+  'GET /test': (_req, res) => plain(res, 303, 'See /', { location: '/' }),
+};
+
+async function handle(req, res, state) {
+  const { pathname } = new URL(req.url ?? '/', 'http://localhost');
+  const route = ROUTES[`${req.method} ${pathname}`];
+  if (route) return route(req, res, state);
+  const known = Object.keys(ROUTES).some((key) => key.endsWith(` ${pathname}`));
+  return known ? plain(res, 405, 'Method not allowed') : plain(res, 404, 'Not found');
+}
+
+function fail(res, error) {
+  if (res.headersSent) return res.destroy();
+  if (error.status) return plain(res, error.status, error.message);
+  process.stderr.write(`settings page: ${error.stack ?? error}\n`); // never a request body: no password
+  return plain(res, 500, 'Internal error');
+}
+
+function listen(server, port, host) {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+function urlOf(server) {
+  const { address, port } = server.address();
+  return `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
+}
+
+async function close(server, mailer) {
+  const closed = new Promise((resolve) => server.close(() => resolve()));
+  server.closeAllConnections();
+  await Promise.all([closed, mailer.close()]);
+}
+
+/**
+ * Starts the Email Settings page.
+ * @param {{ port?: number, host?: string, policy?: object }} options - port (0 picks a free one; default 3000),
+ *   address (default 127.0.0.1) and the host policy given to the parser and the Mailer
+ * @returns {Promise<{ url: string, close(): Promise<void> }>}
+ */
+export async function startSettingsPage({ port = 3000, host = '127.0.0.1', policy = {} } = {}) {
+  const state = { mailer: new Mailer({ policy }), policy, settings: undefined, testTo: '', tests: 0 };
+  const server = createServer((req, res) => {
+    handle(req, res, state).catch((error) => fail(res, error));
+  });
+  await listen(server, port, host);
+  return { url: urlOf(server), close: () => close(server, state.mailer) };
+}

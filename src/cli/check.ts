@@ -1,0 +1,133 @@
+/**
+ * `messenger-email check`: validates a settings file, checks it against the SMTP server (connect, TLS, login) and,
+ * when asked, sends a test email.
+ */
+import { hostname } from 'node:os';
+import { basename } from 'node:path';
+import {
+  DEFAULT_SMTP_PORT,
+  type DeliveryReport,
+  type EmailSettings,
+  Mailer,
+  redactSettings,
+  type VerifyReport,
+} from '../index.js';
+import { describeReport, type TlsOption, tlsOption } from './delivery.js';
+import { EXIT_DELIVERY, EXIT_OK, exitCodeFor } from './failure.js';
+import { messageOf, type Output } from './output.js';
+import { loadSettings } from './settings-file.js';
+
+/** Arguments of `check`. */
+export interface CheckArgs {
+  /** The settings file. */
+  settingsPath: string;
+  /** The environment variable holding the password. */
+  passwordEnv?: string | undefined;
+  /** Where to send a test email after a successful check. */
+  sendTestTo?: string | undefined;
+  /** A PEM file of the certificate authority to trust for TLS. */
+  ca?: string | undefined;
+}
+
+/** The subject of the test email. */
+export const TEST_SUBJECT = 'messenger-email test';
+
+/** How the connection is described: `smtp.example.org:587 (STARTTLS, login as messenger)`. */
+function describeServer(settings: EmailSettings): string {
+  const port = settings.smtpPort ?? DEFAULT_SMTP_PORT;
+  const tls = !settings.useTls ? 'no TLS' : port === 465 ? 'TLS from the first byte' : 'STARTTLS';
+  const login = settings.useAuthentication ? `login as ${settings.username ?? ''}` : 'no login';
+  return `${settings.smtpHost}:${port} (${tls}, ${login})`;
+}
+
+/** The text of the test email: which settings sent it, and from where. No secret. */
+function testBody(path: string, settings: EmailSettings): string {
+  return [
+    'This is a test email sent by "messenger-email check".',
+    '',
+    `Settings file: ${basename(path)} on ${hostname()}`,
+    `SMTP server: ${describeServer(settings)}`,
+    `Default sender: ${settings.defaultSenderAddress}`,
+    `Sent at: ${new Date().toISOString()}`,
+    '',
+    'If you are reading this, these Email Settings can send email.',
+  ].join('\n');
+}
+
+function printVerify(output: Output, report: VerifyReport, settings: EmailSettings): void {
+  if (report.ok) {
+    output.line(`OK: the SMTP server accepted the connection: ${describeServer(settings)}`);
+    return;
+  }
+  output.line(`FAILED at stage "${report.stage}": ${report.message}`);
+  output.line(`Hint: ${report.hint}`);
+}
+
+type TestResult =
+  | { ok: true; to: string; report: DeliveryReport }
+  | { ok: false; to: string; message: string };
+
+/** Sends the test email once (no retries: a check should answer now). */
+async function sendTest(
+  mailer: Mailer,
+  to: string,
+  path: string,
+  settings: EmailSettings,
+): Promise<TestResult> {
+  try {
+    const report = await mailer.send({ to, subject: TEST_SUBJECT, text: testBody(path, settings) });
+    return { ok: true, to, report };
+  } catch (error) {
+    if (exitCodeFor(error) !== EXIT_DELIVERY) throw error; // a bad --send-test-to address: exit 1
+    const cause = (error as { cause?: unknown }).cause;
+    return { ok: false, to, message: messageOf(cause ?? error) };
+  }
+}
+
+function printTest(output: Output, test: TestResult): void {
+  if (!test.ok) {
+    output.line(`FAILED to send the test email to ${test.to}: ${test.message}`);
+    return;
+  }
+  output.line(`Test email sent to ${test.to}`);
+  for (const line of describeReport(test.report)) output.line(`  ${line}`);
+}
+
+function mailerFor(settings: EmailSettings, tls: TlsOption): Mailer {
+  return new Mailer({ settings, isRetryable: () => false, ...tls });
+}
+
+/**
+ * Runs `check`: exit code 0 when the settings are valid and the server accepted them (and the test email was
+ * sent, when asked), 1 when the settings are not valid, 2 when the server cannot be used.
+ *
+ * @param args - the settings file and options
+ * @param output - where to write
+ * @throws CliError for unreadable files; InvalidSettingsFileError for invalid settings
+ */
+export async function runCheck(args: CheckArgs, output: Output): Promise<number> {
+  const settings = await loadSettings(args.settingsPath, args.passwordEnv, output);
+  const tls = await tlsOption(args.ca);
+  output.line(`Settings in ${args.settingsPath} are valid.`);
+  output.line(`Checking ${describeServer(settings)}...`);
+  const mailer = mailerFor(settings, tls);
+  try {
+    const verify = await mailer.verify();
+    printVerify(output, verify, settings);
+    const test =
+      verify.ok && args.sendTestTo !== undefined
+        ? await sendTest(mailer, args.sendTestTo, args.settingsPath, settings)
+        : undefined;
+    if (test !== undefined) printTest(output, test);
+    const ok = verify.ok && (test === undefined || test.ok);
+    output.result({
+      ...verify,
+      ok,
+      settings: redactSettings(settings),
+      ...(test === undefined ? {} : { test }),
+    });
+    return ok ? EXIT_OK : EXIT_DELIVERY;
+  } finally {
+    await mailer.close();
+  }
+}

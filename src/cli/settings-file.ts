@@ -1,0 +1,174 @@
+/**
+ * Reads the Email Settings of the command-line tool from a JSON file, with the SMTP password optionally taken from
+ * an environment variable instead (`--password-env NAME`), so that it need not be stored in the file.
+ */
+import {
+  EMAIL_SETTINGS_FIELDS,
+  type EmailSettings,
+  type EmailSettingsError,
+  safeParseEmailSettings,
+} from '../index.js';
+import { readTextFile } from './files.js';
+import { CliError, type Output } from './output.js';
+
+/** A settings file as read, before validation. */
+export interface SettingsFile {
+  /** The path given on the command line. */
+  path: string;
+  /** The settings input: the file's object, with the password from the environment when one was named. */
+  input: unknown;
+  /** The password that applies (from the environment or the file), to keep out of every output. */
+  password: string | undefined;
+  /** Fields of the file that are not Email Settings, with a suggestion when one is close: they are ignored. */
+  unknownFields: { name: string; suggestion?: string }[];
+}
+
+const KNOWN_FIELDS: readonly string[] = EMAIL_SETTINGS_FIELDS.map((field) => field.name);
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Where a JSON syntax error is, as "line L, column C", without quoting the file (it may hold the password). */
+function jsonErrorPlace(text: string, error: unknown): string {
+  const position = /position (\d+)/.exec(error instanceof Error ? error.message : '')?.[1];
+  if (position === undefined) return '';
+  const before = text.slice(0, Number(position)).split('\n');
+  return ` at line ${before.length}, column ${(before.at(-1)?.length ?? 0) + 1}`;
+}
+
+function parseJson(path: string, text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new CliError(
+      `the settings file ${path} is not valid JSON${jsonErrorPlace(text, error)}: check for a missing comma, quote or brace`,
+    );
+  }
+}
+
+/** Edit distance of two short strings, for "did you mean". */
+function distance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const substitute = (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1);
+      current[j] = Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, substitute);
+    }
+    previous = current;
+  }
+  return previous[b.length] ?? 0;
+}
+
+function unknownField(name: string): { name: string; suggestion?: string } {
+  const lower = name.toLowerCase();
+  const suggestion = KNOWN_FIELDS.find(
+    (known) => known.toLowerCase() === lower || distance(known.toLowerCase(), lower) <= 2,
+  );
+  return suggestion === undefined ? { name } : { name, suggestion };
+}
+
+function passwordFromEnv(name: string, env: NodeJS.ProcessEnv): string {
+  const value = env[name];
+  if (value === undefined || value === '') {
+    throw new CliError(
+      `the environment variable ${name} (--password-env) is not set or empty: set it to the SMTP password, or drop --password-env to use the password in the settings file`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Reads a settings file and applies `--password-env`. Does not validate the settings: that is
+ * `parseEmailSettings`'s job, so that every problem is reported at once, by label.
+ *
+ * @param path - the JSON file
+ * @param options - `passwordEnv`: the environment variable holding the password (overrides the file's);
+ *   `env`: the environment (default `process.env`)
+ * @throws CliError when the file cannot be read or is not JSON, or the variable is not set
+ */
+export async function readSettingsFile(
+  path: string,
+  options: { passwordEnv?: string | undefined; env?: NodeJS.ProcessEnv } = {},
+): Promise<SettingsFile> {
+  const text = await readTextFile('the settings file', path);
+  const data = parseJson(path, text);
+  const fromEnv =
+    options.passwordEnv === undefined
+      ? undefined
+      : passwordFromEnv(options.passwordEnv, options.env ?? process.env);
+  if (!isRecord(data)) return { path, input: data, password: fromEnv, unknownFields: [] };
+  const input = fromEnv === undefined ? data : { ...data, password: fromEnv };
+  const password = typeof input.password === 'string' ? input.password : undefined;
+  const unknownFields = Object.keys(data)
+    .filter((name) => !KNOWN_FIELDS.includes(name))
+    .map(unknownField);
+  return { path, input, password, unknownFields };
+}
+
+/**
+ * One warning line per field of the file that is not an Email Setting.
+ *
+ * @param file - the file as read
+ */
+export function unknownFieldWarnings(file: SettingsFile): string[] {
+  return file.unknownFields.map(
+    ({ name, suggestion }) =>
+      `warning: ${file.path}: "${name}" is not an Email Settings field and is ignored${suggestion === undefined ? '' : ` (did you mean "${suggestion}"?)`}`,
+  );
+}
+
+/** One problem of a settings file, as `--json` reports it. */
+export interface SettingsIssue {
+  /** The field at fault, or `''` when the problem is the file as a whole. */
+  field: string;
+  /** The field's label on the Email Settings screen. */
+  label: string;
+  /** What is wrong and what to do; it names the field by its label. */
+  message: string;
+}
+
+/** A settings file that is not valid Email Settings: every problem, by label. Exit code 1. */
+export class InvalidSettingsFileError extends CliError {
+  /** Every problem, in the order of the settings screen. */
+  readonly issues: SettingsIssue[];
+
+  /**
+   * @param path - the settings file
+   * @param error - the validation error with every issue
+   */
+  constructor(path: string, error: EmailSettingsError) {
+    const count = error.issues.length;
+    super(`the settings in ${path} are not valid (${count} problem${count === 1 ? '' : 's'})`, {
+      code: 'INVALID_SETTINGS',
+    });
+    this.issues = error.issues.map(({ field, message }) => ({
+      field,
+      label: EMAIL_SETTINGS_FIELDS.find((descriptor) => descriptor.name === field)?.label ?? '',
+      message,
+    }));
+  }
+}
+
+/**
+ * Reads and validates a settings file: registers the password as a secret of `output`, warns about fields that
+ * are not Email Settings, and returns the parsed settings.
+ *
+ * @param path - the JSON file
+ * @param passwordEnv - the environment variable holding the password, if any
+ * @param output - where warnings go and which hides the password
+ * @throws CliError when the file cannot be read; InvalidSettingsFileError when the settings are not valid
+ */
+export async function loadSettings(
+  path: string,
+  passwordEnv: string | undefined,
+  output: Output,
+): Promise<EmailSettings> {
+  const file = await readSettingsFile(path, { passwordEnv });
+  output.addSecret(file.password);
+  for (const warning of unknownFieldWarnings(file)) output.warn(warning);
+  const result = safeParseEmailSettings(file.input);
+  if (!result.success) throw new InvalidSettingsFileError(path, result.error);
+  return result.data;
+}

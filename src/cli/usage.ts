@@ -1,0 +1,88 @@
+/**
+ * The help texts of the command-line tool.
+ */
+
+/** The commands of the tool, each with its help text. */
+export const COMMAND_HELP = {
+  check: `Usage: messenger-email check SETTINGS.json [options]
+
+Validates the Email Settings in SETTINGS.json (every problem, by its label), then connects to the SMTP
+server as they say (TLS, login) without sending, and tells what to fix when that fails.
+
+Options:
+  --password-env NAME      take the SMTP password from the environment variable NAME
+                           (instead of the settings file)
+  --send-test-to ADDRESS   also send a test email to ADDRESS (one attempt, no retries)
+  --ca FILE                also trust this certificate authority (PEM) for TLS
+  --json                   print one JSON object: { ok, stage, message, hint, issues, test, ... }
+  -h, --help               show this help
+
+Exit codes: 0 the settings work, 1 they are not valid (or a file cannot be read),
+2 the server cannot be reached, TLS or the login fails, or the test email was not accepted.`,
+
+  send: `Usage: messenger-email send --settings SETTINGS.json --to ADDRESS --subject TEXT --text FILE [options]
+       messenger-email send --settings SETTINGS.json --to-file LIST.csv --subject TEXT --text FILE [options]
+
+Sends one message with the Email Settings in SETTINGS.json, or the same message to every address of a
+list (one message each, at the settings' throttle, with a progress line and a summary).
+
+Options:
+  --settings FILE          the Email Settings as JSON (required)
+  --to ADDRESS             a recipient (repeat for several recipients of one message)
+  --to-file LIST           a CSV file with an "email" column (or one address a line): one message each
+  --subject TEXT           the subject line (required)
+  --text FILE              the plain-text body
+  --html FILE              the HTML body (give --text, --html or both)
+  --attach FILE            attach a file (repeat for several)
+  --emergency              send as an emergency message: ahead of others, from the default sender
+  --census ADDRESS         the sending user's Census address (used with "Use Sender's Email from Census")
+  --from ADDRESS           a custom sender (used with "Allow Custom Sender's Email Address")
+  --password-env NAME      take the SMTP password from the environment variable NAME
+  --ca FILE                also trust this certificate authority (PEM) for TLS
+  --json                   print one JSON object with the delivery report (or the summary)
+  -h, --help               show this help
+
+Failed attempts are retried as the settings say (Minutes Between Retries, Max Errors Before Cancel);
+Ctrl+C cancels the messages not sent yet.
+
+Exit codes: 0 delivered (every message, with --to-file), 1 invalid settings, message or arguments,
+2 a message was not delivered (cancelled after failed attempts, refused by the server, or interrupted).`,
+
+  sink: `Usage: messenger-email sink [--port 2525] [--host 127.0.0.1] [--dir ./mail]
+
+Runs a local SMTP server for development: it accepts every message (no TLS, no login), saves it as an
+.eml file and prints one line per message, until Ctrl+C. Needs the smtp-server package.
+
+Options:
+  --port PORT              port to listen on; 0 picks a free one (default 2525)
+  --host ADDRESS           address to listen on (default 127.0.0.1: this machine only)
+  --dir FOLDER             folder to save messages in (default ./mail)
+  -h, --help               show this help`,
+} as const;
+
+/** A command of the tool. */
+export type CommandName = keyof typeof COMMAND_HELP;
+
+/** The tool's general help. */
+export const GENERAL_HELP = `messenger-email: check Email Settings, send email with them, and run a local SMTP sink.
+
+Usage:
+  messenger-email check SETTINGS.json [--password-env NAME] [--send-test-to ADDRESS] [--json]
+  messenger-email send --settings SETTINGS.json (--to ADDRESS | --to-file LIST.csv) --subject TEXT
+                       (--text FILE | --html FILE) [--attach FILE]... [--emergency]
+                       [--census ADDRESS] [--from ADDRESS] [--password-env NAME] [--json]
+  messenger-email sink [--port 2525] [--host 127.0.0.1] [--dir ./mail]
+  messenger-email help [COMMAND] | --help | --version
+
+Commands:
+  check   validate the settings, connect to the SMTP server (TLS, login) and say what to fix
+  send    send a message, or the same message to every address of a CSV list
+  sink    run a local SMTP server that saves every message as .eml, for development
+
+The SMTP password comes from the settings file or, with --password-env NAME, from that environment
+variable. It is never printed.
+
+Exit codes: 0 ok, 1 invalid arguments, files, settings or message, 2 the SMTP server cannot be used
+or a message was not delivered.
+
+Run 'messenger-email help COMMAND' for the options of a command.`;

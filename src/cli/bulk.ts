@@ -3,6 +3,7 @@
  * the throttle, with a live progress line and a summary.
  */
 import { isMailerError } from '../index.js';
+import { type PreparedSend, sendingMailer } from './delivery.js';
 import { EXIT_DELIVERY, EXIT_OK } from './failure.js';
 import { messageOf, type Output } from './output.js';
 import {
@@ -14,7 +15,6 @@ import {
   renderSummary,
 } from './progress.js';
 import { type Recipient, type RecipientList, readRecipientsFile } from './recipients-file.js';
-import { type PreparedSend, sendingMailer } from './send.js';
 
 /** A message of the list that was not delivered. */
 interface BulkFailure {
@@ -103,7 +103,8 @@ class BulkProgress {
       failed,
       retrying: this.retrying(),
       rate,
-      etaMs: estimateEtaMs(remaining, this.#throttle, rate),
+      // over the first second the observed rate is still ramping up: the throttle alone is the better guess
+      etaMs: estimateEtaMs(remaining, this.#throttle, now - this.#startedAt < 1000 ? 0 : rate),
     };
   }
 
@@ -179,7 +180,7 @@ export async function runBulk(
   const { mailer } = sendingMailer(prepared, output, (line) => {
     retries++;
     if (retries <= RETRY_NOTES) tracker.note(line);
-    if (retries === RETRY_NOTES) tracker.note('(further retries are counted in the progress line)');
+    if (retries === RETRY_NOTES + 1) tracker.note('(further retries are counted in the progress line)');
   });
   tracker.retrying = () => mailer.stats().waitingRetry;
   const stop = () => {

@@ -8,13 +8,14 @@ import {
   DEFAULT_SMTP_PORT,
   type DeliveryReport,
   type EmailSettings,
+  isMailerError,
   Mailer,
   redactSettings,
   type VerifyReport,
 } from '../index.js';
 import { describeReport, type TlsOption, tlsOption } from './delivery.js';
 import { EXIT_DELIVERY, EXIT_OK, exitCodeFor } from './failure.js';
-import { messageOf, type Output } from './output.js';
+import { CliError, messageOf, type Output } from './output.js';
 import { loadSettings } from './settings-file.js';
 
 /** Arguments of `check`. */
@@ -78,7 +79,8 @@ async function sendTest(
     const report = await mailer.send({ to, subject: TEST_SUBJECT, text: testBody(path, settings) });
     return { ok: true, to, report };
   } catch (error) {
-    if (exitCodeFor(error) !== EXIT_DELIVERY) throw error; // a bad --send-test-to address: exit 1
+    if (isMailerError(error, 'INVALID_MESSAGE')) throw new CliError(`--send-test-to: ${messageOf(error)}`);
+    if (exitCodeFor(error) !== EXIT_DELIVERY) throw error;
     const cause = (error as { cause?: unknown }).cause;
     return { ok: false, to, message: messageOf(cause ?? error) };
   }
@@ -120,9 +122,12 @@ export async function runCheck(args: CheckArgs, output: Output): Promise<number>
         : undefined;
     if (test !== undefined) printTest(output, test);
     const ok = verify.ok && (test === undefined || test.ok);
+    const failedTest =
+      test?.ok === false ? { message: `the test email was not accepted: ${test.message}` } : {};
     output.result({
       ...verify,
       ok,
+      ...failedTest,
       settings: redactSettings(settings),
       ...(test === undefined ? {} : { test }),
     });

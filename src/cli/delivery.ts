@@ -1,10 +1,21 @@
 /**
- * What `check` and `send` share about delivery: the `--ca` option, and a delivery report in lines for people.
+ * What `check` and `send` share about delivery: the `--ca` option, the Mailer of a send with its warnings, and a
+ * delivery report in lines for people.
  */
 import { rootCertificates } from 'node:tls';
-import type { DeliveryReport, ResolvedSender, SenderSource } from '../index.js';
+import {
+  type DeliveryReport,
+  type EmailSettings,
+  type FailedEvent,
+  Mailer,
+  type MailMessage,
+  type ResolvedSender,
+  type SenderSource,
+  type SendOptions,
+} from '../index.js';
 import { readTextFile } from './files.js';
-import { CliError } from './output.js';
+import { CliError, type Output } from './output.js';
+import { formatDuration } from './progress.js';
 
 /** Mailer options for `--ca`: spread into `new Mailer({ ... })`. */
 export type TlsOption = { tls?: { ca: string[] } };
@@ -54,4 +65,57 @@ export function describeReport(report: DeliveryReport): string[] {
   if (report.rejected.length > 0) lines.push(`rejected:   ${report.rejected.join(', ')}`);
   lines.push(`response:   ${report.response}`);
   return lines;
+}
+
+/** A send, read and checked: what every message of it shares. */
+export interface PreparedSend {
+  /** The validated settings. */
+  settings: EmailSettings;
+  /** The `--ca` option of the Mailer. */
+  tls: TlsOption;
+  /** The message without its recipients. */
+  message: Omit<MailMessage, 'to'>;
+  /** Kind, Census and custom sender. */
+  options: SendOptions;
+}
+
+/**
+ * A line about a failed attempt that will be retried.
+ *
+ * @param event - the `failed` event
+ * @param now - the current time (epoch milliseconds)
+ */
+export function retryLine(event: FailedEvent, now: number): string {
+  const wait =
+    event.nextAttemptAt === undefined ? '' : ` in ${formatDuration(Math.max(0, event.nextAttemptAt - now))}`;
+  return `attempt ${event.attempt} failed: ${event.error.message}; trying again${wait} (Ctrl+C to give up)`;
+}
+
+/**
+ * Makes the Mailer of a send, with the warnings every send shows: attachments left out, attempts to be retried.
+ *
+ * @param prepared - the checked send
+ * @param output - where warnings go
+ * @param onRetry - called with each retry line; default: a warning
+ */
+export function sendingMailer(
+  prepared: PreparedSend,
+  output: Output,
+  onRetry: (line: string) => void = (line) => output.warn(line),
+): { mailer: Mailer; dropped: Set<string> } {
+  const mailer = new Mailer({ settings: prepared.settings, ...prepared.tls });
+  const dropped = new Set<string>();
+  mailer.on('attachmentsDropped', (e) => {
+    const fresh = e.filenames.filter((name) => !dropped.has(name));
+    for (const name of fresh) dropped.add(name);
+    if (fresh.length > 0) {
+      output.warn(
+        `warning: ${fresh.join(', ')} not attached: the settings do not allow attachments (Allow Email Attachments)`,
+      );
+    }
+  });
+  mailer.on('failed', (e) => {
+    if (e.willRetry) onRetry(retryLine(e, Date.now()));
+  });
+  return { mailer, dropped };
 }

@@ -108,7 +108,7 @@ function dispatch(
   parsed: ReturnType<typeof parse>,
   output: Output,
   signal: AbortSignal,
-) {
+): Promise<number> {
   const { values, positionals } = parsed;
   const common = { passwordEnv: text(values, 'password-env'), ca: text(values, 'ca') };
   if (command === 'check') {

@@ -74,7 +74,7 @@ export function createOutput(options: { json: boolean; streams?: Streams }): Out
   return {
     json,
     isTTY: streams.stdout.isTTY === true,
-    columns: streams.stdout.columns ?? 80,
+    columns: streams.stdout.columns || 80, // 0 under some pseudo-terminals
     line: (text) => {
       if (!json) streams.stdout.write(`${hide(text)}\n`);
     },

@@ -48,6 +48,17 @@ export function formatDuration(ms: number): string {
 }
 
 /**
+ * Formats a time left, in whole seconds under a minute: `ETA 3 s` reads better than `ETA 2.4 s` on a line that
+ * changes ten times a second.
+ *
+ * @param ms - milliseconds
+ */
+export function formatEta(ms: number): string {
+  if (ms < 60_000) return `${Math.ceil(ms / 1000)} s`;
+  return formatDuration(ms);
+}
+
+/**
  * Formats a rate: `12.5/s`, `120/s`.
  *
  * @param perSecond - events a second
@@ -104,13 +115,13 @@ function progressText(s: ProgressSnapshot): string {
   const done = s.sent + s.failed;
   const waiting = s.total - done;
   const retrying = s.retrying > 0 ? ` (${s.retrying} to retry)` : '';
-  const eta = s.etaMs === undefined || waiting === 0 ? '' : `  ETA ${formatDuration(s.etaMs)}`;
+  const eta = s.etaMs === undefined || waiting === 0 ? '' : `  ETA ${formatEta(s.etaMs)}`;
   return `${done}/${s.total}  sent ${s.sent}  failed ${s.failed}  waiting ${waiting}${retrying}  ${formatRate(s.rate)}${eta}`;
 }
 
 /**
  * One progress line. With `columns` (a terminal) it starts with a bar and fits in `columns - 1` characters, so
- * that redrawing it with `\r` never wraps.
+ * that redrawing it with `\r` never wraps; the bar keeps its width while the counts change.
  *
  * @param snapshot - where the send stands
  * @param columns - the terminal's width; omitted: a plain line for a log
@@ -118,10 +129,9 @@ function progressText(s: ProgressSnapshot): string {
 export function renderProgress(snapshot: ProgressSnapshot, columns?: number): string {
   const text = progressText(snapshot);
   if (columns === undefined) return `progress: ${text}`;
-  const room = columns - 1 - text.length - 3;
-  if (room < 10) return text.slice(0, Math.max(0, columns - 1));
-  const bar = renderBar(snapshot.sent + snapshot.failed, snapshot.total, Math.min(30, room));
-  return `${bar} ${text}`;
+  const width = Math.max(10, Math.min(30, columns - 72));
+  const bar = renderBar(snapshot.sent + snapshot.failed, snapshot.total, width);
+  return `${bar} ${text}`.slice(0, Math.max(0, columns - 1));
 }
 
 /**

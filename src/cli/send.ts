@@ -3,20 +3,12 @@
  * of a list.
  */
 import { basename } from 'node:path';
-import {
-  type EmailSettings,
-  type FailedEvent,
-  type MailAttachment,
-  Mailer,
-  type MailMessage,
-  type SendOptions,
-} from '../index.js';
+import type { MailAttachment, MailMessage, SendOptions } from '../index.js';
 import { runBulk } from './bulk.js';
-import { describeReport, type TlsOption, tlsOption } from './delivery.js';
+import { describeReport, type PreparedSend, sendingMailer, tlsOption } from './delivery.js';
 import { EXIT_OK } from './failure.js';
 import { fileSize, readTextFile } from './files.js';
 import { CliError, type Output } from './output.js';
-import { formatDuration } from './progress.js';
 import { loadSettings } from './settings-file.js';
 
 /** Arguments of `send`. */
@@ -45,18 +37,6 @@ export interface SendArgs {
   census?: string | undefined;
   /** A custom sender address. */
   from?: string | undefined;
-}
-
-/** A send, read and checked: what every message of it shares. */
-export interface PreparedSend {
-  /** The validated settings. */
-  settings: EmailSettings;
-  /** The `--ca` option of the Mailer. */
-  tls: TlsOption;
-  /** The message without its recipients. */
-  message: Omit<MailMessage, 'to'>;
-  /** Kind, Census and custom sender. */
-  options: SendOptions;
 }
 
 function usage(message: string): CliError {
@@ -115,47 +95,6 @@ export async function prepareSend(args: SendArgs, output: Output): Promise<Prepa
   const tls = await tlsOption(args.ca);
   const message = await buildMessage(args, subject);
   return { settings, tls, message, options: sendOptions(args) };
-}
-
-/**
- * A line about a failed attempt that will be retried.
- *
- * @param event - the `failed` event
- * @param now - the current time (epoch milliseconds)
- */
-export function retryLine(event: FailedEvent, now: number): string {
-  const wait =
-    event.nextAttemptAt === undefined ? '' : ` in ${formatDuration(Math.max(0, event.nextAttemptAt - now))}`;
-  return `attempt ${event.attempt} failed: ${event.error.message}; trying again${wait} (Ctrl+C to give up)`;
-}
-
-/**
- * Makes the Mailer of a send, with the warnings every send shows: attachments left out, attempts to be retried.
- *
- * @param prepared - the checked send
- * @param output - where warnings go
- * @param onRetry - called with each retry line; default: a warning
- */
-export function sendingMailer(
-  prepared: PreparedSend,
-  output: Output,
-  onRetry: (line: string) => void = (line) => output.warn(line),
-): { mailer: Mailer; dropped: Set<string> } {
-  const mailer = new Mailer({ settings: prepared.settings, ...prepared.tls });
-  const dropped = new Set<string>();
-  mailer.on('attachmentsDropped', (e) => {
-    const fresh = e.filenames.filter((name) => !dropped.has(name));
-    for (const name of fresh) dropped.add(name);
-    if (fresh.length > 0) {
-      output.warn(
-        `warning: ${fresh.join(', ')} not attached: the settings do not allow attachments (Allow Email Attachments)`,
-      );
-    }
-  });
-  mailer.on('failed', (e) => {
-    if (e.willRetry) onRetry(retryLine(e, Date.now()));
-  });
-  return { mailer, dropped };
 }
 
 async function sendOne(

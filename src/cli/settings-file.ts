@@ -170,5 +170,8 @@ export async function loadSettings(
   for (const warning of unknownFieldWarnings(file)) output.warn(warning);
   const result = safeParseEmailSettings(file.input);
   if (!result.success) throw new InvalidSettingsFileError(path, result.error);
+  if (passwordEnv !== undefined && !result.data.useAuthentication) {
+    output.warn(`warning: --password-env ${passwordEnv} is not used: Use Authentication is off in ${path}`);
+  }
   return result.data;
 }

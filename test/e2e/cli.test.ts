@@ -1,0 +1,496 @@
+/**
+ * The built command-line tool (dist/cli.js), run as a user runs it: a child process, real SMTP servers on 127.0.0.1.
+ * Run `npm run build` first.
+ */
+import { type ChildProcessWithoutNullStreams, execFile, spawn } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CapturedMessage, type CaptureSink, startCaptureSink } from '../../src/sink/capture.js';
+import { type SmtpSink, startSmtpSink } from '../support/smtp-sink.js';
+
+const root = resolve(import.meta.dirname, '../..');
+const cliPath = join(root, 'dist', 'cli.js');
+const version = (JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { version: string })
+  .version;
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+let dir: string;
+let sink: CaptureSink;
+let authSink: SmtpSink;
+const AUTH = { username: 'messenger', password: 'Corr3ct-Horse-Battery' };
+
+/** Runs the built CLI and resolves with its exit code and output (never rejects on a non-zero exit). */
+function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return new Promise((done) => {
+    execFile(
+      process.execPath,
+      [cliPath, ...args],
+      { cwd: dir, env: { ...process.env, ...env }, timeout: 20_000 },
+      (error, stdout, stderr) => {
+        const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
+        done({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+/** Writes a file in the test folder and returns its path. */
+async function file(name: string, content: string): Promise<string> {
+  const path = join(dir, name);
+  await writeFile(path, content);
+  return path;
+}
+
+/** Settings for the capture sink, with overrides. */
+function settingsFile(name: string, overrides: Record<string, unknown> = {}): Promise<string> {
+  const settings = {
+    defaultSenderAddress: 'messenger@district.k12.us',
+    smtpHost: '127.0.0.1',
+    smtpPort: sink.port,
+    throttlePerSecond: 999,
+    minutesBetweenRetries: 0,
+    maxErrorsBeforeCancel: 1,
+    ...overrides,
+  };
+  return file(name, JSON.stringify(settings, null, 2));
+}
+
+/** Settings for the sink that requires a login. */
+function authSettingsFile(name: string, password: string): Promise<string> {
+  return settingsFile(name, {
+    smtpPort: authSink.port,
+    useAuthentication: true,
+    username: AUTH.username,
+    password,
+  });
+}
+
+function receivedBy(address: string): CapturedMessage[] {
+  return sink.messages.filter((message) => message.to.includes(address));
+}
+
+/** A port on 127.0.0.1 that nothing listens on. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((ready) => server.listen(0, '127.0.0.1', ready));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((closed) => server.close(() => closed()));
+  return port;
+}
+
+/** Resolves with the first stdout line of `child` that matches `pattern`. */
+function waitForLine(child: ChildProcessWithoutNullStreams, pattern: RegExp): Promise<RegExpExecArray> {
+  return new Promise((found, fail) => {
+    let buffer = '';
+    const timer = setTimeout(() => fail(new Error(`no line matching ${pattern} in: ${buffer}`)), 10_000);
+    const onData = (chunk: Buffer) => {
+      buffer += chunk.toString();
+      const match = pattern.exec(buffer);
+      if (match === null) return;
+      clearTimeout(timer);
+      child.stdout.off('data', onData);
+      found(match);
+    };
+    child.stdout.on('data', onData);
+  });
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'messenger-email-cli-'));
+  sink = await startCaptureSink({ host: '127.0.0.1', port: 0 });
+  authSink = await startSmtpSink({ auth: AUTH });
+  await file('body.txt', 'Your student was absent today.\n');
+});
+
+afterAll(async () => {
+  await sink?.close();
+  await authSink?.close();
+  if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+});
+
+describe('messenger-email (arguments)', () => {
+  it('prints the version of package.json with --version', async () => {
+    const run = await cli(['--version']);
+    expect(run).toMatchObject({ code: 0, stdout: `${version}\n` });
+  });
+
+  it('prints the usage with --help and help, naming every command', async () => {
+    for (const args of [['--help'], ['help']]) {
+      const run = await cli(args);
+      expect(run.code).toBe(0);
+      for (const command of ['check', 'send', 'sink', 'Exit codes']) expect(run.stdout).toContain(command);
+    }
+    const send = await cli(['help', 'send']);
+    expect(send.stdout).toContain('--to-file');
+  });
+
+  it('exits 1 with a usage hint on an unknown command', async () => {
+    const run = await cli(['frobnicate']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('unknown command "frobnicate"');
+    expect(run.stderr).toContain("Run 'messenger-email --help' for usage.");
+    expect(run.stdout).toBe('');
+  });
+
+  it('exits 1 with a usage hint on an unknown flag, without a stack trace', async () => {
+    const run = await cli(['send', '--bogus']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain("unknown option '--bogus'");
+    expect(run.stderr).toContain("Run 'messenger-email help send' for usage.");
+    expect(run.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('refuses a password on the command line', async () => {
+    const run = await cli(['check', 'x.json', '--password', 'hunter22']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('--password-env');
+    expect(run.stderr).not.toContain('hunter22');
+  });
+});
+
+describe('messenger-email check', () => {
+  it('exits 0 when the server accepts the settings', async () => {
+    const run = await cli(['check', await settingsFile('ok.json')]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain(`OK: the SMTP server accepted the connection: 127.0.0.1:${sink.port}`);
+  });
+
+  it('exits 1 and lists every problem by its label when the settings are not valid', async () => {
+    const path = await file(
+      'invalid.json',
+      JSON.stringify({
+        defaultSenderAddress: 'alerts@infinitecampus.org',
+        smtpHost: 'smtp://mail.district.k12.us',
+        useTls: true,
+        useAuthentication: true,
+        throttlePerSecond: 0,
+      }),
+    );
+    const run = await cli(['check', path]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('are not valid (6 problems)');
+    const problems = run.stderr.split('\n').filter((line) => line.startsWith('  - '));
+    expect(problems).toHaveLength(6);
+    for (const label of [
+      'Default Sender Email Address',
+      'SMTP Host',
+      'SMTP Port',
+      'Username',
+      'Password',
+      'Throttle Email Messages',
+    ]) {
+      expect(problems.some((line) => line.startsWith(`  - ${label} `))).toBe(true);
+    }
+  });
+
+  it('exits 2 at stage connect, with the hint, when nothing listens on the port', async () => {
+    const path = await settingsFile('closed.json', { smtpPort: await closedPort() });
+    const run = await cli(['check', path]);
+    expect(run.code).toBe(2);
+    expect(run.stdout).toContain('FAILED at stage "connect"');
+    expect(run.stdout).toContain('Hint: Check SMTP Port');
+
+    const json = await cli(['check', path, '--json']);
+    expect(json.code).toBe(2);
+    expect(JSON.parse(json.stdout)).toMatchObject({ ok: false, stage: 'connect', hint: expect.any(String) });
+  });
+
+  it('prints one JSON object without the password with --json', async () => {
+    const run = await cli(['check', await authSettingsFile('auth-ok.json', AUTH.password), '--json']);
+    expect(run.code).toBe(0);
+    const result = JSON.parse(run.stdout);
+    expect(result).toMatchObject({ ok: true, port: authSink.port, authenticated: true });
+    expect(result.settings.password).toBe('********');
+    expect(run.stdout + run.stderr).not.toContain(AUTH.password);
+  });
+
+  it('prints the issues as JSON with --json when the settings are not valid', async () => {
+    const path = await file(
+      'invalid-json.json',
+      JSON.stringify({ smtpHost: 'mail.example.org', password: 'pw-1234' }),
+    );
+    const run = await cli(['check', path, '--json']);
+    expect(run.code).toBe(1);
+    const result = JSON.parse(run.stdout);
+    expect(result).toMatchObject({ ok: false, code: 'INVALID_SETTINGS' });
+    expect(result.issues).toContainEqual(
+      expect.objectContaining({ field: 'defaultSenderAddress', label: 'Default Sender Email Address' }),
+    );
+  });
+
+  it('takes the password from --password-env over the file', async () => {
+    const path = await authSettingsFile('auth-file-wrong.json', 'file-password-wrong');
+    const run = await cli(['check', path, '--password-env', 'SMTP_PW'], { SMTP_PW: AUTH.password });
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('login as messenger');
+    expect(run.stdout + run.stderr).not.toContain(AUTH.password);
+  });
+
+  it('exits 2 at stage auth on a wrong password, and never prints it', async () => {
+    const wrong = 'Wr0ng-Secret-Passw0rd';
+    const path = await authSettingsFile('auth-wrong.json', 'file-password-too');
+    for (const extra of [[], ['--json']]) {
+      const run = await cli(['check', path, '--password-env', 'SMTP_PW', ...extra], { SMTP_PW: wrong });
+      expect(run.code).toBe(2);
+      expect(run.stdout).toContain('auth');
+      expect(run.stdout + run.stderr).not.toContain(wrong);
+      expect(run.stdout + run.stderr).not.toContain('file-password-too');
+    }
+  });
+
+  it('exits 1 naming the variable when --password-env is not set', async () => {
+    const path = await authSettingsFile('auth-env.json', AUTH.password);
+    const run = await cli(['check', path, '--password-env', 'NO_SUCH_VARIABLE_SET']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('NO_SUCH_VARIABLE_SET');
+  });
+
+  it('exits 1 with a clear message when the file is missing or not JSON, without quoting it', async () => {
+    const missing = await cli(['check', join(dir, 'nowhere.json')]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('no such file');
+    const broken = await file('broken.json', '{ "password": "Sec-ret-9876" \n "smtpHost": 1 }');
+    const run = await cli(['check', broken]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('is not valid JSON at line 2');
+    expect(run.stderr).not.toContain('Sec-ret-9876');
+  });
+
+  it('sends a test email to the sink with --send-test-to', async () => {
+    const run = await cli([
+      'check',
+      await settingsFile('test-send.json'),
+      '--send-test-to',
+      'admin@district.k12.us',
+    ]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('Test email sent to admin@district.k12.us');
+    const [message] = receivedBy('admin@district.k12.us');
+    expect(message?.subject).toBe('messenger-email test');
+    expect(message?.raw.toString()).toContain('test-send.json');
+  });
+});
+
+describe('messenger-email check --send-test-to', () => {
+  it('exits 2 when the server refuses the test email', async () => {
+    sink.failNext('refuses-tests@district.k12.us', 550, 'Mailbox unavailable');
+    const path = await settingsFile('test-refused.json');
+    const run = await cli(['check', path, '--send-test-to', 'refuses-tests@district.k12.us']);
+    expect(run.code).toBe(2);
+    expect(run.stdout).toContain('FAILED to send the test email to refuses-tests@district.k12.us');
+    expect(run.stdout).toContain('Mailbox unavailable');
+  });
+});
+
+describe('messenger-email send', () => {
+  it('sends one message with --text and --attach and prints the delivery report', async () => {
+    const settings = await settingsFile('attach.json', { allowAttachments: true });
+    const attachment = await file('report-card.txt', 'Grades: all A\n');
+    const run = await cli([
+      'send',
+      '--settings',
+      settings,
+      '--to',
+      'single@example.org',
+      '--subject',
+      'Report card',
+      '--text',
+      'body.txt',
+      '--attach',
+      attachment,
+    ]);
+    expect(run.code).toBe(0);
+    for (const field of [
+      'id:',
+      'from:       messenger@district.k12.us',
+      'attempts:   1',
+      'accepted:   single@example.org',
+      'response:   250',
+    ]) {
+      expect(run.stdout).toContain(field);
+    }
+    const raw = receivedBy('single@example.org')[0]?.raw.toString() ?? '';
+    expect(raw).toContain('filename=report-card.txt');
+    expect(raw).toContain(Buffer.from('Grades: all A\n').toString('base64'));
+    expect(raw).toContain('Your student was absent today.');
+  });
+
+  it('sends an --emergency message from the default sender, ignoring --census and --from', async () => {
+    const settings = await settingsFile('senders.json', {
+      useCensusSenderAddress: true,
+      allowCustomSenderAddress: true,
+    });
+    const run = await cli([
+      'send',
+      ...[
+        '--settings',
+        settings,
+        '--to',
+        'emergency@example.org',
+        '--subject',
+        'Closed',
+        '--text',
+        'body.txt',
+      ],
+      ...['--emergency', '--census', 'teacher@district.k12.us', '--from', 'office@district.k12.us'],
+    ]);
+    expect(run.code).toBe(0);
+    expect(receivedBy('emergency@example.org')[0]?.from).toBe('messenger@district.k12.us');
+    expect(run.stdout).toContain('ignored:    census sender');
+  });
+
+  it('sends from the --census address when Use Census Sender Address is on', async () => {
+    const settings = await settingsFile('census.json', { useCensusSenderAddress: true });
+    const run = await cli([
+      'send',
+      ...['--settings', settings, '--to', 'census@example.org', '--subject', 'Note', '--text', 'body.txt'],
+      ...['--census', 'teacher@district.k12.us'],
+    ]);
+    expect(run.code).toBe(0);
+    expect(receivedBy('census@example.org')[0]?.from).toBe('teacher@district.k12.us');
+    expect(run.stdout).toContain('teacher@district.k12.us (the Census address)');
+  });
+
+  it('sends from --from when Allow Custom Sender Address is on, and ignores it when off', async () => {
+    const args = ['--subject', 'Note', '--text', 'body.txt', '--from', 'office@district.k12.us'];
+    const on = await settingsFile('custom-on.json', { allowCustomSenderAddress: true });
+    expect((await cli(['send', '--settings', on, '--to', 'custom-on@example.org', ...args])).code).toBe(0);
+    expect(receivedBy('custom-on@example.org')[0]?.from).toBe('office@district.k12.us');
+
+    const off = await settingsFile('custom-off.json');
+    const run = await cli(['send', '--settings', off, '--to', 'custom-off@example.org', ...args]);
+    expect(run.code).toBe(0);
+    expect(receivedBy('custom-off@example.org')[0]?.from).toBe('messenger@district.k12.us');
+    expect(run.stdout).toContain('ignored:    custom sender');
+  });
+
+  it('exits 1 on an invalid recipient and 2 when the server refuses the message', async () => {
+    const settings = await settingsFile('refuse.json');
+    const base = ['send', '--settings', settings, '--subject', 'x', '--text', 'body.txt'];
+    const invalid = await cli([...base, '--to', 'not-an-address']);
+    expect(invalid.code).toBe(1);
+    expect(invalid.stderr).toContain('invalid address');
+
+    sink.failNext('refused@example.org', 550, 'Mailbox unavailable');
+    const refused = await cli([...base, '--to', 'refused@example.org', '--json']);
+    expect(refused.code).toBe(2);
+    expect(JSON.parse(refused.stdout)).toMatchObject({ ok: false, code: 'DELIVERY_CANCELLED' });
+  });
+
+  it('sends to 20 addresses of a --to-file list and ends with a summary', async () => {
+    const addresses = Array.from({ length: 20 }, (_, i) => `bulk${i + 1}@example.org`);
+    const list = await file('list.csv', `Email\n${addresses.join('\n')}\n`);
+    const run = await cli([
+      'send',
+      ...[
+        '--settings',
+        await settingsFile('bulk.json'),
+        '--to-file',
+        list,
+        '--subject',
+        'Bulk',
+        '--text',
+        'body.txt',
+      ],
+    ]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/Sent 20 of 20 in .+ \(.+\/s\); 0 cancelled, 0 refused/);
+    expect(
+      sink.messages
+        .filter((m) => m.subject === 'Bulk')
+        .map((m) => m.to[0])
+        .sort(),
+    ).toEqual([...addresses].sort());
+  });
+
+  it('reads a CSV whose quoted fields hold commas and quotes, and reports bad rows', async () => {
+    const list = await file(
+      'quoted.csv',
+      'name,email,note\r\n"Doe, Jane",jane@example.org,"says ""hi"", twice"\r\n\r\n"Roe, Rick","rick@example.org",x\r\nBad,not-an-address,y\r\n',
+    );
+    const settings = await settingsFile('quoted.json');
+    const run = await cli([
+      'send',
+      '--settings',
+      settings,
+      '--to-file',
+      list,
+      '--subject',
+      'Quoted',
+      '--text',
+      'body.txt',
+      '--json',
+    ]);
+    expect(run.code).toBe(2);
+    const result = JSON.parse(run.stdout);
+    expect(result).toMatchObject({ ok: false, total: 3, sent: 2, refused: 1 });
+    expect(result.failures).toEqual([
+      expect.objectContaining({ line: 5, to: 'not-an-address', code: 'INVALID_MESSAGE' }),
+    ]);
+    expect(receivedBy('jane@example.org').some((m) => m.subject === 'Quoted')).toBe(true);
+    expect(receivedBy('rick@example.org').some((m) => m.subject === 'Quoted')).toBe(true);
+  });
+
+  it('exits 1 when a list has several columns and none is "email"', async () => {
+    const list = await file('no-email.csv', 'name,phone\nJane,555\n');
+    const run = await cli([
+      'send',
+      '--settings',
+      await settingsFile('no-email.json'),
+      '--to-file',
+      list,
+      '--subject',
+      'x',
+      '--text',
+      'body.txt',
+    ]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('has no "email" column');
+  });
+});
+
+describe('messenger-email sink', () => {
+  it('prints one line per message, saves it, and stops cleanly on SIGTERM', async () => {
+    const mailDir = join(dir, 'sink-mail');
+    const child = spawn(process.execPath, [cliPath, 'sink', '--port', '0', '--dir', mailDir], { cwd: dir });
+    try {
+      const [, port] = await waitForLine(child, /listening on 127\.0\.0\.1:(\d+)/);
+      const settings = await settingsFile('to-sink-command.json', { smtpPort: Number(port) });
+      const received = waitForLine(child, /#1 (\S+) -> (\S+) "(.*)" \(saved as (.+)\)/);
+      const send = await cli([
+        'send',
+        '--settings',
+        settings,
+        '--to',
+        'sinkcmd@example.org',
+        '--subject',
+        'Via the sink',
+        '--text',
+        'body.txt',
+      ]);
+      expect(send.code).toBe(0);
+      const [, from, to, subject, saved] = await received;
+      expect({ from, to, subject }).toEqual({
+        from: 'messenger@district.k12.us',
+        to: 'sinkcmd@example.org',
+        subject: 'Via the sink',
+      });
+      expect(await readdir(mailDir)).toEqual([saved?.split('/').at(-1)]);
+      expect(await readFile(saved ?? '', 'utf8')).toContain('Your student was absent today.');
+    } finally {
+      const stopped = waitForLine(child, /stopped after 1 message/);
+      const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
+      child.kill('SIGTERM');
+      await stopped;
+      expect(await exited).toBe(0);
+    }
+  });
+});

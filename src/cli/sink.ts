@@ -2,7 +2,10 @@
  * `messenger-email sink`: a local SMTP server for development that accepts every message, saves it as `.eml` and
  * prints one line per message, until Ctrl+C.
  */
-import { type CapturedMessage, startCaptureSink } from '../sink/capture.js';
+import { type CapturedMessage, decodeHeader, startCaptureSink } from '../sink/capture.js';
+
+export { decodeHeader };
+
 import { EXIT_OK } from './failure.js';
 import { CliError, messageOf, type Output } from './output.js';
 
@@ -37,33 +40,6 @@ export function parsePort(value: string | undefined): number {
     );
   }
   return port;
-}
-
-/** Decodes RFC 2047 encoded words (`=?UTF-8?B?...?=`) of a header for display. */
-export function decodeHeader(value: string): string {
-  return value
-    .replace(/\?=\s+=\?/g, '?==?')
-    .replace(
-      /=\?([^?]+)\?([bBqQ])\?([^?]*)\?=/g,
-      (whole, charset: string, encoding: string, text: string) => {
-        try {
-          const bytes =
-            encoding.toUpperCase() === 'B'
-              ? Buffer.from(text, 'base64')
-              : Buffer.from(
-                  text
-                    .replace(/_/g, ' ')
-                    .replace(/=([0-9A-Fa-f]{2})/g, (_, hex: string) =>
-                      String.fromCharCode(Number.parseInt(hex, 16)),
-                    ),
-                  'latin1',
-                );
-          return new TextDecoder(charset).decode(bytes);
-        } catch {
-          return whole;
-        }
-      },
-    );
 }
 
 /**

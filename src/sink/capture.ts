@@ -51,10 +51,40 @@ async function loadSmtpServer(): Promise<SmtpServerModule> {
   try {
     return await import('smtp-server');
   } catch (error) {
-    throw new Error('The capture sink needs the smtp-server package: npm install --save-dev smtp-server', {
-      cause: error,
-    });
+    throw new Error(
+      'The capture sink needs the smtp-server package: npm install --save-dev smtp-server (with a global install of messenger-email: npm install --global smtp-server)',
+      {
+        cause: error,
+      },
+    );
   }
+}
+
+/** Decodes RFC 2047 encoded words (`=?UTF-8?B?...?=`) of a header for display. */
+export function decodeHeader(value: string): string {
+  return value
+    .replace(/\?=\s+=\?/g, '?==?')
+    .replace(
+      /=\?([^?]+)\?([bBqQ])\?([^?]*)\?=/g,
+      (whole, charset: string, encoding: string, text: string) => {
+        try {
+          const bytes =
+            encoding.toUpperCase() === 'B'
+              ? Buffer.from(text, 'base64')
+              : Buffer.from(
+                  text
+                    .replace(/_/g, ' ')
+                    .replace(/=([0-9A-Fa-f]{2})/g, (_, hex: string) =>
+                      String.fromCharCode(Number.parseInt(hex, 16)),
+                    ),
+                  'latin1',
+                );
+          return new TextDecoder(charset).decode(bytes);
+        } catch {
+          return whole;
+        }
+      },
+    );
 }
 
 function subjectOf(raw: Buffer): string {
@@ -65,7 +95,9 @@ function subjectOf(raw: Buffer): string {
 }
 
 function fileName(seq: number, subject: string): string {
-  const slug = subject
+  const slug = decodeHeader(subject)
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
     .toLowerCase()
     .replace(/[^a-z0-9]+/g, '-')
     .replace(/^-+|-+$/g, '')

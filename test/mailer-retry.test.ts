@@ -1,7 +1,7 @@
 import { inspect } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DeliveryCancelledError, MailerClosedError } from '../src/index.js';
-import { type Harness, startHarness } from './support/harness.js';
+import { type Harness, sinkSettings, startHarness } from './support/harness.js';
 import { ManualClock } from './support/manual-clock.js';
 
 let harness: Harness | undefined;
@@ -150,7 +150,7 @@ describe('Mailer wrong password, then configure()', () => {
     expect(harness.mailer.stats().waitingRetry).toBe(2);
 
     const settings = harness.mailer.configure({
-      ...(await import('./support/harness.js')).sinkSettings(harness.sink),
+      ...sinkSettings(harness.sink),
       useAuthentication: true,
       username: auth.username,
       password: auth.password,
@@ -181,7 +181,7 @@ describe('Mailer wrong password, then configure()', () => {
     expect(harness.of('failed')[0]).toMatchObject({ retryable: true, willRetry: true });
     expect((harness.of('failed')[0]?.error as { responseCode?: number } | undefined)?.responseCode).toBe(530);
     harness.mailer.configure({
-      ...(await import('./support/harness.js')).sinkSettings(harness.sink),
+      ...sinkSettings(harness.sink),
       minutesBetweenRetries: 1,
       useAuthentication: true,
       ...auth,
@@ -191,14 +191,20 @@ describe('Mailer wrong password, then configure()', () => {
     expect(harness.sink.messages[0]?.user).toBe(auth.username);
   });
 
-  it('reschedules waiting retries by the new Minutes Between Retries', async () => {
+  /** One message whose first attempt failed, now waiting an hour to retry on a manual clock. */
+  async function waitingAnHour() {
     const clock = new ManualClock();
     harness = await startHarness({ settings: { minutesBetweenRetries: 60 }, mailer: { clock } });
     harness.sink.failNext(rcpt, { type: 'rcpt', code: 451 });
     const sending = harness.mailer.send(message);
     await waitFor(harness, 'failed');
+    return { clock, sending, harness };
+  }
+
+  it('reschedules waiting retries by the new Minutes Between Retries', async () => {
+    const { clock, sending, harness } = await waitingAnHour();
     harness.mailer.configure({
-      ...(await import('./support/harness.js')).sinkSettings(harness.sink),
+      ...sinkSettings(harness.sink),
       minutesBetweenRetries: 1,
     });
     clock.advance(60_000);
@@ -206,13 +212,9 @@ describe('Mailer wrong password, then configure()', () => {
   });
 
   it('cancels waiting retries that already reached a lowered Max Errors Before Cancel', async () => {
-    const clock = new ManualClock();
-    harness = await startHarness({ settings: { minutesBetweenRetries: 60 }, mailer: { clock } });
-    harness.sink.failNext(rcpt, { type: 'rcpt', code: 451 });
-    const sending = harness.mailer.send(message);
-    await waitFor(harness, 'failed');
+    const { sending, harness } = await waitingAnHour();
     harness.mailer.configure({
-      ...(await import('./support/harness.js')).sinkSettings(harness.sink),
+      ...sinkSettings(harness.sink),
       maxErrorsBeforeCancel: 1,
     });
     await expect(sending).rejects.toMatchObject({ reason: 'max-errors', attempts: 1 });

@@ -55,4 +55,10 @@ export { createEmailSettingsSchema } from './settings/schema.js';
 export type { VerifyStage } from './transport/diagnose.js';
 export type { SmtpTransportOptions, TlsMode, TlsOptions } from './transport/smtp.js';
 export { smtpTransport } from './transport/smtp.js';
-export type { OutgoingMail, Transport, TransportFactory, TransportResult } from './transport/types.js';
+export type {
+  OutgoingMail,
+  SendProgress,
+  Transport,
+  TransportFactory,
+  TransportResult,
+} from './transport/types.js';

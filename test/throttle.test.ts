@@ -30,10 +30,40 @@ describe('SlidingWindow', () => {
     expect(window.waitMs(1000)).toBe(10);
   });
 
-  it('treats time that goes backwards as standing still', () => {
-    const window = new SlidingWindow(1, 1000);
-    window.record(5000);
+  it('pauses for at most one window when the clock steps back, whatever the size of the step', () => {
+    const window = new SlidingWindow(2, 1000);
+    window.record(3_600_000);
+    window.record(3_600_500);
+    // the wall clock is corrected by an hour: the recorded starts count as happening at the new now
     expect(window.waitMs(100)).toBe(1000);
+    expect(window.waitMs(1100)).toBe(0);
+    expect(window.available(1100)).toBe(2);
+  });
+
+  it('holds a place for a reserved start until it is committed or released', () => {
+    const window = new SlidingWindow(2, 1000);
+    window.reserve();
+    window.reserve();
+    expect(window.available(0)).toBe(0);
+    expect(window.waitMs(5000)).toBeUndefined(); // time alone frees nothing while the starts are pending
+    window.commit(5020); // the start happened late (a new connection's handshake)
+    expect(window.waitMs(5030)).toBe(990); // the committed one frees its place a window after it happened
+    window.release(); // the other never happened
+    expect(window.available(5030)).toBe(1);
+    window.reserve();
+    window.commit(5040);
+    expect(window.waitMs(5040)).toBe(980); // counted from when it happened, not when it was granted
+  });
+
+  it('keeps starts committed out of order sorted', () => {
+    const window = new SlidingWindow(3, 1000);
+    window.reserve();
+    window.reserve();
+    window.commit(50);
+    window.commit(10); // the first granted start reached the server later
+    window.record(60);
+    expect(window.waitMsFor(60, 1)).toBe(950);
+    expect(window.waitMsFor(60, 2)).toBe(990);
   });
 
   it('says when several starts are allowed at once', () => {
@@ -49,13 +79,13 @@ describe('SlidingWindow', () => {
     expect(roomy.waitMsFor(0, 4)).toBe(1000);
   });
 
-  it('keeps the most recent starts when resized', () => {
+  it('keeps the recent starts when its limit changes', () => {
     const window = new SlidingWindow(4, 1000);
     for (const t of [0, 100, 200, 300]) window.record(t);
-    const smaller = window.resized(2);
-    expect(smaller.waitMs(300)).toBe(900); // 200 and 300 kept
-    const larger = window.resized(6);
-    expect(larger.waitMs(300)).toBe(0);
+    window.limit = 2;
+    expect(window.waitMs(300)).toBe(900); // 200 and 300 still count
+    window.limit = 6;
+    expect(window.waitMs(300)).toBe(0);
   });
 });
 
@@ -111,6 +141,74 @@ describe('Throttle (fake timers)', () => {
     for (let i = 0; i < 20; i += 1) throttle.push(i, false);
     while (starts.length < 20) await vi.advanceTimersByTimeAsync(50);
     expect(maxInWindow(starts)).toBeLessThanOrEqual(5);
+    await throttle.stop();
+  });
+
+  it('counts a start from when it reports it happened, however late (a new connection)', async () => {
+    const reported: number[] = [];
+    let n = 0;
+    const throttle = new Throttle<number>(
+      { perSecond: 10, maxConcurrent: 5 },
+      clock,
+      async (_item, permit) => {
+        n += 1;
+        // now and then an attempt opens a new connection first: MAIL FROM goes out 26 ms after the hand-over
+        await new Promise((resolve) => setTimeout(resolve, n % 7 === 1 ? 26 : 0.5));
+        reported.push(Date.now());
+        permit.started();
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      },
+    );
+    for (let i = 0; i < 60; i += 1) throttle.push(i, false);
+    while (reported.length < 60) await vi.advanceTimersByTimeAsync(50);
+    expect(maxInWindow(reported)).toBeLessThanOrEqual(10);
+    expect(maxInWindow(reported, WINDOW_MS)).toBeLessThanOrEqual(10);
+    await throttle.stop();
+  });
+
+  it('frees the place of a start that did not happen', async () => {
+    const starts: number[] = [];
+    let n = 0;
+    const throttle = new Throttle<number>(
+      { perSecond: 2, maxConcurrent: 5 },
+      clock,
+      async (_item, permit) => {
+        n += 1;
+        if (n <= 3) {
+          permit.release(); // e.g. the message was cancelled before its attempt
+          return;
+        }
+        starts.push(Date.now());
+        permit.started();
+      },
+    );
+    for (let i = 0; i < 5; i += 1) throttle.push(i, false);
+    await vi.advanceTimersByTimeAsync(900);
+    expect(starts).toHaveLength(2); // the three released places went to the next two at once
+    await throttle.stop();
+  });
+
+  it('is safe against a start that queues another item from inside the start', async () => {
+    const starts: number[] = [];
+    let extra = 0;
+    // idle first, so that tokens have piled up
+    const throttle = new Throttle<number>(
+      { perSecond: 2, maxConcurrent: 10 },
+      clock,
+      async (_item, permit) => {
+        starts.push(Date.now());
+        permit.started();
+        if (extra < 6) {
+          extra += 1;
+          throttle.push(100 + extra, false); // a listener of `sending` that sends again
+        }
+      },
+    );
+    throttle.push(0, false);
+    await vi.advanceTimersByTimeAsync(5000);
+    for (let i = 1; i < 4; i += 1) throttle.push(i, false);
+    while (starts.length < 10) await vi.advanceTimersByTimeAsync(100);
+    expect(maxInWindow(starts)).toBeLessThanOrEqual(2);
     await throttle.stop();
   });
 

@@ -1,8 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { stat } from 'node:fs/promises';
 import { inspect } from 'node:util';
 import { EventEmitter } from 'eventemitter3';
-import { tooLargeMessage } from '../attachments.js';
 import {
   AttachmentTooLargeError,
   type CancelReason,
@@ -12,13 +10,7 @@ import {
   MailerClosedError,
   NotConfiguredError,
 } from '../errors.js';
-import {
-  type CheckedMessage,
-  checkMessage,
-  type MailAttachment,
-  type MailMessage,
-  type SendOptions,
-} from '../message.js';
+import { type CheckedMessage, checkMessage, type MailMessage, type SendOptions } from '../message.js';
 import { defaultIsRetryable } from '../retry.js';
 import { scrubError, secretForms } from '../secrets.js';
 import { type MessageKind, type ResolvedSender, resolveSender, type SenderContext } from '../sender.js';
@@ -31,16 +23,23 @@ import { diagnose } from '../transport/diagnose.js';
 import { smtpTransport, tlsMode } from '../transport/smtp.js';
 import type { OutgoingMail, Transport, TransportFactory } from '../transport/types.js';
 import { type Clock, systemClock } from './clock.js';
-import { limitStream, sendLimitBytes } from './limit-stream.js';
-import { Throttle } from './throttle.js';
+import { attemptDeadlineMs, deadlineError } from './deadline.js';
+import { attemptAttachments, type HeldAttachment, holdAttachments } from './held-attachments.js';
+import { type StartPermit, Throttle } from './throttle.js';
 import type { DeliveryReport, MailerEvents, MailerOptions, MailerStats, VerifyReport } from './types.js';
+import { within } from './within.js';
 
 /** One message from `send()` until it is delivered or cancelled. */
 interface Job {
   readonly id: string;
   readonly kind: MessageKind;
   readonly context: SenderContext;
-  readonly message: Omit<OutgoingMail, 'from'>; // attachments may be dropped at attempt time
+  /** The message without its attachments, which are held in `held` and measured again on every attempt. */
+  readonly message: Omit<OutgoingMail, 'from'>;
+  /** The attachments and their limits; emptied when attachments are turned off before an attempt. */
+  held: HeldAttachment[];
+  /** The bytes of the text and HTML bodies. */
+  readonly bodyBytes: number;
   readonly queuedAt: number;
   readonly resolve: (report: DeliveryReport) => void;
   readonly reject: (error: Error) => void;
@@ -73,12 +72,11 @@ interface Admission {
   readonly sender: ResolvedSender;
   readonly checked: CheckedMessage;
   readonly settings: EmailSettings;
-  readonly owner: { job?: Job };
 }
 
-/** Attachments as they will be sent, and the names of those left out. */
+/** Attachments as they will be held, and the names of those left out. */
 interface PreparedAttachments {
-  attachments: MailAttachment[];
+  held: HeldAttachment[];
   dropped: string[];
 }
 
@@ -107,66 +105,6 @@ let idCounter = 0;
 function nextId(): string {
   idCounter += 1;
   return `${ID_PREFIX}-${idCounter.toString(36)}`;
-}
-
-/** The size of content held in memory, in bytes; `undefined` for a file or a stream. */
-function sizeInMemory(attachment: MailAttachment): number | undefined {
-  const { content } = attachment;
-  if (typeof content === 'string') return Buffer.byteLength(content);
-  if (content instanceof Uint8Array) return content.byteLength;
-  return undefined;
-}
-
-/** The size of a `path` attachment on disk. */
-async function sizeOnDisk(attachment: MailAttachment): Promise<number> {
-  const { path, filename } = attachment;
-  try {
-    const info = await stat(path as string);
-    if (!info.isFile()) throw new Error('not a regular file');
-    return info.size;
-  } catch (error) {
-    throw new InvalidMessageError(
-      `Attachment ${filename} cannot be read from ${path}: check that the file exists`,
-      {
-        cause: error,
-      },
-    );
-  }
-}
-
-/** A stream attachment whose every read is counted against its limit; running over marks the owning message. */
-function counted(attachment: MailAttachment, limit: number, owner: { job?: Job }): MailAttachment {
-  const factory = attachment.content as () => NodeJS.ReadableStream;
-  const content = () =>
-    limitStream(factory(), attachment.filename, limit, (error) => {
-      if (owner.job !== undefined) owner.job.overLimit = error;
-    });
-  return { ...attachment, content };
-}
-
-/**
- * The longest an attempt may take before it is abandoned as timed out: each wait of an SMTP transaction (connect,
- * greeting, EHLO, TLS, login, MAIL, each RCPT, DATA, the final reply) bounded by the SMTP Timeout, plus the
- * transfer at no less than 8 KB a second (a stream of unknown size gets an hour). It catches a server that trickles
- * bytes forever, which no idle timeout can, and a plugged-in transport that never settles.
- */
-function attemptDeadlineMs(job: Job, settings: EmailSettings): number {
-  const waits = 8 + job.message.to.length + job.message.cc.length + job.message.bcc.length;
-  let transfer = 0;
-  for (const attachment of job.message.attachments) {
-    const size = sizeInMemory(attachment);
-    transfer += size === undefined ? 3_600_000 : (size / 8192) * 1000;
-  }
-  return waits * settings.smtpTimeoutSeconds * 1000 + transfer;
-}
-
-function deadlineError(ms: number): Error {
-  return Object.assign(
-    new Error(`The attempt was abandoned after ${Math.round(ms / 1000)} s without a result`),
-    {
-      code: 'ETIMEDOUT',
-    },
-  );
 }
 
 function toError(value: unknown): Error {
@@ -212,6 +150,8 @@ export class Mailer extends EventEmitter<MailerEvents> {
   #quiet: (() => void) | undefined;
   readonly #retired = new Set<TransportSlot>();
   readonly #closingTransports = new Set<Promise<void>>();
+  /** Messages whose attachments are still being measured by `send()`: `close()` waits for them. */
+  readonly #admitting = new Set<Promise<void>>();
   #throttle: Throttle<Job> | undefined;
   #settings: EmailSettings | undefined;
   #secrets: string[] = [];
@@ -295,10 +235,19 @@ export class Mailer extends EventEmitter<MailerEvents> {
 
   /**
    * Checks the settings against the server without sending: connect, TLS, login. Resolves with what is wrong, in
-   * terms an administrator can act on; never rejects. Without settings it reports stage `'config'`; a plugged-in
+   * terms an administrator can act on; never rejects. The whole check is bounded by the SMTP Timeout (stage
+   * `'timeout'`). Without settings, or after {@link Mailer.close}, it reports stage `'config'`; a plugged-in
    * transport without a `verify` method is reported as `ok`.
    */
   async verify(): Promise<VerifyReport> {
+    if (this.#closed) {
+      return {
+        ok: false,
+        stage: 'config',
+        message: 'The mailer is closed',
+        hint: 'Check the settings with a Mailer that is not closed (verify() before close(), or a new Mailer).',
+      };
+    }
     const settings = this.#settings;
     if (settings === undefined) {
       return {
@@ -309,8 +258,18 @@ export class Mailer extends EventEmitter<MailerEvents> {
       };
     }
     const slot = this.#slot as TransportSlot;
+    const limitMs = settings.smtpTimeoutSeconds * 1000;
     try {
-      await slot.transport.verify?.();
+      await within(
+        Promise.resolve().then(() => slot.transport.verify?.()),
+        limitMs,
+        this.#clock,
+        () =>
+          Object.assign(
+            new Error(`The check did not finish within the SMTP Timeout (${settings.smtpTimeoutSeconds} s)`),
+            { code: 'ETIMEDOUT' },
+          ),
+      );
     } catch (error) {
       const found = diagnose(scrubError(error, this.#secrets), settings);
       return { ok: false, ...found };
@@ -336,9 +295,10 @@ export class Mailer extends EventEmitter<MailerEvents> {
   }
 
   /**
-   * Stops taking messages (`send()` then rejects with `MailerClosedError`), lets attempts in progress finish,
-   * cancels every waiting message with reason `closed`, and closes the transport. Resolves when every message has
-   * settled. Calling it again returns the same promise.
+   * Stops taking messages (`send()` then rejects with `MailerClosedError`, and so does a `send()` still measuring
+   * its attachments), lets attempts in progress finish, cancels every waiting message with reason `closed`, and
+   * closes the transport. Resolves when every message has settled; a transport that takes longer than the SMTP
+   * Timeout to close is left to finish on its own. Calling it again returns the same promise.
    */
   close(): Promise<void> {
     this.#closing ??= this.#shutdown();
@@ -410,7 +370,7 @@ export class Mailer extends EventEmitter<MailerEvents> {
     if (previous !== undefined) this.#retire(previous);
     const limits = { perSecond: settings.throttlePerSecond, maxConcurrent: this.#maxConcurrent };
     if (this.#throttle === undefined) {
-      this.#throttle = new Throttle<Job>(limits, this.#clock, (job) => this.#attempt(job));
+      this.#throttle = new Throttle<Job>(limits, this.#clock, (job, permit) => this.#attempt(job, permit));
     } else {
       this.#throttle.update(limits);
     }
@@ -425,12 +385,16 @@ export class Mailer extends EventEmitter<MailerEvents> {
   /** Closes a transport once; `close()` waits for every transport still closing. */
   #closeTransport(slot: TransportSlot): Promise<void> {
     this.#retired.delete(slot);
-    const closing = Promise.resolve()
-      .then(() => slot.transport.close?.())
-      .then(
-        () => undefined,
-        () => undefined, // a transport that fails to close has nothing left to deliver
-      );
+    const limitMs = (this.#settings?.smtpTimeoutSeconds ?? 30) * 1000;
+    const closing = within(
+      Promise.resolve().then(() => slot.transport.close?.()),
+      limitMs,
+      this.#clock,
+      () => new Error('The transport did not close within the SMTP Timeout'),
+    ).then(
+      () => undefined,
+      () => undefined, // a transport that fails to close, or never does, has nothing left to deliver
+    );
     this.#closingTransports.add(closing);
     void closing.then(() => this.#closingTransports.delete(closing));
     return closing;
@@ -450,19 +414,31 @@ export class Mailer extends EventEmitter<MailerEvents> {
         customSender: options.customSender ?? null,
       };
       const sender = resolveSender(settings, context, this.#policy);
-      const admission: Admission = { id, kind, context, sender, checked, settings, owner: {} };
-      const prepared = this.#prepareAttachments(checked, settings, admission.owner);
-      if (prepared instanceof Promise)
-        return prepared.then((attachments) => this.#admit(admission, attachments));
+      const admission: Admission = { id, kind, context, sender, checked, settings };
+      const prepared = this.#prepareAttachments(checked, settings);
+      if (prepared instanceof Promise) return this.#admitWhenMeasured(admission, prepared);
       return this.#admit(admission, prepared);
     } catch (error) {
       return Promise.reject(error);
     }
   }
 
+  /**
+   * Queues a message once its files are measured. `close()` waits for the measuring; a message still being
+   * measured when the Mailer closes is refused with `MailerClosedError`, as it was never queued.
+   */
+  #admitWhenMeasured(admission: Admission, prepared: Promise<PreparedAttachments>): Promise<DeliveryReport> {
+    // boxed, so that the admission settles when the message is queued, not when it is delivered
+    const admitted = prepared.then((attachments) => ({ delivery: this.#admit(admission, attachments) }));
+    const settled = admitted.then(ignore, ignore);
+    this.#admitting.add(settled);
+    void settled.then(() => this.#admitting.delete(settled));
+    return admitted.then((box) => box.delivery);
+  }
+
   /** Queues a checked message: the job is created, `queued` emitted and the throttle told. */
   #admit(admission: Admission, prepared: PreparedAttachments): Promise<DeliveryReport> {
-    const { id, kind, context, sender, checked, settings, owner } = admission;
+    const { id, kind, context, sender, checked, settings } = admission;
     if (this.#closed) throw new MailerClosedError();
     if (this.#jobs.has(id)) {
       throw new InvalidMessageError(`A message with id "${id}" is already pending: use a unique id`);
@@ -483,12 +459,14 @@ export class Mailer extends EventEmitter<MailerEvents> {
         cc: checked.cc,
         bcc: checked.bcc,
         subject: checked.subject,
-        attachments: prepared.attachments,
+        attachments: [],
         headers: withMessageId(checked.headers, domain),
         ...(checked.replyTo !== undefined ? { replyTo: checked.replyTo } : {}),
         ...(checked.text !== undefined ? { text: checked.text } : {}),
         ...(checked.html !== undefined ? { html: checked.html } : {}),
       },
+      held: prepared.held,
+      bodyBytes: Buffer.byteLength(checked.text ?? '') + Buffer.byteLength(checked.html ?? ''),
       queuedAt: this.#clock.now(),
       resolve,
       reject,
@@ -502,7 +480,6 @@ export class Mailer extends EventEmitter<MailerEvents> {
       lastError: undefined,
       overLimit: undefined,
     };
-    owner.job = job;
     this.#jobs.set(id, job);
     this.#busy = true;
     if (this.#wants('queued')) this.#emit('queued', { id, kind, sender, recipients: checked.recipients });
@@ -536,63 +513,48 @@ export class Mailer extends EventEmitter<MailerEvents> {
   #prepareAttachments(
     checked: CheckedMessage,
     settings: EmailSettings,
-    owner: { job?: Job },
   ): PreparedAttachments | Promise<PreparedAttachments> {
-    if (checked.attachments.length === 0) return { attachments: [], dropped: [] };
-    if (!settings.allowAttachments)
-      return { attachments: [], dropped: checked.attachments.map((a) => a.filename) };
-    const limits = checked.attachments.map((attachment) =>
-      sendLimitBytes(attachment, settings, this.#policy),
-    );
-    const finish = (sizes: (number | undefined)[]): PreparedAttachments => {
-      const attachments = checked.attachments.map((attachment, index) => {
-        const size = sizes[index];
-        const limit = limits[index] as number;
-        if (size === undefined) return counted(attachment, limit, owner);
-        if (size > limit) {
-          const { filename } = attachment;
-          throw new AttachmentTooLargeError(filename, size, limit, tooLargeMessage(filename, size, limit));
-        }
-        return attachment;
-      });
-      return { attachments, dropped: [] };
-    };
-    const sizes = checked.attachments.map(sizeInMemory);
-    if (!checked.attachments.some((attachment) => attachment.path !== undefined)) return finish(sizes);
-    return Promise.all(
-      checked.attachments.map((a, i) => (a.path === undefined ? sizes[i] : sizeOnDisk(a))),
-    ).then(finish);
+    if (checked.attachments.length === 0) return { held: [], dropped: [] };
+    if (!settings.allowAttachments) return { held: [], dropped: checked.attachments.map((a) => a.filename) };
+    const held = holdAttachments(checked.attachments, settings, this.#policy);
+    if (held instanceof Promise) return held.then((list) => ({ held: list, dropped: [] }));
+    return { held, dropped: [] };
   }
 
   /** One attempt, started by the throttle. Never rejects. */
-  #attempt(job: Job): Promise<void> {
-    return this.#runAttempt(job);
+  #attempt(job: Job, permit: StartPermit): Promise<void> {
+    return this.#runAttempt(job, permit);
   }
 
-  async #runAttempt(job: Job): Promise<void> {
-    if (job.state !== 'queued') return;
-    const settings = this.#settings as EmailSettings;
-    if (job.failures > 0 && job.failures >= settings.maxErrorsBeforeCancel) {
-      this.#cancel(job, 'max-errors', job.lastError ?? new Error('Max Errors Before Cancel was lowered'));
-      this.#checkIdle();
-      return;
+  /** Whether the job can be attempted now; if not, it is settled and the throttle's place given back. */
+  #ready(job: Job, permit: StartPermit, settings: EmailSettings): boolean {
+    if (job.state !== 'queued') {
+      permit.release();
+      return false;
     }
-    try {
-      if (job.resolvedWith !== settings) {
+    let cancelled: [CancelReason, Error] | undefined;
+    if (job.failures > 0 && job.failures >= settings.maxErrorsBeforeCancel) {
+      cancelled = ['max-errors', job.lastError ?? new Error('Max Errors Before Cancel was lowered')];
+    } else if (job.resolvedWith !== settings) {
+      try {
         job.sender = resolveSender(settings, job.context, this.#policy);
         job.resolvedWith = settings;
+      } catch (error) {
+        cancelled = ['permanent', toError(error)]; // the settings changed and the custom sender is no longer valid
       }
-    } catch (error) {
-      this.#cancel(job, 'permanent', toError(error)); // the settings changed and the custom sender is no longer valid
-      this.#checkIdle();
-      return;
     }
-    if (!settings.allowAttachments && job.message.attachments.length > 0) {
-      const filenames = job.message.attachments.map((a) => a.filename);
-      job.message.attachments = [];
-      this.#emit('attachmentsDropped', { id: job.id, filenames });
-    }
+    if (cancelled === undefined) return true;
+    permit.release();
+    this.#cancel(job, ...cancelled);
+    this.#checkIdle();
+    return false;
+  }
+
+  async #runAttempt(job: Job, permit: StartPermit): Promise<void> {
+    const settings = this.#settings as EmailSettings;
+    if (!this.#ready(job, permit, settings)) return;
     const slot = this.#slot as TransportSlot;
+    // counted as sending before any listener runs, so that close() from a listener waits for this attempt
     job.state = 'sending';
     job.attempts += 1;
     job.overLimit = undefined;
@@ -600,17 +562,34 @@ export class Mailer extends EventEmitter<MailerEvents> {
     slot.inFlight += 1;
     const watchdog = new AbortController();
     let timer: unknown;
+    let handedOver = false;
     try {
+      if (!settings.allowAttachments && job.held.length > 0) {
+        const filenames = job.held.map((held) => held.attachment.filename);
+        job.held = [];
+        this.#emit('attachmentsDropped', { id: job.id, filenames });
+      }
       if (this.#wants('sending')) this.#emit('sending', { id: job.id, attempt: job.attempts });
-      const mail: OutgoingMail = { from: job.sender.address, ...job.message };
+      const measured = attemptAttachments(job.held, (error) => {
+        job.overLimit = error;
+      });
+      const { attachments, bytes } = measured instanceof Promise ? await measured : measured;
+      const mail: OutgoingMail = { from: job.sender.address, ...job.message, attachments };
+      const { to, cc, bcc } = job.message;
+      const deadline = attemptDeadlineMs(
+        to.length + cc.length + bcc.length,
+        settings.smtpTimeoutSeconds,
+        bytes + job.bodyBytes,
+      );
+      const progress = { started: () => permit.started() };
+      handedOver = true;
       const result = await new Promise<unknown>((resolve, reject) => {
-        const deadline = attemptDeadlineMs(job, settings);
         timer = this.#clock.setTimeout(() => {
           const error = deadlineError(deadline);
           watchdog.abort(error);
           reject(error); // settles even when the transport ignores the signal
         }, deadline);
-        slot.transport.send(mail, watchdog.signal).then(resolve, reject);
+        slot.transport.send(mail, watchdog.signal, progress).then(resolve, reject);
       });
       const report = this.#report(job, result);
       if (report === undefined) {
@@ -625,6 +604,7 @@ export class Mailer extends EventEmitter<MailerEvents> {
         this.#delivered(job, report);
       }
     } catch (raw) {
+      if (!handedOver) permit.release(); // nothing reached the server
       const error = job.overLimit ?? scrubError(toError(raw), [...slot.secrets, ...this.#secrets]);
       this.#failed(job, error);
     } finally {
@@ -677,9 +657,9 @@ export class Mailer extends EventEmitter<MailerEvents> {
     job.failures += 1;
     job.lastError = error;
     let reason: CancelReason | undefined;
-    if (this.#closed) reason = 'closed';
-    else if (!retryable) reason = 'permanent';
+    if (!retryable) reason = 'permanent';
     else if (job.failures >= settings.maxErrorsBeforeCancel) reason = 'max-errors';
+    else if (this.#closed) reason = 'closed';
 
     if (reason !== undefined) {
       job.state = 'done';
@@ -691,6 +671,8 @@ export class Mailer extends EventEmitter<MailerEvents> {
     const delay = settings.minutesBetweenRetries * MINUTE_MS;
     job.state = 'waiting';
     this.#waitingRetry += 1;
+    // Scheduled before the event, so that a listener that reconfigures or closes acts on the one timer there is.
+    if (delay > 0) this.#waitForRetry(job, delay);
     this.#emit('failed', {
       id: job.id,
       attempt: job.attempts,
@@ -699,21 +681,28 @@ export class Mailer extends EventEmitter<MailerEvents> {
       willRetry: true,
       nextAttemptAt: job.failedAt + delay,
     });
-    this.#waitForRetry(job, delay);
+    // Due at once: queued only now, so that its next `sending` never comes before this `failed`.
+    if (job.state === 'waiting' && job.retryTimer === undefined) this.#retryDue(job);
   }
 
-  /** Schedules a waiting job's retry; 0 minutes means the next free slot, at once. */
+  /** Schedules a waiting job's retry, replacing any timer it had; 0 or less means the next free slot, at once. */
   #waitForRetry(job: Job, delay: number): void {
-    if (job.state !== 'waiting') return; // a listener of `failed` closed the Mailer
+    this.#clock.clearTimeout(job.retryTimer);
+    job.retryTimer = undefined;
+    if (job.state !== 'waiting') return;
     if (delay <= 0) {
       this.#retryDue(job);
       return;
     }
-    job.retryTimer = this.#clock.setTimeout(() => this.#retryDue(job), delay);
+    job.retryTimer = this.#clock.setTimeout(() => {
+      job.retryTimer = undefined;
+      this.#retryDue(job);
+    }, delay);
   }
 
   #retryDue(job: Job): void {
     if (job.state !== 'waiting' || this.#closed) return;
+    this.#clock.clearTimeout(job.retryTimer);
     job.retryTimer = undefined;
     this.#waitingRetry -= 1;
     job.state = 'queued';
@@ -723,8 +712,9 @@ export class Mailer extends EventEmitter<MailerEvents> {
   #rescheduleRetries(settings: EmailSettings): void {
     for (const job of this.#jobs.values()) {
       if (job.state !== 'waiting') continue;
-      this.#clock.clearTimeout(job.retryTimer);
       if (job.failures >= settings.maxErrorsBeforeCancel) {
+        this.#clock.clearTimeout(job.retryTimer);
+        job.retryTimer = undefined;
         this.#waitingRetry -= 1;
         job.state = 'done';
         this.#cancel(job, 'max-errors', job.lastError ?? new Error('Max Errors Before Cancel was lowered'));
@@ -770,6 +760,7 @@ export class Mailer extends EventEmitter<MailerEvents> {
 
   async #shutdown(): Promise<void> {
     this.#closed = true;
+    await Promise.all([...this.#admitting]); // each is refused now that the Mailer is closed
     const closedError = new MailerClosedError('The mailer was closed before the message was sent');
     for (const job of this.#throttle?.drain() ?? []) {
       this.#cancel(job, 'closed', job.lastError ?? closedError);

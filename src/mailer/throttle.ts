@@ -25,6 +25,20 @@ const MAX_TICKS_PER_SECOND = 20;
  */
 export const WINDOW_MS = 1002;
 
+/**
+ * One start the throttle granted, handed to the start function. The start holds its place in the sliding window
+ * from the moment it is granted; tell the throttle when it really happened, or that it did not happen.
+ */
+export interface StartPermit {
+  /**
+   * The start happened now: for SMTP, the transaction's first command (MAIL FROM) was written. Its time in the
+   * window is now. A permit never told counts from when its start function settles. Later calls do nothing.
+   */
+  started(): void;
+  /** The start did not happen (nothing was sent): its place in the window is free again. Later calls do nothing. */
+  release(): void;
+}
+
 /** The pacer for a rate: ticks `minTime` apart, each granting `batch` starts. */
 function createPacer(perSecond: number): { batch: number; pacer: Bottleneck } {
   const batch = Math.ceil(perSecond / MAX_TICKS_PER_SECOND);
@@ -42,32 +56,43 @@ function createPacer(perSecond: number): { batch: number; pacer: Bottleneck } {
  *   most one tick's worth is kept); its `minTime` spaces the ticks evenly. Up to 20 a second a tick grants one
  *   start, so single messages are spaced `WINDOW_MS / perSecond` ms apart; above, ticks stay about 50 ms apart and
  *   grant more. A slot that frees up uses a token at once instead of waiting for the next tick.
- * - Exactness: before each start, a sliding window of the last `perSecond` start times is checked; when it is full
- *   a timer resumes as soon as the oldest start leaves the window. Each start's time is taken just after it is
- *   handed to the transport. Timer jitter or a pause can delay a start but never put more than `perSecond` starts
- *   in a second.
+ * - Exactness: before each start, a sliding window (see {@link SlidingWindow}) is checked; when it is full a timer
+ *   resumes as soon as the oldest start leaves the window. A start takes its place in the window when it is
+ *   granted, and its time is the moment the start function reports through its {@link StartPermit} (the Mailer
+ *   reports when MAIL FROM is written), so the count holds where the relay counts, however long a connection takes
+ *   to open. Timer jitter or a pause can delay a start but never put more than `perSecond` starts in a second.
  */
 export class Throttle<T> {
   readonly #clock: Clock;
-  readonly #start: (item: T) => Promise<unknown>;
+  readonly #start: (item: T, permit: StartPermit) => Promise<unknown>;
   readonly #urgent = new Deque<T>();
   readonly #standard = new Deque<T>();
   #pacer: Bottleneck;
   #limits: ThrottleLimits;
   #batch: number;
   #tokens = 0;
-  #window: SlidingWindow;
+  readonly #window: SlidingWindow;
   #running = 0;
   #tickPending = false;
   #gateTimer: unknown;
   #stopped = false;
+  /** A pass of the dispatch loop is running; a nested call only asks for another pass. */
+  #dispatching = false;
+  #again = false;
+  /** The window is full of starts not yet committed: a commit or release must wake the throttle. */
+  #blocked = false;
 
   /**
    * @param limits - rate and concurrency
    * @param clock - time source of the sliding window and its timers
-   * @param start - starts one item; the returned promise settles when the item no longer occupies a slot
+   * @param start - starts one item and reports through the permit when the start happened; the returned promise
+   *   settles when the item no longer occupies a slot
    */
-  constructor(limits: ThrottleLimits, clock: Clock, start: (item: T) => Promise<unknown>) {
+  constructor(
+    limits: ThrottleLimits,
+    clock: Clock,
+    start: (item: T, permit: StartPermit) => Promise<unknown>,
+  ) {
     this.#clock = clock;
     this.#start = start;
     this.#limits = { ...limits };
@@ -97,7 +122,7 @@ export class Throttle<T> {
   /**
    * Applies new limits at once. A new rate gets a new pacer (Bottleneck keeps the next slot it computed with the
    * old spacing, which at 1 a second would hold the new rate back for up to two seconds); the window keeps its
-   * recent starts, so a lower rate applies without a burst.
+   * recent and reserved starts, so a lower rate applies without a burst.
    */
   update(limits: ThrottleLimits): void {
     const rateChanged = limits.perSecond !== this.#limits.perSecond;
@@ -108,7 +133,7 @@ export class Throttle<T> {
       this.#batch = batch;
       this.#tokens = Math.min(this.#tokens, batch);
       this.#pacer = pacer;
-      this.#window = this.#window.resized(limits.perSecond);
+      this.#window.limit = limits.perSecond;
       this.#tickPending = false;
       void old.stop({ dropWaitingJobs: true }).catch(() => undefined);
     }
@@ -150,47 +175,94 @@ export class Throttle<T> {
     this.#startWhatWeCan();
   }
 
-  /** Starts items while there are tokens, free slots and room in the window; then asks for the next tick. */
+  /**
+   * Starts items while there are tokens, free slots and room in the window; then asks for the next tick. Safe
+   * against re-entry: a listener that queues or reconfigures from inside a start (the Mailer emits `sending`
+   * synchronously) only marks that another pass is due, and the pass in progress makes it.
+   */
   #startWhatWeCan(): void {
     if (this.#stopped) return;
+    if (this.#dispatching) {
+      this.#again = true;
+      return;
+    }
+    this.#dispatching = true;
+    try {
+      do {
+        this.#again = false;
+        this.#dispatch();
+      } while (this.#again && !this.#stopped);
+    } finally {
+      this.#dispatching = false;
+    }
+  }
+
+  #dispatch(): void {
     while (this.#tokens > 0 && this.#running < this.#limits.maxConcurrent && this.waiting > 0) {
-      if (this.#gateTimer !== undefined) return;
+      if (this.#gateTimer !== undefined || this.#stopped) return;
       const now = this.#clock.now();
-      if (this.#window.waitMs(now) > 0) {
-        // Full: wake when a batch of slots has left the window, so a busy throttle wakes once per batch.
+      const wait = this.#window.waitMs(now);
+      if (wait === undefined) {
+        // Every place is held by a start not yet committed: its commit or release wakes the throttle.
+        this.#blocked = true;
+        return;
+      }
+      if (wait > 0) {
+        // Full: wake when a batch of places has left the window, so a busy throttle wakes once per batch.
         const batch = Math.min(
           this.#batch,
           this.#tokens,
           this.waiting,
           this.#limits.maxConcurrent - this.#running,
         );
-        this.#gateTimer = this.#clock.setTimeout(
-          () => {
-            this.#gateTimer = undefined;
-            this.#startWhatWeCan();
-          },
-          this.#window.waitMsFor(now, batch),
-        );
+        this.#gateTimer = this.#clock.setTimeout(() => {
+          this.#gateTimer = undefined;
+          this.#startWhatWeCan();
+        }, this.#window.waitMsFor(now, batch) ?? wait);
         return;
       }
       const item = (this.#urgent.shift() ?? this.#standard.shift()) as T;
       this.#tokens -= 1;
+      // The place is taken before the start, so that nothing a start does (a listener that sends again) can
+      // see it free; its time is the moment the start reports, or the moment the attempt ends.
+      this.#window.reserve();
       this.#run(item);
-      // Recorded after the start, not at the check: the attempt reaches its transport in this same synchronous
-      // step, so the time recorded is never earlier than the real start, even after a pause (garbage collection)
-      // between the check and the start.
-      this.#window.record(this.#clock.now());
     }
     this.#ensureTick();
   }
 
   #run(item: T): void {
     this.#running += 1;
-    try {
-      this.#start(item).then(this.#finished, this.#finished);
-    } catch {
+    let open = true;
+    const settle = (started: boolean): void => {
+      if (!open) return;
+      open = false;
+      if (started) {
+        this.#window.commit(this.#clock.now());
+      } else {
+        this.#window.release();
+        this.#tokens = Math.min(this.#tokens + 1, this.#batch * 4); // the pacer's token was not used either
+        this.#blocked = true;
+      }
+      this.#wake();
+    };
+    const permit: StartPermit = { started: () => settle(true), release: () => settle(false) };
+    const finished = (): void => {
+      settle(true); // a start never reported counts from now: later than it happened, so never too early
       this.#finished();
+    };
+    try {
+      this.#start(item, permit).then(finished, finished);
+    } catch {
+      finished();
     }
+  }
+
+  /** A start was committed or released: if the throttle waits for that, it resumes (never inside the caller). */
+  #wake(): void {
+    if (!this.#blocked || this.#stopped) return;
+    this.#blocked = false;
+    queueMicrotask(() => this.#startWhatWeCan());
   }
 
   /** An item no longer occupies a slot: start the next. */

@@ -1,12 +1,21 @@
 /**
  * An exact sliding-window counter: at most `limit` starts in any window of `windowMs` milliseconds.
- * It keeps the time of the last `limit` starts in a ring; a new start is allowed when the oldest of them is at
- * least `windowMs` old. Time that goes backwards is treated as standing still.
+ *
+ * A start is counted in two steps. When it is granted it is *reserved*: it holds a place in the window but has no
+ * time yet. When the start really happens (for SMTP: when MAIL FROM is written) it is *committed* with that time,
+ * or *released* when it never happened. A reserved start counts as happening now and for as long as it stays
+ * reserved, so the window holds however late the start turns out to be: a new connection's handshake can delay a
+ * MAIL FROM by tens of milliseconds after the message was handed over, and the relay counts the MAIL FROM.
+ *
+ * Times are kept sorted (commits can arrive out of order when one connection is slower than another). A clock
+ * that steps back (a wall clock corrected by NTP) is handled by treating every start recorded "in the future" as
+ * happening at the new now: sending pauses for at most one window, never for the size of the step.
  */
 export class SlidingWindow {
-  #times: Float64Array;
-  #next = 0;
-  #count = 0;
+  /** Committed start times still in the window, oldest first. */
+  readonly #times: number[] = [];
+  #limit: number;
+  #reserved = 0;
   #latest = Number.NEGATIVE_INFINITY;
 
   /**
@@ -17,51 +26,94 @@ export class SlidingWindow {
     limit: number,
     readonly windowMs: number,
   ) {
-    this.#times = new Float64Array(Math.max(1, limit));
+    this.#limit = Math.max(1, limit);
   }
 
   /** Starts allowed per window. */
   get limit(): number {
-    return this.#times.length;
-  }
-
-  /** Milliseconds until a start is allowed at `now` (0: now). */
-  waitMs(now: number): number {
-    if (this.#count < this.#times.length) return 0;
-    const oldest = this.#times[this.#next] as number;
-    return Math.max(0, oldest + this.windowMs - Math.max(now, this.#latest));
+    return this.#limit;
   }
 
   /**
-   * Milliseconds until `count` starts are allowed at `now` (0: now). Waiting for several at once lets a busy
-   * throttle wake once per batch instead of once per message; it is never earlier than the window allows.
+   * Changes the limit at once. The recent starts are kept, so a lower limit applies without a burst and a higher
+   * one frees places at once.
    */
-  waitMsFor(now: number, count: number): number {
-    const free = this.#times.length - this.#count;
-    if (count <= free) return 0;
-    const needed = Math.min(count, this.#times.length) - free; // how many of the oldest must leave
-    const index = (this.#next + needed - 1) % this.#times.length;
-    const time = this.#times[index] as number;
-    return Math.max(0, time + this.windowMs - Math.max(now, this.#latest));
+  set limit(limit: number) {
+    this.#limit = Math.max(1, limit);
   }
 
-  /** Records a start at `now`. Call only when {@link SlidingWindow.waitMs} is 0. */
+  /** Starts granted and not yet committed or released. */
+  get reserved(): number {
+    return this.#reserved;
+  }
+
+  /** How many starts may be reserved at `now`. */
+  available(now: number): number {
+    this.#expire(now);
+    return Math.max(0, this.#limit - this.#times.length - this.#reserved);
+  }
+
+  /**
+   * Milliseconds until `count` starts may be reserved at `now` (0: now), or `undefined` when time alone will not
+   * free enough places because reserved starts hold them: ask again when one is committed or released.
+   * Waiting for several at once lets a busy throttle wake once per batch instead of once per message.
+   */
+  waitMsFor(now: number, count = 1): number | undefined {
+    this.#expire(now);
+    const needed = this.#times.length + this.#reserved + Math.min(count, this.#limit) - this.#limit;
+    if (needed <= 0) return 0;
+    if (needed > this.#times.length) return undefined;
+    return Math.max(0, (this.#times[needed - 1] as number) + this.windowMs - now);
+  }
+
+  /** Milliseconds until one start may be reserved (see {@link SlidingWindow.waitMsFor}). */
+  waitMs(now: number): number | undefined {
+    return this.waitMsFor(now, 1);
+  }
+
+  /** Reserves a place for a start whose time is not known yet. Call only when {@link available} is above 0. */
+  reserve(): void {
+    this.#reserved += 1;
+  }
+
+  /** A reserved start happened at `at`. */
+  commit(at: number): void {
+    if (this.#reserved > 0) this.#reserved -= 1;
+    this.#insert(at);
+  }
+
+  /** A reserved start did not happen: its place is free again. */
+  release(): void {
+    if (this.#reserved > 0) this.#reserved -= 1;
+  }
+
+  /** Records a start at `now` that was not reserved. */
   record(now: number): void {
-    const at = Math.max(now, this.#latest);
-    this.#latest = at;
-    this.#times[this.#next] = at;
-    this.#next = (this.#next + 1) % this.#times.length;
-    if (this.#count < this.#times.length) this.#count += 1;
+    this.#insert(now);
   }
 
-  /** A window with a new limit that keeps the most recent starts, so a change applies without a burst. */
-  resized(limit: number): SlidingWindow {
-    const next = new SlidingWindow(limit, this.windowMs);
-    const keep = Math.min(this.#count, next.limit);
-    for (let i = keep; i > 0; i -= 1) {
-      const index = (this.#next - i + this.#times.length) % this.#times.length;
-      next.record(this.#times[index] as number);
+  #insert(at: number): void {
+    const times = this.#times;
+    if (at < this.#latest) {
+      // out of order: a slower connection's start, or a clock that stepped back
+      let index = times.length;
+      while (index > 0 && (times[index - 1] as number) > at) index -= 1;
+      times.splice(index, 0, at);
+      return;
     }
-    return next;
+    this.#latest = at;
+    times.push(at);
+  }
+
+  /** Forgets starts that left the window; pulls starts "in the future" back to `now` after a clock step. */
+  #expire(now: number): void {
+    const times = this.#times;
+    if (now < this.#latest) {
+      for (let i = times.length - 1; i >= 0 && (times[i] as number) > now; i -= 1) times[i] = now;
+      this.#latest = now;
+    }
+    let expired = 0;
+    while (expired < times.length && (times[expired] as number) + this.windowMs <= now) expired += 1;
+    if (expired > 0) times.splice(0, expired);
   }
 }

@@ -5,7 +5,8 @@ import nodemailer from 'nodemailer';
 import type { MailAttachment } from '../message.js';
 import { DEFAULT_SMTP_PORT } from '../settings/defaults.js';
 import type { EmailSettings } from '../settings/schema.js';
-import type { OutgoingMail, Transport, TransportResult } from './types.js';
+import { MailFromWatch } from './mail-from-watch.js';
+import type { OutgoingMail, SendProgress, Transport, TransportResult } from './types.js';
 
 /**
  * How the connection to the SMTP server is encrypted: `'none'` (Use TLS off: plain SMTP, even when the server offers
@@ -73,7 +74,7 @@ export function tlsMode(settings: EmailSettings, implicitTlsPorts: readonly numb
 type Mailer = ReturnType<typeof nodemailer.createTransport>;
 
 /** The nodemailer options for a set of settings: pool, port, TLS mode, credentials and timeouts. */
-function nodemailerOptions(settings: EmailSettings, options: SmtpTransportOptions) {
+function nodemailerOptions(settings: EmailSettings, options: SmtpTransportOptions, watch: MailFromWatch) {
   const mode = tlsMode(settings, options.tls?.implicitTlsPorts);
   const timeout = options.timeoutMs ?? settings.smtpTimeoutSeconds * 1000;
   const tls: Record<string, unknown> = { rejectUnauthorized: options.tls?.rejectUnauthorized ?? true };
@@ -100,7 +101,8 @@ function nodemailerOptions(settings: EmailSettings, options: SmtpTransportOption
     maxConnections: options.maxConnections ?? 5,
     maxMessages: options.maxMessagesPerConnection ?? 1000,
     maxRequeues: 0, // a dropped connection is a failed attempt the Mailer counts, never a silent resend
-    logger: false,
+    logger: watch.logger, // writes nothing: it only learns when each MAIL FROM is answered
+    transactionLog: true, // commands and replies, never the message itself
     debug: false,
   };
 }
@@ -153,10 +155,11 @@ function addressList(value: unknown): string[] {
 /** The SMTP transport: a nodemailer pool configured from the Email Settings. */
 class SmtpTransport implements Transport {
   readonly #mailer: Mailer;
+  readonly #watch = new MailFromWatch();
   readonly #summary: { host: string; port: number; tls: TlsMode; authenticated: boolean };
 
   constructor(settings: EmailSettings, options: SmtpTransportOptions) {
-    this.#mailer = nodemailer.createTransport(nodemailerOptions(settings, options));
+    this.#mailer = nodemailer.createTransport(nodemailerOptions(settings, options, this.#watch));
     this.#summary = {
       host: settings.smtpHost,
       port: settings.smtpPort ?? DEFAULT_SMTP_PORT,
@@ -165,14 +168,23 @@ class SmtpTransport implements Transport {
     };
   }
 
-  async send(mail: OutgoingMail, signal?: AbortSignal): Promise<TransportResult> {
-    const info = await this.#mailer.sendMail(toNodemailerMessage(mail, signal));
-    return {
-      messageId: String(info.messageId ?? mail.headers['Message-ID'] ?? ''),
-      accepted: addressList(info.accepted),
-      rejected: addressList(info.rejected),
-      response: String(info.response ?? ''),
-    };
+  async send(mail: OutgoingMail, signal?: AbortSignal, progress?: SendProgress): Promise<TransportResult> {
+    const messageId = mail.headers['Message-ID'];
+    const unwatch =
+      progress !== undefined && messageId !== undefined
+        ? this.#watch.watch(messageId, () => progress.started())
+        : undefined;
+    try {
+      const info = await this.#mailer.sendMail(toNodemailerMessage(mail, signal));
+      return {
+        messageId: String(info.messageId ?? messageId ?? ''),
+        accepted: addressList(info.accepted),
+        rejected: addressList(info.rejected),
+        response: String(info.response ?? ''),
+      };
+    } finally {
+      unwatch?.();
+    }
   }
 
   async verify(): Promise<void> {

@@ -92,6 +92,8 @@ export interface SmtpSink {
   readonly messages: ReceivedMessage[];
   /** How many times each recipient (lower-cased) was seen at RCPT TO, faulted tries included. */
   readonly attempts: Map<string, number>;
+  /** When each MAIL FROM arrived (`performance.now()`), in order: the throttle as the relay counts it. */
+  readonly mailFromTimes: number[];
   /** TCP connections accepted so far. */
   readonly connections: number;
   /** Failed AUTH attempts so far. */
@@ -231,6 +233,8 @@ class Sink implements SmtpSink {
   readonly ca: string;
   readonly messages: ReceivedMessage[] = [];
   readonly attempts = new Map<string, number>();
+  /** When each MAIL FROM arrived (performance.now() of this process), in order: the relay's own count. */
+  readonly mailFromTimes: number[] = [];
   connections = 0;
   authFailures = 0;
 
@@ -324,6 +328,7 @@ class Sink implements SmtpSink {
   }
 
   private onMailFrom(session: SMTPServerSession, callback: Callback): void {
+    this.mailFromTimes.push(performance.now());
     this.dataFaults.delete(session.id);
     if (this.takeMailStall()) {
       return; // never answered; close() destroys the socket
@@ -482,6 +487,7 @@ class Sink implements SmtpSink {
   reset(): void {
     this.messages.length = 0;
     this.attempts.clear();
+    this.mailFromTimes.length = 0;
     this.connections = 0;
     this.authFailures = 0;
     this.clearFaults();

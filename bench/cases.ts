@@ -28,9 +28,9 @@ function settings(port: number, extra: Record<string, unknown> = {}) {
 /** A transport that notes when each attempt starts, over one shared SMTP pool that outlives configure(). */
 function recordingTransport(inner: Transport, starts: number[]): Transport {
   return {
-    send(mail, signal) {
+    send(mail, signal, progress) {
       starts.push(now());
-      return inner.send(mail, signal);
+      return inner.send(mail, signal, progress);
     },
   };
 }

@@ -3,10 +3,12 @@ import type { Readable } from 'node:stream';
 import { inspect } from 'node:util';
 import nodemailer from 'nodemailer';
 import type { MailAttachment } from '../message.js';
+import { wireMessageId } from '../message-id.js';
 import { DEFAULT_SMTP_PORT } from '../settings/defaults.js';
 import type { EmailSettings } from '../settings/schema.js';
 import { MailFromWatch } from './mail-from-watch.js';
 import type { OutgoingMail, SendProgress, Transport, TransportResult } from './types.js';
+import { attachmentNaming, wireHeaderValue, wireText } from './wire-headers.js';
 
 /**
  * How the connection to the SMTP server is encrypted: `'none'` (Use TLS off: plain SMTP, even when the server offers
@@ -101,6 +103,7 @@ function nodemailerOptions(settings: EmailSettings, options: SmtpTransportOption
     maxConnections: options.maxConnections ?? 5,
     maxMessages: options.maxMessagesPerConnection ?? 1000,
     maxRequeues: 0, // a dropped connection is a failed attempt the Mailer counts, never a silent resend
+    socketCloseTimeout: 0, // on close, release the socket at once instead of waiting up to 5 s for the server's side
     logger: watch.logger, // writes nothing: it only learns when each MAIL FROM is answered
     transactionLog: true, // commands and replies, never the message itself
     debug: false,
@@ -109,7 +112,7 @@ function nodemailerOptions(settings: EmailSettings, options: SmtpTransportOption
 
 function toNodemailerAttachment(attachment: MailAttachment) {
   const { filename, content, path, contentType } = attachment;
-  const base = contentType === undefined ? { filename } : { filename, contentType };
+  const base = attachmentNaming(filename, contentType);
   if (path !== undefined) return { ...base, path };
   if (typeof content === 'function') return { ...base, content: content() as Readable };
   if (content instanceof Uint8Array) {
@@ -123,7 +126,7 @@ function toNodemailerAttachment(attachment: MailAttachment) {
  * given, even an empty list.
  */
 function toNodemailerMessage(mail: OutgoingMail, signal: AbortSignal | undefined) {
-  const out: Record<string, unknown> = { from: mail.from, to: mail.to, subject: mail.subject };
+  const out: Record<string, unknown> = { from: mail.from, to: mail.to, subject: wireText(mail.subject) };
   if (mail.cc.length > 0) out.cc = mail.cc;
   if (mail.bcc.length > 0) out.bcc = mail.bcc;
   if (mail.replyTo !== undefined) out.replyTo = mail.replyTo;
@@ -132,10 +135,11 @@ function toNodemailerMessage(mail: OutgoingMail, signal: AbortSignal | undefined
   const headers: Record<string, string> = {};
   let extra = false;
   for (const [name, value] of Object.entries(mail.headers)) {
-    if (name === 'Message-ID') {
-      out.messageId = value;
+    if (name.toLowerCase() === 'message-id') {
+      // written exactly as nodemailer will write it, so that the id it reports is the id on the wire
+      out.messageId = wireMessageId(value);
     } else {
-      headers[name] = value;
+      headers[name] = wireHeaderValue(name, value);
       extra = true;
     }
   }
@@ -191,8 +195,16 @@ class SmtpTransport implements Transport {
     await this.#mailer.verify();
   }
 
-  close(): void {
-    this.#mailer.close();
+  /**
+   * Closes every connection and resolves once their sockets are released. The Mailer closes a transport only when
+   * it has no message in flight, so connections still opening (waiting for a greeting) are closed too rather than
+   * left to open and close later.
+   */
+  async close(): Promise<void> {
+    this.#mailer.close({ force: true });
+    // the sockets are destroyed (socketCloseTimeout 0); their handles go at the end of this turn of the event loop
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
   }
 
   toJSON() {

@@ -96,6 +96,8 @@ export interface SmtpSink {
   readonly mailFromTimes: number[];
   /** TCP connections accepted so far. */
   readonly connections: number;
+  /** Connections open on the sink's side right now. */
+  readonly openConnections: number;
   /** Failed AUTH attempts so far. */
   readonly authFailures: number;
   /** Queue faults for the next attempts addressed to `recipient` (case-insensitive); each attempt consumes one. */
@@ -283,6 +285,10 @@ class Sink implements SmtpSink {
   private disabledCommands(): string[] {
     const disabled = this.mode === 'plain' ? ['STARTTLS'] : [];
     return this.auth === undefined ? [...disabled, 'AUTH'] : disabled;
+  }
+
+  get openConnections(): number {
+    return this.sockets.size;
   }
 
   private track(socket: Socket): void {

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
 import { EventEmitter } from 'eventemitter3';
 import {
@@ -12,6 +11,7 @@ import {
 } from '../errors.js';
 import { type CheckedMessage, checkMessage, type MailMessage, type SendOptions } from '../message.js';
 import { defaultIsRetryable } from '../retry.js';
+import { afterFailure, mayAttemptAgain, retryDelayMs } from '../retry-policy.js';
 import { scrubError, secretForms } from '../secrets.js';
 import { type MessageKind, type ResolvedSender, resolveSender, type SenderContext } from '../sender.js';
 import { DEFAULT_SMTP_PORT } from '../settings/defaults.js';
@@ -21,11 +21,14 @@ import { redactSettings } from '../settings/redact.js';
 import type { EmailSettings, EmailSettingsInput } from '../settings/schema.js';
 import { diagnose } from '../transport/diagnose.js';
 import { smtpTransport, tlsMode } from '../transport/smtp.js';
-import type { OutgoingMail, Transport, TransportFactory } from '../transport/types.js';
+import type { OutgoingMail, TransportFactory } from '../transport/types.js';
 import { type Clock, systemClock } from './clock.js';
 import { attemptDeadlineMs, deadlineError } from './deadline.js';
+import { deliveryReport } from './delivery-report.js';
 import { attemptAttachments, type HeldAttachment, holdAttachments } from './held-attachments.js';
+import { nextId, withMessageId } from './ids.js';
 import { type StartPermit, Throttle } from './throttle.js';
+import { type TransportSlot, TransportSlots } from './transport-slots.js';
 import type { DeliveryReport, MailerEvents, MailerOptions, MailerStats, VerifyReport } from './types.js';
 import { within } from './within.js';
 
@@ -55,15 +58,6 @@ interface Job {
   overLimit: AttachmentTooLargeError | undefined;
 }
 
-/** A transport and the attempts it carries, so that a replaced one closes only once it is idle. */
-interface TransportSlot {
-  readonly transport: Transport;
-  /** The password forms of the settings this transport was made with. */
-  readonly secrets: readonly string[];
-  inFlight: number;
-  retired: boolean;
-}
-
 /** A message checked by `send()` on its way into the queue. */
 interface Admission {
   readonly id: string;
@@ -80,32 +74,7 @@ interface PreparedAttachments {
   dropped: string[];
 }
 
-const MINUTE_MS = 60_000;
-
 const ignore = (): void => undefined;
-
-/**
- * The headers with a `Message-ID` that stays the same on every attempt: the caller's own (any capitalisation),
- * or a new one.
- */
-function withMessageId(headers: Record<string, string>, domain: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  let messageId: string | undefined;
-  for (const [name, value] of Object.entries(headers)) {
-    if (name.toLowerCase() === 'message-id') messageId = value;
-    else out[name] = value;
-  }
-  out['Message-ID'] = messageId ?? `<${nextId()}.${Date.now().toString(36)}@${domain}>`;
-  return out;
-}
-
-/** Ids are this process's random prefix and a counter: unique, and cheaper than a UUID per message. */
-const ID_PREFIX = randomBytes(6).toString('hex');
-let idCounter = 0;
-function nextId(): string {
-  idCounter += 1;
-  return `${ID_PREFIX}-${idCounter.toString(36)}`;
-}
 
 function toError(value: unknown): Error {
   return value instanceof Error ? value : new Error(String(value));
@@ -148,14 +117,12 @@ export class Mailer extends EventEmitter<MailerEvents> {
   #jobs = new Map<string, Job>();
   /** Resolves `close()`'s wait once no attempt is in progress. */
   #quiet: (() => void) | undefined;
-  readonly #retired = new Set<TransportSlot>();
-  readonly #closingTransports = new Set<Promise<void>>();
+  readonly #transports: TransportSlots;
   /** Messages whose attachments are still being measured by `send()`: `close()` waits for them. */
   readonly #admitting = new Set<Promise<void>>();
   #throttle: Throttle<Job> | undefined;
   #settings: EmailSettings | undefined;
   #secrets: string[] = [];
-  #slot: TransportSlot | undefined;
   #sending = 0;
   #waitingRetry = 0;
   #sent = 0;
@@ -173,6 +140,10 @@ export class Mailer extends EventEmitter<MailerEvents> {
     super();
     this.#policy = resolvePolicy(options.policy); // once: every message reuses the checked, frozen policy
     this.#clock = options.clock ?? systemClock;
+    this.#transports = new TransportSlots(
+      this.#clock,
+      () => (this.#settings?.smtpTimeoutSeconds ?? 30) * 1000,
+    );
     this.#isRetryable = options.isRetryable ?? defaultIsRetryable;
     this.#onListenerError = options.onListenerError;
     this.#maxConcurrent = positiveInteger('maxConcurrent', options.maxConcurrent, 5);
@@ -257,7 +228,7 @@ export class Mailer extends EventEmitter<MailerEvents> {
         hint: 'Fill in at least Default Sender Email Address and SMTP Host on the Email Settings screen.',
       };
     }
-    const slot = this.#slot as TransportSlot;
+    const slot = this.#transports.current as TransportSlot;
     const limitMs = settings.smtpTimeoutSeconds * 1000;
     try {
       await within(
@@ -362,42 +333,15 @@ export class Mailer extends EventEmitter<MailerEvents> {
 
   #apply(settings: EmailSettings): void {
     const secrets = secretForms(settings.username, settings.password);
-    const slot: TransportSlot = { transport: this.#factory(settings), secrets, inFlight: 0, retired: false };
-    const previous = this.#slot;
     this.#settings = settings;
     this.#secrets = secrets;
-    this.#slot = slot;
-    if (previous !== undefined) this.#retire(previous);
+    this.#transports.replace(this.#factory(settings), secrets);
     const limits = { perSecond: settings.throttlePerSecond, maxConcurrent: this.#maxConcurrent };
     if (this.#throttle === undefined) {
       this.#throttle = new Throttle<Job>(limits, this.#clock, (job, permit) => this.#attempt(job, permit));
     } else {
       this.#throttle.update(limits);
     }
-  }
-
-  #retire(slot: TransportSlot): void {
-    slot.retired = true;
-    this.#retired.add(slot);
-    if (slot.inFlight === 0) this.#closeTransport(slot);
-  }
-
-  /** Closes a transport once; `close()` waits for every transport still closing. */
-  #closeTransport(slot: TransportSlot): Promise<void> {
-    this.#retired.delete(slot);
-    const limitMs = (this.#settings?.smtpTimeoutSeconds ?? 30) * 1000;
-    const closing = within(
-      Promise.resolve().then(() => slot.transport.close?.()),
-      limitMs,
-      this.#clock,
-      () => new Error('The transport did not close within the SMTP Timeout'),
-    ).then(
-      () => undefined,
-      () => undefined, // a transport that fails to close, or never does, has nothing left to deliver
-    );
-    this.#closingTransports.add(closing);
-    void closing.then(() => this.#closingTransports.delete(closing));
-    return closing;
   }
 
   /** Checks and queues a message; synchronous unless an attachment must be measured on disk. */
@@ -533,7 +477,7 @@ export class Mailer extends EventEmitter<MailerEvents> {
       return false;
     }
     let cancelled: [CancelReason, Error] | undefined;
-    if (job.failures > 0 && job.failures >= settings.maxErrorsBeforeCancel) {
+    if (!mayAttemptAgain(job.failures, settings)) {
       cancelled = ['max-errors', job.lastError ?? new Error('Max Errors Before Cancel was lowered')];
     } else if (job.resolvedWith !== settings) {
       try {
@@ -553,13 +497,12 @@ export class Mailer extends EventEmitter<MailerEvents> {
   async #runAttempt(job: Job, permit: StartPermit): Promise<void> {
     const settings = this.#settings as EmailSettings;
     if (!this.#ready(job, permit, settings)) return;
-    const slot = this.#slot as TransportSlot;
     // counted as sending before any listener runs, so that close() from a listener waits for this attempt
+    const slot = this.#transports.begin();
     job.state = 'sending';
     job.attempts += 1;
     job.overLimit = undefined;
     this.#sending += 1;
-    slot.inFlight += 1;
     const watchdog = new AbortController();
     let timer: unknown;
     let handedOver = false;
@@ -591,7 +534,7 @@ export class Mailer extends EventEmitter<MailerEvents> {
         }, deadline);
         slot.transport.send(mail, watchdog.signal, progress).then(resolve, reject);
       });
-      const report = this.#report(job, result);
+      const report = deliveryReport(job, result);
       if (report === undefined) {
         this.#failed(
           job,
@@ -611,28 +554,9 @@ export class Mailer extends EventEmitter<MailerEvents> {
       this.#clock.clearTimeout(timer);
       this.#sending -= 1;
       if (this.#sending === 0) this.#quiet?.();
-      slot.inFlight -= 1;
-      if (slot.retired && slot.inFlight === 0) this.#closeTransport(slot);
+      this.#transports.end(slot);
       this.#checkIdle();
     }
-  }
-
-  /** The delivery report, or `undefined` when a transport's result is not what the Transport contract says. */
-  #report(job: Job, result: unknown): DeliveryReport | undefined {
-    const r = result as Partial<Record<keyof DeliveryReport, unknown>> | null | undefined;
-    const strings = (value: unknown): value is string[] =>
-      Array.isArray(value) && value.every((v) => typeof v === 'string');
-    if (typeof r !== 'object' || r === null || typeof r.messageId !== 'string') return undefined;
-    if (!strings(r.accepted) || !strings(r.rejected) || typeof r.response !== 'string') return undefined;
-    return {
-      id: job.id,
-      messageId: r.messageId,
-      sender: job.sender,
-      attempts: job.attempts,
-      accepted: r.accepted,
-      rejected: r.rejected,
-      response: r.response,
-    };
   }
 
   #delivered(job: Job, report: DeliveryReport): void {
@@ -656,19 +580,15 @@ export class Mailer extends EventEmitter<MailerEvents> {
     const settings = this.#settings as EmailSettings; // the settings in force now, not when the attempt began
     job.failures += 1;
     job.lastError = error;
-    let reason: CancelReason | undefined;
-    if (!retryable) reason = 'permanent';
-    else if (job.failures >= settings.maxErrorsBeforeCancel) reason = 'max-errors';
-    else if (this.#closed) reason = 'closed';
-
-    if (reason !== undefined) {
+    const next = afterFailure(job.failures, retryable, this.#closed, settings);
+    if (!next.retry) {
       job.state = 'done';
       this.#emit('failed', { id: job.id, attempt: job.attempts, error, retryable, willRetry: false });
-      this.#cancel(job, reason, error);
+      this.#cancel(job, next.reason, error);
       return;
     }
     job.failedAt = this.#clock.now();
-    const delay = settings.minutesBetweenRetries * MINUTE_MS;
+    const delay = next.delayMs;
     job.state = 'waiting';
     this.#waitingRetry += 1;
     // Scheduled before the event, so that a listener that reconfigures or closes acts on the one timer there is.
@@ -712,7 +632,7 @@ export class Mailer extends EventEmitter<MailerEvents> {
   #rescheduleRetries(settings: EmailSettings): void {
     for (const job of this.#jobs.values()) {
       if (job.state !== 'waiting') continue;
-      if (job.failures >= settings.maxErrorsBeforeCancel) {
+      if (!mayAttemptAgain(job.failures, settings)) {
         this.#clock.clearTimeout(job.retryTimer);
         job.retryTimer = undefined;
         this.#waitingRetry -= 1;
@@ -720,7 +640,7 @@ export class Mailer extends EventEmitter<MailerEvents> {
         this.#cancel(job, 'max-errors', job.lastError ?? new Error('Max Errors Before Cancel was lowered'));
         continue;
       }
-      const due = job.failedAt + settings.minutesBetweenRetries * MINUTE_MS;
+      const due = job.failedAt + retryDelayMs(settings);
       this.#waitForRetry(job, due - this.#clock.now());
     }
     this.#checkIdle();
@@ -777,9 +697,7 @@ export class Mailer extends EventEmitter<MailerEvents> {
         this.#quiet = resolve;
       });
     }
-    const slots = [...this.#retired, ...(this.#slot ? [this.#slot] : [])];
-    for (const slot of slots) this.#closeTransport(slot);
-    await Promise.all([...this.#closingTransports]);
+    await this.#transports.closeAll();
     this.#checkIdle();
   }
 }

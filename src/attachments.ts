@@ -2,6 +2,7 @@ import { sameHost } from './address.js';
 import { AttachmentsNotAllowedError, AttachmentTooLargeError, InvalidMessageError } from './errors.js';
 import { type HostPolicy, resolvePolicy } from './settings/policy.js';
 import type { EmailSettings } from './settings/schema.js';
+import { showValue } from './truncate.js';
 
 /** One MB as every limit of the package counts it: 1,048,576 bytes. */
 export const MB = 1048576 as const;
@@ -47,7 +48,10 @@ function trimNumber(value: number): string {
   return String(Math.round(value * 10) / 10);
 }
 
-/** The message of an {@link AttachmentTooLargeError}: `report.pdf is 2.4 MB; the limit is 1.3 MB`. */
+/**
+ * The message of an {@link AttachmentTooLargeError}: `report.pdf is 2.4 MB; the limit is 1.3 MB`. A long or unusual
+ * file name is shortened and escaped as {@link showValue} does.
+ */
 export function tooLargeMessage(filename: string, size: number, limit: number, streamed = false): string {
   let shownSize = formatBytes(size);
   let shownLimit = formatBytes(limit);
@@ -56,7 +60,8 @@ export function tooLargeMessage(filename: string, size: number, limit: number, s
     shownLimit = `${limit.toLocaleString('en-US')} bytes (${formatBytes(limit)})`;
   }
   const is = streamed ? 'is more than' : 'is';
-  return `${filename} ${is} ${shownSize}; the limit is ${shownLimit}. Attach a smaller file or send a link to it instead`;
+  const name = showValue(filename, { quote: false });
+  return `${name} ${is} ${shownSize}; the limit is ${shownLimit}. Attach a smaller file or send a link to it instead`;
 }
 
 /**
@@ -77,7 +82,9 @@ export function checkAttachment(
   const filename =
     typeof file?.filename === 'string' && file.filename !== '' ? file.filename : 'The attachment';
   if (!Number.isSafeInteger(file?.size) || file.size < 0) {
-    throw new InvalidMessageError(`${filename} has no valid size: give its size as a whole number of bytes`);
+    throw new InvalidMessageError(
+      `${showValue(filename, { quote: false })} has no valid size: give its size as a whole number of bytes`,
+    );
   }
   if (!settings.allowAttachments) throw new AttachmentsNotAllowedError(filename);
   const limit = attachmentLimitBytes(settings, policy);

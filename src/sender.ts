@@ -3,6 +3,7 @@ import { InvalidSenderError } from './errors.js';
 import { FIELD_LABELS } from './settings/fields.js';
 import { type HostPolicy, resolvePolicy } from './settings/policy.js';
 import type { EmailSettings } from './settings/schema.js';
+import { showValue } from './truncate.js';
 
 /** The kind of a message. Emergency messages always go out from the Default Sender Email Address, first. */
 export type MessageKind = 'standard' | 'emergency';
@@ -91,13 +92,13 @@ export function resolveSender(
     if (settings.allowCustomSenderAddress) {
       if (!isEmailAddress(custom)) {
         throw new InvalidSenderError(
-          `The custom sender "${custom}" is not a valid email address: enter one mailbox such as teacher@district.k12.us`,
+          `The custom sender ${showValue(custom)} is not a valid email address: enter one mailbox such as teacher@district.k12.us`,
         );
       }
       const term = findReservedTerm(custom, reservedSenderTerms);
       if (term !== undefined) {
         throw new InvalidSenderError(
-          `The custom sender "${custom}" must not contain "${term}": it suggests the vendor sent the mail; use a district address`,
+          `The custom sender ${showValue(custom)} must not contain ${showValue(term)}: it suggests the vendor sent the mail; use a district address`,
         );
       }
       if (census !== undefined)
@@ -116,14 +117,17 @@ export function resolveSender(
     return fallback();
   }
   if (!isEmailAddress(census)) {
-    ignored.push({ source: 'census', reason: `the Census address "${census}" is not a valid email address` });
+    ignored.push({
+      source: 'census',
+      reason: `the Census address ${showValue(census)} is not a valid email address`,
+    });
     return fallback();
   }
   const term = findReservedTerm(census, reservedSenderTerms);
   if (term !== undefined) {
     ignored.push({
       source: 'census',
-      reason: `the Census address "${census}" contains the reserved term "${term}"`,
+      reason: `the Census address ${showValue(census)} contains the reserved term ${showValue(term)}`,
     });
     return fallback();
   }

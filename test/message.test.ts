@@ -327,3 +327,204 @@ describe('checkMessage', () => {
     expect(checked.html).toBe('<p>a</p>\n<p>b</p>');
   });
 });
+
+describe('checkMessage MIME headers', () => {
+  it.each([
+    'Content-Type',
+    'content-transfer-encoding',
+    'Content-Disposition',
+    'CONTENT-ID',
+    'Content-Language',
+    'MIME-Version',
+    'mime-version',
+  ])('refuses a %s header, which would corrupt the MIME structure, and says what to use', (name) => {
+    const error = thrownBy(() => checkMessage({ ...base, headers: { [name]: 'text/html; charset=utf-8' } }));
+    expect(error).toBeInstanceOf(InvalidMessageError);
+    expect(error).toMatchObject({ code: 'INVALID_MESSAGE' });
+    expect(error.message).toContain(`Header "${name}" cannot be set in headers`);
+    expect(error.message).toContain('html');
+    expect(error.message).toContain('attachments');
+    expect(error.message).toContain('contentType');
+  });
+
+  it('refuses a Content-Type header before anything is queued or sent', async () => {
+    const h = await start();
+    const error = await rejection(h.mailer.send({ ...base, headers: { 'Content-Type': 'text/html' } }));
+    expect(error).toBeInstanceOf(InvalidMessageError);
+    expectNothingSent(h);
+  });
+});
+
+describe('checkMessage Message-ID', () => {
+  it.each([
+    ['Message-ID', 'alert-42@district.k12.us', '<alert-42@district.k12.us>'],
+    ['message-id', '<alert-42@district.k12.us>', '<alert-42@district.k12.us>'],
+    ['MESSAGE-ID', ' \t<alert-42@district.k12.us>  ', '<alert-42@district.k12.us>'],
+    ['Message-Id', "a.b!#$%&'*+/=?^_`{|}~-c@x.y-z", "<a.b!#$%&'*+/=?^_`{|}~-c@x.y-z>"],
+    ['Message-ID', 'alert.42@[10.0.0.7]', '<alert.42@[10.0.0.7]>'],
+    ['Message-ID', '<1@[IPv6:2001:db8::1]>', '<1@[IPv6:2001:db8::1]>'],
+  ])('accepts %s %j and writes it as %j under Message-ID', (name, value, wire) => {
+    const checked = checkMessage({ ...base, headers: { 'X-Campus-Note': 'n', [name]: value } });
+    expect(checked.headers).toEqual({ 'X-Campus-Note': 'n', 'Message-ID': wire });
+  });
+
+  it.each([
+    ['empty', ''],
+    ['blank', ' '],
+    ['empty brackets', '<>'],
+    ['blank brackets', '< >'],
+    ['no @', 'abc'],
+    ['one bracket', '<abc@x.org'],
+    ['closing bracket only', 'abc@x.org>'],
+    ['a space inside', '<a b@x.org>'],
+    ['two dots', 'a..b@x.org'],
+    ['a leading dot', '.a@x.org'],
+    ['no left part', '@x.org'],
+    ['no right part', 'a@'],
+    ['two @', 'a@b@x.org'],
+    ['two ids', '<a@x.org> <b@x.org>'],
+    ['a comment', '(note) <a@x.org>'],
+    ['text after a literal', '<a@[10.0.0.1]x>'],
+    ['a backslash in a literal', 'a@[x\\y]'],
+    ['non-ASCII', 'ä@x.org'],
+    ['a control character', 'a\u0000@x.org'],
+    ['too long for one header line', `${'m'.repeat(980)}@x.org`],
+  ])('refuses a Message-ID that is %s', (_case, value) => {
+    const error = thrownBy(() => checkMessage({ ...base, headers: { 'Message-ID': value } }));
+    expect(error).toBeInstanceOf(InvalidMessageError);
+    expect(error).toMatchObject({ code: 'INVALID_MESSAGE' });
+    expect(error.message).toContain('Header "Message-ID"');
+    expect(error.message).toContain('such as <');
+    expect(error.message.length).toBeLessThan(400);
+  });
+
+  it('refuses two Message-ID headers that differ only in capitalisation', () => {
+    const error = thrownBy(() =>
+      checkMessage({ ...base, headers: { 'Message-ID': '<a@x.org>', 'message-id': '<b@x.org>' } }),
+    );
+    expect(error).toBeInstanceOf(InvalidMessageError);
+    expect(error.message).toContain('more than once');
+  });
+
+  it('refuses an empty Message-ID before anything is queued, instead of a new id on each attempt', async () => {
+    const h = await start();
+    const error = await rejection(h.mailer.send({ ...base, headers: { 'Message-ID': '' } }));
+    expect(error).toBeInstanceOf(InvalidMessageError);
+    expectNothingSent(h);
+  });
+});
+
+describe('checkMessage line length', () => {
+  const longWord = 'n'.repeat(1100);
+
+  it.each<[string, Partial<MailMessage>]>([
+    ['to', { to: `"${longWord}" <ann@example.org>` }],
+    ['cc', { cc: [`${longWord} <ann@example.org>`] }],
+    ['replyTo', { replyTo: `"Office ${longWord}" <office@example.org>` }],
+  ])('refuses a display name in %s with a word too long to fold within 998 octets', (field, change) => {
+    const error = thrownBy(() => checkMessage({ ...base, ...change }));
+    expect(error).toBeInstanceOf(InvalidMessageError);
+    expect(error.message).toContain(
+      `${field} has a display name with a word too long for one mail header line (1,1`,
+    );
+    expect(error.message).toContain('998');
+    expect(error.message.length).toBeLessThan(400);
+  });
+
+  it('accepts a long display name with spaces, or with non-ASCII letters that are encoded', () => {
+    const spaced = Array.from({ length: 200 }, (_, i) => `w${i}`).join(' ');
+    const checked = checkMessage({
+      ...base,
+      to: [`"${spaced}" <ann@example.org>`, `"${'ñ'.repeat(1100)}" <bob@example.org>`],
+    });
+    expect(checked.recipients).toEqual(['ann@example.org', 'bob@example.org']);
+  });
+
+  it('refuses a header name longer than 76 characters', () => {
+    const name = `X-${'N'.repeat(75)}`;
+    const error = thrownBy(() => checkMessage({ ...base, headers: { [name]: 'v' } }));
+    expect(error).toBeInstanceOf(InvalidMessageError);
+    expect(error.message).toContain('at most 76 characters');
+    expect(() => checkMessage({ ...base, headers: { [`X-${'N'.repeat(74)}`]: 'v' } })).not.toThrow();
+  });
+
+  it.each(['In-Reply-To', 'References'])(
+    'refuses a %s value with a word too long for one header line',
+    (name) => {
+      const error = thrownBy(() =>
+        checkMessage({ ...base, headers: { [name]: `<${'r'.repeat(1000)}@district.k12.us>` } }),
+      );
+      expect(error).toBeInstanceOf(InvalidMessageError);
+      expect(error.message).toContain(`Header "${name}"`);
+      expect(error.message).toContain('998');
+    },
+  );
+
+  it.each([
+    ['2,000 characters without a slash', 'x'.repeat(2000)],
+    ['no subtype', 'text'],
+    ['an empty subtype', 'text/'],
+    ['an empty type', '/plain'],
+    ['two slashes', 'text/plain/x'],
+    ['a subtype over 127 characters', `application/${'x'.repeat(200)}`],
+    ['a parameter too long for one header line', `text/plain; ${'p'.repeat(1000)}=1`],
+  ])('refuses an attachment contentType that is not a MIME type: %s', (_case, contentType) => {
+    const error = thrownBy(() =>
+      checkMessage({ ...base, attachments: [{ filename: 'a.txt', content: 'x', contentType }] }),
+    );
+    expect(error).toBeInstanceOf(InvalidMessageError);
+    expect(error.message).toContain('contentType must be a MIME type such as application/pdf');
+    expect(error.message.length).toBeLessThan(400);
+  });
+
+  it.each([
+    'application/pdf',
+    'application/vnd.openxmlformats-officedocument.wordprocessingml.document',
+    'image/svg+xml',
+    'text/plain; charset=utf-8',
+    'text/csv;charset="utf-8"; header=present',
+  ])('accepts the attachment contentType %s', (contentType) => {
+    expect(() =>
+      checkMessage({ ...base, attachments: [{ filename: 'a.txt', content: 'x', contentType }] }),
+    ).not.toThrow();
+  });
+});
+
+describe('checkMessage error messages quote what they were given briefly', () => {
+  const huge = 'a'.repeat(5_000_000);
+
+  it('shortens a huge invalid address to a few dozen characters and says how long it was', () => {
+    const error = thrownBy(() => checkMessage({ ...base, to: `${huge}@` }));
+    expect(error).toBeInstanceOf(InvalidMessageError);
+    expect(error.message).toContain('to has an invalid address "aaaa');
+    expect(error.message).toContain('(5,000,001 characters)');
+    expect(error.message.length).toBeLessThan(400);
+  });
+
+  it('shortens a huge header name that is not a header token', () => {
+    const error = thrownBy(() => checkMessage({ ...base, headers: { [`X Bad ${huge}`]: 'v' } }));
+    expect(error.message).toContain('Header name "X Bad aaa');
+    expect(error.message).toContain('(5,000,006 characters)');
+    expect(error.message.length).toBeLessThan(400);
+  });
+
+  it('shortens a huge header name that is a header token', () => {
+    const error = thrownBy(() => checkMessage({ ...base, headers: { [`X-${huge}`]: 'v' } }));
+    expect(error).toBeInstanceOf(InvalidMessageError);
+    expect(error.message).toContain('(5,000,002 characters)');
+    expect(error.message.length).toBeLessThan(400);
+  });
+
+  it('shortens a huge attachment file name', () => {
+    const error = thrownBy(() => checkMessage({ ...base, attachments: [{ filename: huge }] }));
+    expect(error.message).toContain('needs exactly one of content and path');
+    expect(error.message).toContain('(5,000,000 characters)');
+    expect(error.message.length).toBeLessThan(400);
+  });
+
+  it('shows control and direction-changing characters as escapes, never raw', () => {
+    const error = thrownBy(() => checkMessage({ ...base, to: 'evil\u0007\u202e\u0000@' }));
+    expect(error.message).toContain('"evil\\u202e@"');
+    expect(error.message).not.toMatch(/[\p{Cc}\u202e]/u);
+  });
+});

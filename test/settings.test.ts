@@ -5,6 +5,7 @@ import {
   EmailSettingsError,
   isConfigured,
   parseEmailSettings,
+  parseEmailSettingsForm,
   SMTP_TIMEOUT_SECONDS,
   safeParseEmailSettings,
 } from '../src/index.js';
@@ -356,5 +357,57 @@ describe('createEmailSettingsSchema', () => {
     expect(isConfigured(withSettings({ attachmentSizeLimitMb: 40 }), policy)).toBe(true);
     policy.maxAttachmentMb = 30;
     expect(isConfigured(withSettings({ attachmentSizeLimitMb: 40 }), policy)).toBe(false);
+  });
+});
+
+describe('settings messages quote what was entered briefly', () => {
+  const huge = 'a'.repeat(5_000_001);
+
+  it('shortens a 5,000,001-character SMTP Host to a few dozen characters and says how long it was', () => {
+    const result = safeParseEmailSettings(withSettings({ smtpHost: huge }));
+    expect(result.success).toBe(false);
+    if (result.success) return;
+    const message = messageFor('smtpHost', withSettings({ smtpHost: huge })) ?? '';
+    expect(message).toMatch(/^SMTP Host "a{20,80}…" \(5,000,001 characters\) is not a valid host name/);
+    expect(result.error.message.length).toBeLessThan(500);
+  });
+
+  it('shortens a huge SMTP Host written in brackets', () => {
+    const message = messageFor('smtpHost', withSettings({ smtpHost: `[${huge}]` })) ?? '';
+    expect(message).toContain('(5,000,001 characters)');
+    expect(message.length).toBeLessThan(300);
+  });
+
+  it('shortens a huge Default Sender Email Address', () => {
+    const message =
+      messageFor('defaultSenderAddress', withSettings({ defaultSenderAddress: `${huge}@x` })) ?? '';
+    expect(message).toContain('Default Sender Email Address "aaaa');
+    expect(message).toContain('(5,000,003 characters)');
+    expect(message.length).toBeLessThan(300);
+  });
+
+  it('shortens a huge value in a number field and says how long it was', () => {
+    const message = messageFor('smtpPort', withSettings({ smtpPort: huge })) ?? '';
+    expect(message).toContain('(5,000,001 characters)');
+    expect(message.length).toBeLessThan(300);
+  });
+
+  it('shortens a huge value posted in the form', () => {
+    let error: unknown;
+    try {
+      parseEmailSettingsForm({ ...minimal, smtpHost: huge, useTls: huge });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(EmailSettingsError);
+    expect((error as EmailSettingsError).message.length).toBeLessThan(600);
+  });
+
+  it('shows control and direction-changing characters as escapes, never raw', () => {
+    const host = messageFor('smtpHost', withSettings({ smtpHost: 'smtp\u0007\u202eexample.org' })) ?? '';
+    expect(host).toContain('"smtp\\u0007\\u202eexample.org"');
+    const tls = messageFor('useTls', withSettings({ useTls: 'on\u202e\u0085' })) ?? '';
+    expect(tls).toContain('(received the text "on\\u202e\\u0085")');
+    for (const message of [host, tls]) expect(message).not.toMatch(/[\p{Cc}\u202e]/u);
   });
 });

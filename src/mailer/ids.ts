@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { generateMessageId } from '../message-id.js';
 
 /** Ids are this process's random prefix and a counter: unique, and cheaper than a UUID per message. */
 const ID_PREFIX = randomBytes(6).toString('hex');
@@ -11,8 +12,8 @@ export function nextId(): string {
 }
 
 /**
- * The headers with a `Message-ID` that stays the same on every attempt: the caller's own (any capitalisation),
- * or a new one in the sender's domain.
+ * The headers with a `Message-ID` that stays the same on every attempt: the caller's own (any capitalisation,
+ * already checked and in wire form), or a new one in the sender's domain.
  */
 export function withMessageId(headers: Record<string, string>, domain: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -21,6 +22,6 @@ export function withMessageId(headers: Record<string, string>, domain: string): 
     if (name.toLowerCase() === 'message-id') messageId = value;
     else out[name] = value;
   }
-  out['Message-ID'] = messageId ?? `<${nextId()}.${Date.now().toString(36)}@${domain}>`;
+  out['Message-ID'] = messageId ?? generateMessageId(`${nextId()}.${Date.now().toString(36)}`, domain);
   return out;
 }

@@ -1,6 +1,7 @@
 import { inspect } from 'node:util';
 import { z } from 'zod';
 import { findReservedTerm, isEmailAddress, isHostOrIp } from '../address.js';
+import { showValue } from '../truncate.js';
 import {
   EMAIL_SETTINGS_DEFAULTS,
   SETTINGS_LIMITS,
@@ -17,10 +18,7 @@ type Label = SettingsFieldName;
 function received(input: unknown): string {
   if (input === undefined) return 'nothing was entered';
   if (input === null) return 'received null';
-  if (typeof input === 'string') {
-    const shown = input.length > 40 ? `${input.slice(0, 40)}…` : input;
-    return `received the text ${JSON.stringify(shown)}`;
-  }
+  if (typeof input === 'string') return `received the text ${showValue(input)}`;
   if (typeof input === 'number' || typeof input === 'boolean') return `received ${String(input)}`;
   if (Array.isArray(input)) return 'received a list';
   return `received ${typeof input === 'object' ? 'an object' : typeof input}`;
@@ -74,7 +72,7 @@ function senderAddress(policy: HostPolicy) {
       if (!isEmailAddress(value)) {
         ctx.addIssue({
           code: 'custom',
-          message: `${label} "${value}" is not a valid email address: enter one mailbox such as messenger@district.k12.us, without a display name`,
+          message: `${label} ${showValue(value)} is not a valid email address: enter one mailbox such as messenger@district.k12.us, without a display name`,
         });
         return;
       }
@@ -82,7 +80,7 @@ function senderAddress(policy: HostPolicy) {
       if (term !== undefined) {
         ctx.addIssue({
           code: 'custom',
-          message: `${label} must not contain "${term}": it suggests the vendor sent the mail; use the district's own address`,
+          message: `${label} must not contain ${showValue(term)}: it suggests the vendor sent the mail; use the district's own address`,
         });
       }
     });
@@ -113,7 +111,7 @@ function smtpHost() {
       if (value.includes('@')) return fail(`${label} must be a host name, not an email address or user@host`);
       if (value.startsWith('[') && value.endsWith(']')) {
         return fail(
-          `${label} must be written without brackets: enter an IPv6 address as ${value.slice(1, -1)}`,
+          `${label} must be written without brackets: enter an IPv6 address as ${showValue(value.slice(1, -1), { quote: false })}`,
         );
       }
       if (/^[^:]+:\d*$/.test(value) || /^\[.*\]:\d*$/.test(value)) {
@@ -121,7 +119,7 @@ function smtpHost() {
       }
       if (!isHostOrIp(value)) {
         return fail(
-          `${label} "${value}" is not a valid host name or IP address: use letters, digits, hyphens and dots, e.g. smtp.district.k12.us`,
+          `${label} ${showValue(value)} is not a valid host name or IP address: use letters, digits, hyphens and dots, e.g. smtp.district.k12.us`,
         );
       }
     });

@@ -1,4 +1,5 @@
 import type { EmailSettings } from './settings/schema.js';
+import { showValue } from './truncate.js';
 
 /**
  * Every `code` a {@link MailerError} can carry. Stable: match on it, never on the message.
@@ -120,7 +121,7 @@ export class AttachmentsNotAllowedError extends MailerError {
   constructor(filename: string) {
     super(
       'ATTACHMENTS_NOT_ALLOWED',
-      `${filename} cannot be attached: email attachments are not allowed (check Allow Email Attachments in the Email Settings)`,
+      `${showValue(filename, { quote: false })} cannot be attached: email attachments are not allowed (check Allow Email Attachments in the Email Settings)`,
     );
     this.filename = filename;
   }

@@ -78,3 +78,33 @@ describe('checkAttachment messages', () => {
     expect(error.message).toMatch(/^a\\u0007\\u202e\.pdf is 200 MB/);
   });
 });
+
+describe('Mailer.send messages', () => {
+  it('shortens a huge id, kind and attachment path, and a missing file at send', async () => {
+    const { Mailer } = await import('../src/index.js');
+    const mailer = new Mailer({
+      settings: withSettings({ allowAttachments: true }),
+      transport: () => ({
+        send: async (mail) => ({
+          messageId: mail.headers['Message-ID'] ?? '',
+          accepted: mail.to,
+          rejected: [],
+          response: '250 OK',
+        }),
+      }),
+    });
+    const message = { to: 'parent@example.org', subject: 'Hi', text: 'x' };
+    void mailer.send(message, { id: huge });
+    const pending = await mailer.send(message, { id: huge }).catch((e: Error) => e);
+    expect(pending.message).toContain('(5,000,000 characters) is already pending');
+    expect(pending.message.length).toBeLessThan(300);
+    const kind = await mailer.send(message, { kind: huge as never }).catch((e: Error) => e);
+    expect(kind.message.length).toBeLessThan(300);
+    const missing = await mailer
+      .send({ ...message, attachments: [{ filename: 'a.pdf', path: `/nonexistent/${huge}` }] })
+      .catch((e: Error) => e);
+    expect(missing).toBeInstanceOf(InvalidMessageError);
+    expect(missing.message.length).toBeLessThan(400);
+    await mailer.close();
+  });
+});

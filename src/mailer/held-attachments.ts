@@ -10,6 +10,7 @@ import { AttachmentTooLargeError, InvalidMessageError } from '../errors.js';
 import type { MailAttachment } from '../message.js';
 import type { HostPolicy } from '../settings/policy.js';
 import type { EmailSettings } from '../settings/schema.js';
+import { showValue } from '../truncate.js';
 import { limitStream, sendLimitBytes } from './limit-stream.js';
 
 /** An accepted attachment and the limit it is held to on every attempt. */
@@ -45,7 +46,7 @@ async function sizeOnDisk(attachment: MailAttachment, when: string): Promise<num
     return info.size;
   } catch (error) {
     throw new InvalidMessageError(
-      `Attachment ${filename} cannot be read from ${path}${when}: check that the file exists`,
+      `Attachment ${showValue(filename, { quote: false })} cannot be read from ${showValue(String(path))}${when}: check that the file exists`,
       { cause: error },
     );
   }

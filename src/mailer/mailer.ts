@@ -22,6 +22,7 @@ import type { EmailSettings, EmailSettingsInput } from '../settings/schema.js';
 import { diagnose } from '../transport/diagnose.js';
 import { smtpTransport, tlsMode } from '../transport/smtp.js';
 import type { OutgoingMail, TransportFactory } from '../transport/types.js';
+import { showValue } from '../truncate.js';
 import { type Clock, systemClock } from './clock.js';
 import { attemptDeadlineMs, deadlineError } from './deadline.js';
 import { deliveryReport } from './delivery-report.js';
@@ -84,7 +85,7 @@ function positiveInteger(name: string, value: unknown, fallback: number): number
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
     throw new TypeError(
-      `MailerOptions.${name} must be a whole number of at least 1 (received ${String(value)})`,
+      `MailerOptions.${name} must be a whole number of at least 1 (received ${showValue(String(value))})`,
     );
   }
   return value;
@@ -385,7 +386,7 @@ export class Mailer extends EventEmitter<MailerEvents> {
     const { id, kind, context, sender, checked, settings } = admission;
     if (this.#closed) throw new MailerClosedError();
     if (this.#jobs.has(id)) {
-      throw new InvalidMessageError(`A message with id "${id}" is already pending: use a unique id`);
+      throw new InvalidMessageError(`A message with id ${showValue(id)} is already pending: use a unique id`);
     }
     let resolve!: (report: DeliveryReport) => void;
     let reject!: (error: Error) => void;
@@ -442,7 +443,9 @@ export class Mailer extends EventEmitter<MailerEvents> {
       throw new InvalidMessageError('Send options must be an object');
     const kind = options.kind ?? 'standard';
     if (kind !== 'standard' && kind !== 'emergency') {
-      throw new InvalidMessageError(`kind must be 'standard' or 'emergency' (received ${String(kind)})`);
+      throw new InvalidMessageError(
+        `kind must be 'standard' or 'emergency' (received ${showValue(String(kind))})`,
+      );
     }
     const id = options.id ?? nextId();
     if (typeof id !== 'string' || id.trim() === '')
@@ -662,12 +665,12 @@ export class Mailer extends EventEmitter<MailerEvents> {
 
   #cancelMessage(job: Job, reason: CancelReason, error: Error): string {
     const tries = `${job.attempts} attempt${job.attempts === 1 ? '' : 's'}`;
-    if (reason === 'closed')
-      return `Message ${job.id} was cancelled after ${tries} because the mailer closed`;
+    const id = showValue(job.id, { quote: false });
+    if (reason === 'closed') return `Message ${id} was cancelled after ${tries} because the mailer closed`;
     if (reason === 'permanent') {
-      return `Message ${job.id} was refused for good after ${tries} and will not be retried: ${error.message}`;
+      return `Message ${id} was refused for good after ${tries} and will not be retried: ${error.message}`;
     }
-    return `Message ${job.id} was cancelled after ${tries}, the Max Errors Before Cancel: ${error.message}`;
+    return `Message ${id} was cancelled after ${tries}, the Max Errors Before Cancel: ${error.message}`;
   }
 
   #checkIdle(): void {

@@ -372,6 +372,51 @@ describe('diagnose', () => {
     expect([...stages].sort()).toEqual(['auth', 'connect', 'dns', 'timeout', 'tls']);
   });
 
+  it('never throws, whatever the transport threw', () => {
+    const throwing = () => {
+      throw new Error('unreadable');
+    };
+    const getters = new Error('Invalid login');
+    for (const key of ['code', 'responseCode', 'message']) {
+      Object.defineProperty(getters, key, { get: throwing, enumerable: true });
+    }
+    const revocable = Proxy.revocable({}, {});
+    revocable.revoke();
+    const hostile: unknown[] = [
+      Object.create(null),
+      { toString: throwing },
+      getters,
+      new Proxy({}, { get: throwing, getPrototypeOf: throwing, ownKeys: throwing }),
+      revocable.proxy,
+      Symbol('thrown'),
+      undefined,
+    ];
+    for (const thrown of hostile) {
+      expect(diagnose(thrown, plain25)).toMatchObject({ stage: 'connect', hint: HINTS.generic });
+    }
+  });
+
+  it('keeps the password of the settings out of the message, in every form', () => {
+    const password = 'p@ss w0rd&x';
+    const used = settings({ useAuthentication: true, username: 'mailer', password });
+    const plain = Buffer.from(`\u0000mailer\u0000${password}`).toString('base64');
+    const forms = [password, encodeURIComponent(password), plain];
+    const thrown: unknown[] = [
+      `Invalid login for ${password}`,
+      Object.freeze(error(`535 AUTH PLAIN ${plain} refused`, { code: 'EAUTH', responseCode: 535 })),
+      error(`POST https://api.example/send?key=${encodeURIComponent(password)} timed out`),
+      { message: `login ${password} refused`, code: 'EAUTH' },
+    ];
+    for (const value of thrown) {
+      const { message } = diagnose(value, used);
+      expect(message).toContain('********');
+      for (const form of forms) expect(message).not.toContain(form);
+    }
+    expect(diagnose(thrown[1], used).stage).toBe('auth');
+    expect(diagnose(thrown[2], used).stage).toBe('timeout');
+    expect(diagnose(thrown[3], used).stage).toBe('auth');
+  });
+
   it('does not change the error it explains', () => {
     const thrown = error('Invalid login: 535 Authentication credentials invalid', {
       code: 'EAUTH',

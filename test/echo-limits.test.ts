@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   AttachmentTooLargeError,
   checkAttachment,
+  type EmailSettingsInput,
   InvalidMessageError,
   InvalidSenderError,
   MB,
@@ -79,11 +80,15 @@ describe('checkAttachment messages', () => {
   });
 });
 
+const unexpected = (): Error => {
+  throw new Error('expected send() to reject');
+};
+
 describe('Mailer.send messages', () => {
   it('shortens a huge id, kind and attachment path, and a missing file at send', async () => {
     const { Mailer } = await import('../src/index.js');
     const mailer = new Mailer({
-      settings: withSettings({ allowAttachments: true }),
+      settings: withSettings({ allowAttachments: true }) as EmailSettingsInput,
       transport: () => ({
         send: async (mail) => ({
           messageId: mail.headers['Message-ID'] ?? '',
@@ -95,14 +100,14 @@ describe('Mailer.send messages', () => {
     });
     const message = { to: 'parent@example.org', subject: 'Hi', text: 'x' };
     void mailer.send(message, { id: huge });
-    const pending = await mailer.send(message, { id: huge }).catch((e: Error) => e);
+    const pending = await mailer.send(message, { id: huge }).then(unexpected, (e: Error) => e);
     expect(pending.message).toContain('(5,000,000 characters) is already pending');
     expect(pending.message.length).toBeLessThan(300);
-    const kind = await mailer.send(message, { kind: huge as never }).catch((e: Error) => e);
+    const kind = await mailer.send(message, { kind: huge as never }).then(unexpected, (e: Error) => e);
     expect(kind.message.length).toBeLessThan(300);
     const missing = await mailer
       .send({ ...message, attachments: [{ filename: 'a.pdf', path: `/nonexistent/${huge}` }] })
-      .catch((e: Error) => e);
+      .then(unexpected, (e: Error) => e);
     expect(missing).toBeInstanceOf(InvalidMessageError);
     expect(missing.message.length).toBeLessThan(400);
     await mailer.close();

@@ -12,7 +12,7 @@ import {
 import { type CheckedMessage, checkMessage, type MailMessage, type SendOptions } from '../message.js';
 import { defaultIsRetryable } from '../retry.js';
 import { afterFailure, mayAttemptAgain, retryDelayMs } from '../retry-policy.js';
-import { scrubError, secretForms } from '../secrets.js';
+import { scrubForeign, secretForms } from '../secrets.js';
 import { type MessageKind, type ResolvedSender, resolveSender, type SenderContext } from '../sender.js';
 import { DEFAULT_SMTP_PORT } from '../settings/defaults.js';
 import { parseEmailSettings } from '../settings/parse.js';
@@ -243,7 +243,7 @@ export class Mailer extends EventEmitter<MailerEvents> {
           ),
       );
     } catch (error) {
-      const found = diagnose(scrubError(error, this.#secrets), settings);
+      const found = diagnose(scrubForeign(error, this.#secrets), settings);
       return { ok: false, ...found };
     }
     return {
@@ -551,7 +551,7 @@ export class Mailer extends EventEmitter<MailerEvents> {
       }
     } catch (raw) {
       if (!handedOver) permit.release(); // nothing reached the server
-      const error = job.overLimit ?? scrubError(toError(raw), [...slot.secrets, ...this.#secrets]);
+      const error = job.overLimit ?? scrubForeign(raw, [...slot.secrets, ...this.#secrets]);
       this.#failed(job, error);
     } finally {
       this.#clock.clearTimeout(timer);

@@ -1,4 +1,5 @@
 import { replyCode } from '../retry.js';
+import { scrubForeign, secretForms } from '../secrets.js';
 import { DEFAULT_SMTP_PORT } from '../settings/defaults.js';
 import type { EmailSettings } from '../settings/schema.js';
 
@@ -20,16 +21,10 @@ export interface Diagnosis {
   hint: string;
 }
 
-interface ErrorLike {
-  code?: unknown;
-  message?: unknown;
-}
-
-function describe(error: unknown): { code: string; text: string } {
-  const e = (typeof error === 'object' && error !== null ? error : {}) as ErrorLike;
-  const code = typeof e.code === 'string' ? e.code : '';
-  const text = typeof e.message === 'string' ? e.message : String(error);
-  return { code, text };
+/** The code and text of an error built by {@link scrubForeign}: plain data, safe to read. */
+function describe(error: Error): { code: string; text: string } {
+  const { code } = error as { code?: unknown };
+  return { code: typeof code === 'string' ? code : '', text: error.message };
 }
 
 function timeoutHint(settings: EmailSettings, port: number): string {
@@ -50,14 +45,18 @@ const NOT_TLS = /wrong version number|packet length too long|unknown protocol|ER
  * (port 465 without Use TLS, Use TLS on a port that does not speak it, a certificate that does not verify, wrong
  * credentials, an unknown host, a refused port). Pure: no I/O.
  *
- * @param error - what the transport threw
+ * Safe for any value: it reads a scrubbed copy (see {@link scrubForeign}), so a getter or Proxy that throws is
+ * skipped, the value is not changed, and the password of `settings` shows in the message in no form.
+ *
+ * @param error - what the transport threw: any value
  * @param settings - the settings it ran with
  */
 export function diagnose(error: unknown, settings: EmailSettings): Diagnosis {
-  const { code, text } = describe(error);
+  const shown = scrubForeign(error, secretForms(settings.username, settings.password));
+  const { code, text } = describe(shown);
   const port = settings.smtpPort ?? DEFAULT_SMTP_PORT;
   const where = `${settings.smtpHost}:${port}`;
-  const reply = replyCode(error);
+  const reply = replyCode(shown);
 
   if (code === 'EDNS' || /ENOTFOUND|EAI_AGAIN|getaddrinfo/i.test(text)) {
     return {

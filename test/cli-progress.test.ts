@@ -5,11 +5,12 @@ import {
   formatEta,
   rateOver,
   renderBar,
+  renderInterrupted,
   renderProgress,
   renderSummary,
 } from '../src/cli/progress.js';
 
-const snapshot = { total: 100, sent: 40, failed: 2, retrying: 0, rate: 9.5, etaMs: 5800 };
+const snapshot = { total: 100, sent: 40, failed: 2, interrupted: 0, retrying: 0, rate: 9.5, etaMs: 5800 };
 
 describe('formatDuration', () => {
   it('shows milliseconds, seconds, minutes and hours', () => {
@@ -68,6 +69,12 @@ describe('renderProgress', () => {
     expect(renderProgress({ ...snapshot, retrying: 3 })).toContain('waiting 58 (3 to retry)');
   });
 
+  it('counts the messages interrupted instead of those waiting once Ctrl+C was pressed', () => {
+    expect(renderProgress({ ...snapshot, interrupted: 58 })).toBe(
+      'progress: 42/100  sent 40  failed 2  interrupted 58  9.5/s',
+    );
+  });
+
   it('starts with a bar and fits in the terminal on a TTY', () => {
     const line = renderProgress(snapshot, 60);
     expect(line.startsWith('[####......]')).toBe(true);
@@ -76,9 +83,28 @@ describe('renderProgress', () => {
 });
 
 describe('renderSummary', () => {
-  it('shows sent, cancelled, refused, the time and the rate', () => {
-    expect(renderSummary({ total: 20, sent: 18, cancelled: 1, refused: 1, elapsedMs: 2_000 })).toBe(
-      'Sent 18 of 20 in 2.0 s (9.0/s); 1 cancelled, 1 refused',
-    );
+  const summary = {
+    total: 20,
+    sent: 16,
+    cancelled: 1,
+    refused: 1,
+    invalid: 2,
+    interrupted: 0,
+    elapsedMs: 2_000,
+  };
+
+  it('shows sent, cancelled, refused, invalid, the time and the rate', () => {
+    expect(renderSummary(summary)).toBe('Sent 16 of 20 in 2.0 s (8.0/s); 1 cancelled, 1 refused, 2 invalid');
+  });
+
+  it('counts invalid addresses apart from what a server refused', () => {
+    expect(renderSummary({ ...summary, refused: 0, invalid: 3 })).toContain('0 refused, 3 invalid');
+  });
+});
+
+describe('renderInterrupted', () => {
+  it('counts the messages not sent on one line', () => {
+    expect(renderInterrupted(4_990)).toBe('interrupted: 4990 messages not sent');
+    expect(renderInterrupted(1)).toBe('interrupted: 1 message not sent');
   });
 });

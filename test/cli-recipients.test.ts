@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CliError } from '../src/cli/output.js';
-import { parseCsv, recipientsFromRows } from '../src/cli/recipients-file.js';
+import { parseAddressCell, parseCsv, recipientsFromRows } from '../src/cli/recipients-file.js';
 
 describe('parseCsv', () => {
   it('keeps commas, doubled quotes and line breaks inside quoted fields', () => {
@@ -33,9 +33,11 @@ describe('recipientsFromRows', () => {
   it('takes the email column, whatever its case', () => {
     const rows = parseCsv('Name,EMAIL\nJane,jane@example.org\nRick,\nJ,JANE@example.org\n');
     expect(recipientsFromRows(rows, 'list.csv')).toEqual({
-      recipients: [{ line: 2, address: 'jane@example.org' }],
+      recipients: [{ line: 2, address: 'jane@example.org', to: 'jane@example.org' }],
       blank: [3],
       duplicates: [4],
+      split: [],
+      invalid: [],
     });
   });
 
@@ -49,5 +51,97 @@ describe('recipientsFromRows', () => {
 
   it('refuses several columns without an email column', () => {
     expect(() => recipientsFromRows(parseCsv('name,phone\nJane,555\n'), 'list.csv')).toThrow(CliError);
+  });
+});
+
+describe('parseAddressCell', () => {
+  it('reads one address, with or without a display name', () => {
+    expect(parseAddressCell(' jo@example.org ')).toEqual({
+      mailboxes: [{ address: 'jo@example.org', name: '' }],
+      problems: [],
+    });
+    expect(parseAddressCell('Jo Smith <jo@example.org>').mailboxes).toEqual([
+      { address: 'jo@example.org', name: 'Jo Smith' },
+    ]);
+    expect(parseAddressCell('"Doe, Jane" <jane@example.org>').mailboxes).toEqual([
+      { address: 'jane@example.org', name: 'Doe, Jane' },
+    ]);
+  });
+
+  it('splits a cell with several addresses separated by a comma or a semicolon', () => {
+    for (const cell of ['a@example.org, b@example.org', 'a@example.org; b@example.org']) {
+      expect(parseAddressCell(cell).mailboxes.map((m) => m.address)).toEqual([
+        'a@example.org',
+        'b@example.org',
+      ]);
+    }
+  });
+
+  it('refuses text that is not an address, saying why', () => {
+    expect(parseAddressCell('not-an-address').problems).toEqual([
+      { text: 'not-an-address', reason: 'is not an email address' },
+    ]);
+    expect(parseAddressCell('a@example.org, nobody')).toEqual({
+      mailboxes: [{ address: 'a@example.org', name: '' }],
+      problems: [{ text: 'nobody', reason: 'is not an email address' }],
+    });
+  });
+
+  it('refuses two addresses separated only by a space rather than sending to one of them', () => {
+    const cell = parseAddressCell('jo@example.org jane@example.org');
+    expect(cell.mailboxes).toEqual([]);
+    expect(cell.problems[0]?.reason).toContain('separate them with a comma');
+  });
+
+  it('refuses a cell with a control character', () => {
+    expect(parseAddressCell('jo\x1b[2J@example.org').problems[0]?.reason).toBe('holds a control character');
+    expect(parseAddressCell('Jo <jo@example.org>\u202e').mailboxes).toEqual([]);
+  });
+
+  it('keeps no display name that only repeats the address', () => {
+    expect(parseAddressCell('"jo@example.org" <jo@example.org>').mailboxes).toEqual([
+      { address: 'jo@example.org', name: '' },
+    ]);
+  });
+});
+
+describe('recipientsFromRows (cells)', () => {
+  it('sends each address of a cell its own message, and says which lines were split', () => {
+    const list = recipientsFromRows(
+      parseCsv('email\n"a@example.org, b@example.org"\nc@example.org\n'),
+      'l.csv',
+    );
+    expect(list.recipients.map((r) => [r.line, r.to])).toEqual([
+      [2, 'a@example.org'],
+      [2, 'b@example.org'],
+      [3, 'c@example.org'],
+    ]);
+    expect(list.split).toEqual([2]);
+  });
+
+  it('sends an address once, whatever its letter case or display name', () => {
+    const list = recipientsFromRows(
+      parseCsv('email\nJo <jo@example.org>\nJO@example.org\njo@example.org\n'),
+      'l.csv',
+    );
+    expect(list.recipients).toEqual([{ line: 2, address: 'jo@example.org', to: '"Jo" <jo@example.org>' }]);
+    expect(list.duplicates).toEqual([3, 4]);
+  });
+
+  it('lists what is not an address with its line, apart from the recipients', () => {
+    const list = recipientsFromRows(parseCsv('email\nok@example.org\nnot-an-address\n'), 'l.csv');
+    expect(list.recipients.map((r) => r.address)).toEqual(['ok@example.org']);
+    expect(list.invalid).toEqual([{ line: 3, text: 'not-an-address', reason: 'is not an email address' }]);
+  });
+
+  it('quotes a display name so that the To reads back as the same mailbox', () => {
+    const cell = '"A \\"B\\" C" <ab@example.org>';
+    const rows = [
+      { line: 1, fields: ['email'] },
+      { line: 2, fields: [cell] },
+    ];
+    const [recipient] = recipientsFromRows(rows, 'l.csv').recipients;
+    expect(parseAddressCell(cell).mailboxes).toEqual([{ address: 'ab@example.org', name: 'A "B" C' }]);
+    expect(parseAddressCell(recipient?.to ?? '').mailboxes).toEqual(parseAddressCell(cell).mailboxes);
   });
 });

@@ -1,22 +1,34 @@
 /**
  * `messenger-email send --to-file`: the same message to every address of a list, one message each, at the pace of
- * the throttle, with a live progress line and a summary.
+ * the throttle, with a live progress line and a summary. Ctrl+C stops it at any moment: nothing more is handed to
+ * the server, the messages not sent yet are cancelled and counted on one line, and the summary is still printed.
  */
 import { isMailerError } from '../index.js';
 import { type PreparedSend, sendingMailer } from './delivery.js';
-import { EXIT_DELIVERY, EXIT_OK } from './failure.js';
+import { EXIT_DELIVERY, EXIT_OK } from './exit-codes.js';
+import { startEach, whenInterrupted } from './interrupt.js';
 import { messageOf, type Output } from './output.js';
 import {
   type BulkSummary,
   estimateEtaMs,
   type ProgressSnapshot,
   rateOver,
+  renderInterrupted,
   renderProgress,
   renderSummary,
 } from './progress.js';
-import { type Recipient, type RecipientList, readRecipientsFile } from './recipients-file.js';
+import {
+  type InvalidEntry,
+  type Recipient,
+  type RecipientList,
+  readRecipientsFile,
+} from './recipients-file.js';
+import { printable } from './terminal.js';
 
-/** A message of the list that was not delivered. */
+/** Why a message of the list was not delivered. */
+export type Undelivered = 'cancelled' | 'refused' | 'invalid' | 'interrupted';
+
+/** A message of the list that was not delivered (interrupted ones are only counted). */
 interface BulkFailure {
   line: number;
   to: string;
@@ -32,6 +44,23 @@ const LOG_MS = 1000;
 /** Retried attempts explained one by one before the progress line's count takes over. */
 const RETRY_NOTES = 3;
 
+/**
+ * Why a message was not delivered, from what its `send` rejected with: interrupted (the Mailer was closed on
+ * Ctrl+C), refused for good by the server, cancelled after failed attempts, or invalid (refused by the library
+ * before any attempt: a bad address, an attachment too large). Pure.
+ *
+ * @param error - the rejection of `Mailer.send`
+ */
+export function undeliveredBecause(error: unknown): Undelivered {
+  if (isMailerError(error, 'MAILER_CLOSED')) return 'interrupted';
+  if (isMailerError(error, 'DELIVERY_CANCELLED')) {
+    const { reason } = error as { reason?: unknown };
+    if (reason === 'closed') return 'interrupted';
+    return reason === 'permanent' ? 'refused' : 'cancelled';
+  }
+  return isMailerError(error) ? 'invalid' : 'cancelled';
+}
+
 /** Counts of a bulk send, and its live progress line. */
 class BulkProgress {
   readonly #output: Output;
@@ -42,7 +71,7 @@ class BulkProgress {
   #lastLogged = '';
   readonly total: number;
   sent = 0;
-  cancelled = 0;
+  readonly counts: Record<Undelivered, number> = { cancelled: 0, refused: 0, invalid: 0, interrupted: 0 };
   readonly failures: BulkFailure[] = [];
   /** Messages waiting Minutes Between Retries: set once the Mailer exists. */
   retrying: () => number = () => 0;
@@ -69,12 +98,25 @@ class BulkProgress {
     if (this.#deliveries.length > 10_000) this.#deliveries.splice(0, 5_000);
   }
 
+  /** A cell of the list that is not an address: counted and listed, never sent. */
+  invalidEntry(entry: InvalidEntry): void {
+    this.counts.invalid++;
+    this.failures.push({ line: entry.line, to: entry.text, code: 'INVALID_MESSAGE', message: entry.reason });
+  }
+
   failed(recipient: Recipient, error: unknown): void {
+    const why = undeliveredBecause(error);
+    this.counts[why]++;
+    if (why === 'interrupted') return; // counted on one line at the end
     const code = isMailerError(error) ? error.code : 'UNEXPECTED';
-    if (code === 'DELIVERY_CANCELLED') this.cancelled++;
     const failure = { line: recipient.line, to: recipient.address, code, message: messageOf(error) };
     this.failures.push(failure);
-    this.note(`failed: line ${failure.line} ${failure.to}: ${failure.message}`);
+    this.note(`failed: line ${failure.line} ${printable(failure.to)}: ${printable(failure.message)}`);
+  }
+
+  /** Messages never handed to the Mailer: Ctrl+C came while the list was being queued. */
+  notQueued(count: number): void {
+    this.counts.interrupted += count;
   }
 
   /** A line on stderr that does not tear the progress line of a terminal. */
@@ -101,6 +143,7 @@ class BulkProgress {
       total: this.total,
       sent: this.sent,
       failed,
+      interrupted: this.counts.interrupted,
       retrying: this.retrying(),
       rate,
       // over the first second the observed rate is still ramping up: the throttle alone is the better guess
@@ -109,14 +152,7 @@ class BulkProgress {
   }
 
   summary(): BulkSummary {
-    const refused = this.failures.length - this.cancelled;
-    return {
-      total: this.total,
-      sent: this.sent,
-      cancelled: this.cancelled,
-      refused,
-      elapsedMs: this.elapsedMs,
-    };
+    return { total: this.total, sent: this.sent, ...this.counts, elapsedMs: this.elapsedMs };
   }
 
   #redraw(): void {
@@ -137,24 +173,47 @@ function lineList(lines: number[]): string {
   return lines.length > 10 ? `${shown} and ${lines.length - 10} more` : shown;
 }
 
-function warnSkipped(output: Output, path: string, list: RecipientList): void {
+function warnAboutList(output: Output, path: string, list: RecipientList): void {
+  const file = printable(path);
   if (list.blank.length > 0)
-    output.warn(`warning: ${path}: no address on line ${lineList(list.blank)}: skipped`);
+    output.warn(`warning: ${file}: no address on line ${lineList(list.blank)}: skipped`);
+  if (list.split.length > 0) {
+    output.warn(
+      `warning: ${file}: line ${lineList(list.split)} hold several addresses: each address gets its own message`,
+    );
+  }
   if (list.duplicates.length > 0) {
     output.warn(
-      `warning: ${path}: ${list.duplicates.length} duplicate address(es) sent once (line ${lineList(list.duplicates)})`,
+      `warning: ${file}: ${list.duplicates.length} duplicate address(es) sent once (line ${lineList(list.duplicates)})`,
     );
+  }
+  if (list.invalid.length > 0) {
+    const lines = [...new Set(list.invalid.map((entry) => entry.line))];
+    output.warn(`warning: ${file}: not an address on line ${lineList(lines)}: not sent (listed at the end)`);
   }
 }
 
 function printEnd(output: Output, progress: BulkProgress): void {
-  output.line(renderSummary(progress.summary()));
+  const summary = progress.summary();
+  if (summary.interrupted > 0) output.line(renderInterrupted(summary.interrupted));
+  output.line(renderSummary(summary));
   const shown = progress.failures.slice(0, FAILURES_SHOWN);
   if (shown.length === 0) return;
   output.line('Not delivered:');
-  for (const f of shown) output.line(`  line ${f.line} ${f.to}: ${f.message}`);
+  for (const f of shown) output.line(`  line ${f.line} ${printable(f.to)}: ${printable(f.message)}`);
   const more = progress.failures.length - shown.length;
   if (more > 0) output.line(`  ... and ${more} more (--json lists them all)`);
+}
+
+/** Message ids from line numbers, in list order: `line-7`, then `line-7-2` for a second address of that line. */
+function lineIds(): (line: number) => string {
+  let previous = 0;
+  let count = 0;
+  return (line) => {
+    count = line === previous ? count + 1 : 1;
+    previous = line;
+    return count === 1 ? `line-${line}` : `line-${line}-${count}`;
+  };
 }
 
 /**
@@ -163,9 +222,10 @@ function printEnd(output: Output, progress: BulkProgress): void {
  * @param prepared - the checked message and settings
  * @param listPath - the CSV or text file of addresses
  * @param output - where to write
- * @param signal - aborted on Ctrl+C: waiting messages are cancelled, the summary still printed
- * @returns 0 when every message was delivered, 2 otherwise
- * @throws CliError when the list cannot be read or holds no address
+ * @param signal - aborted on Ctrl+C: nothing more is handed to the server, the messages not sent yet are
+ *   cancelled, the summary still printed
+ * @returns 0 when every message was delivered, 2 otherwise (interrupted included)
+ * @throws CliError when the list cannot be read or holds no address; InterruptedError on Ctrl+C while reading it
  */
 export async function runBulk(
   prepared: PreparedSend,
@@ -173,9 +233,11 @@ export async function runBulk(
   output: Output,
   signal: AbortSignal,
 ): Promise<number> {
-  const list = await readRecipientsFile(listPath);
-  warnSkipped(output, listPath, list);
-  const tracker = new BulkProgress(output, list.recipients.length, prepared.settings.throttlePerSecond);
+  const list = await readRecipientsFile(listPath, signal);
+  warnAboutList(output, listPath, list);
+  const total = list.recipients.length + list.invalid.length;
+  const tracker = new BulkProgress(output, total, prepared.settings.throttlePerSecond);
+  for (const entry of list.invalid) tracker.invalidEntry(entry);
   let retries = 0;
   const { mailer } = sendingMailer(prepared, output, (line) => {
     retries++;
@@ -183,25 +245,23 @@ export async function runBulk(
     if (retries === RETRY_NOTES + 1) tracker.note('(further retries are counted in the progress line)');
   });
   tracker.retrying = () => mailer.stats().waitingRetry;
-  const stop = () => {
+  const forget = whenInterrupted(signal, () => {
     tracker.note('interrupted: cancelling the messages not sent yet');
     void mailer.close();
-  };
-  signal.addEventListener('abort', stop, { once: true });
+  });
   tracker.start();
-  const sends = list.recipients.map((recipient) =>
+  const ids = lineIds();
+  const sends = await startEach(list.recipients, signal, (recipient) =>
     mailer
-      .send(
-        { ...prepared.message, to: recipient.address },
-        { ...prepared.options, id: `line-${recipient.line}` },
-      )
+      .send({ ...prepared.message, to: recipient.to }, { ...prepared.options, id: ids(recipient.line) })
       .then(
         () => tracker.delivered(),
         (error: unknown) => tracker.failed(recipient, error),
       ),
   );
+  tracker.notQueued(list.recipients.length - sends.length);
   await Promise.all(sends);
-  signal.removeEventListener('abort', stop);
+  forget();
   await mailer.close();
   tracker.stop();
   printEnd(output, tracker);
@@ -213,6 +273,7 @@ export async function runBulk(
     elapsedMs: Math.round(summary.elapsedMs),
     rate: Math.round((summary.sent / Math.max(summary.elapsedMs / 1000, 0.001)) * 10) / 10,
     skipped: { blank: list.blank, duplicates: list.duplicates },
+    split: list.split,
     failures: tracker.failures,
   });
   return ok ? EXIT_OK : EXIT_DELIVERY;

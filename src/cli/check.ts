@@ -17,6 +17,7 @@ import { describeReport, type TlsOption, tlsOption } from './delivery.js';
 import { EXIT_DELIVERY, EXIT_OK, exitCodeFor } from './failure.js';
 import { CliError, messageOf, type Output } from './output.js';
 import { loadSettings } from './settings-file.js';
+import { printable } from './terminal.js';
 
 /** Arguments of `check`. */
 export interface CheckArgs {
@@ -37,7 +38,7 @@ export const TEST_SUBJECT = 'messenger-email test';
 function describeServer(settings: EmailSettings): string {
   const port = settings.smtpPort ?? DEFAULT_SMTP_PORT;
   const tls = !settings.useTls ? 'no TLS' : port === 465 ? 'TLS from the first byte' : 'STARTTLS';
-  const login = settings.useAuthentication ? `login as ${settings.username ?? ''}` : 'no login';
+  const login = settings.useAuthentication ? `login as ${printable(settings.username ?? '')}` : 'no login';
   return `${settings.smtpHost}:${port} (${tls}, ${login})`;
 }
 
@@ -60,8 +61,8 @@ function printVerify(output: Output, report: VerifyReport, settings: EmailSettin
     output.line(`OK: the SMTP server accepted the connection: ${describeServer(settings)}`);
     return;
   }
-  output.line(`FAILED at stage "${report.stage}": ${report.message}`);
-  output.line(`Hint: ${report.hint}`);
+  output.line(`FAILED at stage "${report.stage}": ${printable(report.message)}`);
+  output.line(`Hint: ${printable(report.hint)}`);
 }
 
 type TestResult =
@@ -88,10 +89,10 @@ async function sendTest(
 
 function printTest(output: Output, test: TestResult): void {
   if (!test.ok) {
-    output.line(`FAILED to send the test email to ${test.to}: ${test.message}`);
+    output.line(`FAILED to send the test email to ${printable(test.to)}: ${printable(test.message)}`);
     return;
   }
-  output.line(`Test email sent to ${test.to}`);
+  output.line(`Test email sent to ${printable(test.to)}`);
   for (const line of describeReport(test.report)) output.line(`  ${line}`);
 }
 
@@ -110,7 +111,7 @@ function mailerFor(settings: EmailSettings, tls: TlsOption): Mailer {
 export async function runCheck(args: CheckArgs, output: Output): Promise<number> {
   const settings = await loadSettings(args.settingsPath, args.passwordEnv, output);
   const tls = await tlsOption(args.ca);
-  output.line(`Settings in ${args.settingsPath} are valid.`);
+  output.line(`Settings in ${printable(args.settingsPath)} are valid.`);
   output.line(`Checking ${describeServer(settings)}...`);
   const mailer = mailerFor(settings, tls);
   try {

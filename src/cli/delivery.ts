@@ -14,8 +14,9 @@ import {
   type SendOptions,
 } from '../index.js';
 import { readTextFile } from './files.js';
-import { CliError, type Output } from './output.js';
+import { CliError, messageOf, type Output } from './output.js';
 import { formatDuration } from './progress.js';
+import { printable } from './terminal.js';
 
 /** Mailer options for `--ca`: spread into `new Mailer({ ... })`. */
 export type TlsOption = { tls?: { ca: string[] } };
@@ -24,13 +25,16 @@ export type TlsOption = { tls?: { ca: string[] } };
  * The TLS option for `--ca FILE`: trust that certificate authority as well as the public ones.
  *
  * @param caPath - the PEM file, or `undefined` for the public authorities only
- * @throws CliError when the file cannot be read or holds no PEM certificate
+ * @param signal - aborted on Ctrl+C
+ * @throws CliError when the file cannot be read or holds no PEM certificate; InterruptedError on Ctrl+C
  */
-export async function tlsOption(caPath: string | undefined): Promise<TlsOption> {
+export async function tlsOption(caPath: string | undefined, signal?: AbortSignal): Promise<TlsOption> {
   if (caPath === undefined) return {};
-  const pem = await readTextFile('the certificate file (--ca)', caPath);
+  const pem = await readTextFile('the certificate file (--ca)', caPath, signal);
   if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
-    throw new CliError(`${caPath} (--ca) holds no PEM certificate: give the CA certificate as a .pem file`);
+    throw new CliError(
+      `${printable(caPath)} (--ca) holds no PEM certificate: give the CA certificate as a .pem file`,
+    );
   }
   return { tls: { ca: [...rootCertificates, pem] } };
 }
@@ -47,23 +51,24 @@ const SOURCES: Record<SenderSource, string> = {
  * @param sender - the resolved sender
  */
 export function describeSender(sender: ResolvedSender): string {
-  return `${sender.address} (${SOURCES[sender.source]})`;
+  return `${printable(sender.address)} (${SOURCES[sender.source]})`;
 }
 
 /**
  * A delivery report in `name: value` lines: id, sender (and what was offered but not used), attempts, accepted and
- * rejected recipients, the server's reply.
+ * rejected recipients, the server's reply. Every value is on one line, its control characters escaped.
  *
  * @param report - what `send` resolved with
  */
 export function describeReport(report: DeliveryReport): string[] {
-  const lines = [`id:         ${report.id}`, `message-id: ${report.messageId}`];
+  const list = (addresses: string[]) => addresses.map(printable).join(', ');
+  const lines = [`id:         ${printable(report.id)}`, `message-id: ${printable(report.messageId)}`];
   lines.push(`from:       ${describeSender(report.sender)}`);
   for (const ignored of report.sender.ignored)
-    lines.push(`ignored:    ${ignored.source} sender: ${ignored.reason}`);
-  lines.push(`attempts:   ${report.attempts}`, `accepted:   ${report.accepted.join(', ') || '(none)'}`);
-  if (report.rejected.length > 0) lines.push(`rejected:   ${report.rejected.join(', ')}`);
-  lines.push(`response:   ${report.response}`);
+    lines.push(`ignored:    ${ignored.source} sender: ${printable(ignored.reason)}`);
+  lines.push(`attempts:   ${report.attempts}`, `accepted:   ${list(report.accepted) || '(none)'}`);
+  if (report.rejected.length > 0) lines.push(`rejected:   ${list(report.rejected)}`);
+  lines.push(`response:   ${printable(report.response)}`);
   return lines;
 }
 
@@ -88,7 +93,7 @@ export interface PreparedSend {
 export function retryLine(event: FailedEvent, now: number): string {
   const wait =
     event.nextAttemptAt === undefined ? '' : ` in ${formatDuration(Math.max(0, event.nextAttemptAt - now))}`;
-  return `attempt ${event.attempt} failed: ${event.error.message}; trying again${wait} (Ctrl+C to give up)`;
+  return `attempt ${event.attempt} failed: ${printable(messageOf(event.error))}; trying again${wait} (Ctrl+C to give up)`;
 }
 
 /**
@@ -110,7 +115,7 @@ export function sendingMailer(
     for (const name of fresh) dropped.add(name);
     if (fresh.length > 0) {
       output.warn(
-        `warning: ${fresh.join(', ')} not attached: the settings do not allow attachments (Allow Email Attachments)`,
+        `warning: ${fresh.map(printable).join(', ')} not attached: the settings do not allow attachments (Allow Email Attachments)`,
       );
     }
   });

@@ -3,15 +3,11 @@
  * a stack trace.
  */
 import { isMailerError } from '../index.js';
+import { EXIT_DELIVERY, EXIT_INPUT } from './exit-codes.js';
 import { CliError, messageOf, type Output } from './output.js';
 import { InvalidSettingsFileError } from './settings-file.js';
 
-/** Exit code: everything worked. */
-export const EXIT_OK = 0;
-/** Exit code: bad input (arguments, files, settings, the message). */
-export const EXIT_INPUT = 1;
-/** Exit code: the server could not be used, or a message was not delivered. */
-export const EXIT_DELIVERY = 2;
+export { EXIT_DELIVERY, EXIT_INPUT, EXIT_OK, EXIT_QUIT } from './exit-codes.js';
 
 /** A failure, ready to report. */
 export interface Failure {

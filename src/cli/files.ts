@@ -2,7 +2,9 @@
  * Reading the files named on the command line, with a message a person can act on when one cannot be read.
  */
 import { readFile, stat } from 'node:fs/promises';
+import { throwIfInterrupted } from './interrupt.js';
 import { CliError } from './output.js';
+import { printable } from './terminal.js';
 
 /**
  * Why a file could not be read, in a user's words.
@@ -13,7 +15,7 @@ import { CliError } from './output.js';
  */
 export function fileProblem(what: string, path: string, error: unknown): string {
   const code = (error as { code?: unknown } | null)?.code;
-  const head = `cannot read ${what} ${path}`;
+  const head = `cannot read ${what} ${printable(path)}`;
   if (code === 'ENOENT') return `${head}: no such file`;
   if (code === 'EISDIR') return `${head}: it is a folder, not a file`;
   if (code === 'EACCES' || code === 'EPERM') return `${head}: permission denied`;
@@ -25,15 +27,20 @@ export function fileProblem(what: string, path: string, error: unknown): string 
  *
  * @param what - what the file is for, for the error message
  * @param path - the file
- * @throws CliError when it cannot be read
+ * @param signal - aborted on Ctrl+C: the read stops
+ * @throws CliError when it cannot be read; InterruptedError when `signal` aborts before it is read
  */
-export async function readTextFile(what: string, path: string): Promise<string> {
+export async function readTextFile(what: string, path: string, signal?: AbortSignal): Promise<string> {
+  throwIfInterrupted(signal);
+  let text: string;
   try {
-    const text = await readFile(path, 'utf8');
-    return text.replace(/^\uFEFF/, '');
+    text = await readFile(path, signal === undefined ? { encoding: 'utf8' } : { encoding: 'utf8', signal });
   } catch (error) {
+    throwIfInterrupted(signal); // the read was aborted
     throw new CliError(fileProblem(what, path, error));
   }
+  throwIfInterrupted(signal);
+  return text.replace(/^\uFEFF/, '');
 }
 
 /**

@@ -5,10 +5,11 @@
 import { createRequire } from 'node:module';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { runCheck } from './check.js';
-import { describeFailure, EXIT_INPUT, EXIT_OK, reportFailure } from './failure.js';
+import { describeFailure, EXIT_INPUT, EXIT_OK, EXIT_QUIT, reportFailure } from './failure.js';
 import { CliError, createOutput, messageOf, type Output } from './output.js';
 import { runSend } from './send.js';
 import { parsePort, runSink } from './sink.js';
+import { printable } from './terminal.js';
 import { COMMAND_HELP, type CommandName, GENERAL_HELP } from './usage.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
@@ -66,7 +67,7 @@ function argumentProblem(command: CommandName, error: unknown): CliError {
     );
   }
   const text = first.replace(/^Unknown option/, 'unknown option').replace(/^Unexpected/, 'unexpected');
-  return new CliError(`${command}: ${text}`, { usage: true });
+  return new CliError(`${command}: ${printable(text)}`, { usage: true });
 }
 
 function parse(command: CommandName, args: string[]): { values: Values; positionals: string[] } {
@@ -141,11 +142,14 @@ function dispatch(
   return runSink(sink, output, signal);
 }
 
-/** Aborts on the first Ctrl+C or SIGTERM (the command stops cleanly), exits at once on the second. */
+/**
+ * Aborts on the first Ctrl+C or SIGTERM (the command stops cleanly: `send` hands nothing more to the server and
+ * exits with code 2), exits at once with code 130 on the second.
+ */
 function interruptSignal(output: Output): AbortSignal {
   const controller = new AbortController();
   const onSignal = (name: NodeJS.Signals) => {
-    if (controller.signal.aborted) process.exit(130);
+    if (controller.signal.aborted) process.exit(EXIT_QUIT);
     if (name === 'SIGINT' && !output.json) output.warn('stopping... (press Ctrl+C again to quit at once)');
     controller.abort();
   };
@@ -156,7 +160,7 @@ function interruptSignal(output: Output): AbortSignal {
 
 function help(topic: string | undefined, output: Output): number {
   if (topic !== undefined && !isCommand(topic)) {
-    throw new CliError(`there is no command "${topic}": use check, send or sink`, { usage: true });
+    throw new CliError(`there is no command "${printable(topic)}": use check, send or sink`, { usage: true });
   }
   output.line(topic === undefined ? GENERAL_HELP : COMMAND_HELP[topic]);
   return EXIT_OK;
@@ -178,7 +182,8 @@ async function run(argv: string[], output: Output): Promise<number> {
     return EXIT_OK;
   }
   if (!isCommand(first)) {
-    const what = first.startsWith('-') ? `unknown option ${first}` : `unknown command "${first}"`;
+    const shown = printable(first);
+    const what = first.startsWith('-') ? `unknown option ${shown}` : `unknown command "${shown}"`;
     throw new CliError(`${what}: use check, send or sink`, { usage: true });
   }
   const parsed = parse(first, rest);

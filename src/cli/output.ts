@@ -1,7 +1,9 @@
 /**
  * Where the command-line tool writes. The only module of the package that touches stdout and stderr: the rest of
- * the CLI goes through an {@link Output}, which also hides every known secret from what is written.
+ * the CLI goes through an {@link Output}, which hides every known secret from what is written and escapes the
+ * characters a terminal would act on.
  */
+import { jsonText, redrawText, terminalText } from './terminal.js';
 
 /** What a known secret is replaced by in the tool's output. */
 const HIDDEN = '********';
@@ -39,13 +41,16 @@ export interface Output {
   readonly isTTY: boolean;
   /** Width of the terminal in characters, or 80. */
   readonly columns: number;
-  /** A line for the user on stdout; dropped in JSON mode. */
+  /** A line for the user on stdout; dropped in JSON mode. Control characters but the line break are escaped. */
   line(text: string): void;
-  /** Raw text on stdout (progress redraws); dropped in JSON mode. */
+  /**
+   * Text on stdout for a progress redraw, without a line end; dropped in JSON mode. Only a carriage return and
+   * the erase-to-end-of-line sequence are written raw.
+   */
   write(text: string): void;
-  /** A warning or diagnostic line on stderr, in every mode. */
+  /** A warning or diagnostic line on stderr, in every mode. Control characters but the line break are escaped. */
   warn(text: string): void;
-  /** The one JSON object of `--json` mode on stdout; ignored otherwise. */
+  /** The one JSON object of `--json` mode on stdout, every character a terminal would act on escaped; ignored otherwise. */
   result(value: unknown): void;
   /** Registers a secret (the SMTP password) that must never be written. */
   addSecret(secret: string | undefined): void;
@@ -76,16 +81,16 @@ export function createOutput(options: { json: boolean; streams?: Streams }): Out
     isTTY: streams.stdout.isTTY === true,
     columns: streams.stdout.columns || 80, // 0 under some pseudo-terminals
     line: (text) => {
-      if (!json) streams.stdout.write(`${hide(text)}\n`);
+      if (!json) streams.stdout.write(`${terminalText(hide(text))}\n`);
     },
     write: (text) => {
-      if (!json) streams.stdout.write(hide(text));
+      if (!json) streams.stdout.write(redrawText(hide(text)));
     },
     warn: (text) => {
-      streams.stderr.write(`${hide(text)}\n`);
+      streams.stderr.write(`${terminalText(hide(text))}\n`);
     },
     result: (value) => {
-      if (json) streams.stdout.write(`${hide(JSON.stringify(value, null, 2))}\n`);
+      if (json) streams.stdout.write(`${jsonText(hide(JSON.stringify(value, null, 2)))}\n`);
     },
     addSecret: (secret) => {
       if (secret === undefined || secret.length < MIN_SECRET_LENGTH) return;

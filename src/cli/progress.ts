@@ -8,8 +8,10 @@ export interface ProgressSnapshot {
   total: number;
   /** Delivered. */
   sent: number;
-  /** Given up or refused. */
+  /** Not delivered: cancelled, refused or invalid. */
   failed: number;
+  /** Not sent because the send was interrupted (Ctrl+C). */
+  interrupted: number;
   /** Failed at least once and waiting Minutes Between Retries. */
   retrying: number;
   /** Deliveries per second lately. */
@@ -18,16 +20,20 @@ export interface ProgressSnapshot {
   etaMs: number | undefined;
 }
 
-/** How a bulk send ended. */
+/** How a bulk send ended: `sent + cancelled + refused + invalid + interrupted = total`. */
 export interface BulkSummary {
-  /** Messages in the list. */
+  /** Messages in the list, one per address, invalid ones included. */
   total: number;
   /** Delivered. */
   sent: number;
-  /** Given up by the Mailer (too many errors, a permanent failure, or interrupted). */
+  /** Given up after failed attempts (Max Errors Before Cancel). */
   cancelled: number;
-  /** Refused before any attempt (a bad address, an attachment too large). */
+  /** Refused for good by the SMTP server (a 5xx reply). */
   refused: number;
+  /** Never offered to the server: not an address, or a message the settings do not allow (an attachment too large). */
+  invalid: number;
+  /** Not sent because the send was interrupted (Ctrl+C). */
+  interrupted: number;
   /** Milliseconds from the first message queued to the last settled. */
   elapsedMs: number;
 }
@@ -113,10 +119,12 @@ export function renderBar(done: number, total: number, width: number): string {
 /** The counts and rate part of a progress line. */
 function progressText(s: ProgressSnapshot): string {
   const done = s.sent + s.failed;
+  const counts = `${done}/${s.total}  sent ${s.sent}  failed ${s.failed}`;
+  if (s.interrupted > 0) return `${counts}  interrupted ${s.interrupted}  ${formatRate(s.rate)}`;
   const waiting = s.total - done;
   const retrying = s.retrying > 0 ? ` (${s.retrying} to retry)` : '';
   const eta = s.etaMs === undefined || waiting === 0 ? '' : `  ETA ${formatEta(s.etaMs)}`;
-  return `${done}/${s.total}  sent ${s.sent}  failed ${s.failed}  waiting ${waiting}${retrying}  ${formatRate(s.rate)}${eta}`;
+  return `${counts}  waiting ${waiting}${retrying}  ${formatRate(s.rate)}${eta}`;
 }
 
 /**
@@ -135,12 +143,22 @@ export function renderProgress(snapshot: ProgressSnapshot, columns?: number): st
 }
 
 /**
- * The closing line of a bulk send: `Sent 20 of 20 in 1.4 s (14.3/s); 0 cancelled, 0 refused`.
+ * The closing line of a bulk send: `Sent 20 of 20 in 1.4 s (14.3/s); 0 cancelled, 0 refused, 0 invalid`. Messages
+ * not sent because of Ctrl+C have their own line, {@link renderInterrupted}.
  *
  * @param summary - how the send ended
  */
 export function renderSummary(summary: BulkSummary): string {
   const seconds = Math.max(summary.elapsedMs, 1) / 1000;
   const rate = formatRate(summary.sent / seconds);
-  return `Sent ${summary.sent} of ${summary.total} in ${formatDuration(summary.elapsedMs)} (${rate}); ${summary.cancelled} cancelled, ${summary.refused} refused`;
+  return `Sent ${summary.sent} of ${summary.total} in ${formatDuration(summary.elapsedMs)} (${rate}); ${summary.cancelled} cancelled, ${summary.refused} refused, ${summary.invalid} invalid`;
+}
+
+/**
+ * The line of an interrupted bulk send, one for every message not sent: `interrupted: 4990 messages not sent`.
+ *
+ * @param notSent - messages not sent because of Ctrl+C
+ */
+export function renderInterrupted(notSent: number): string {
+  return `interrupted: ${notSent} message${notSent === 1 ? '' : 's'} not sent`;
 }

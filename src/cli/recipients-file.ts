@@ -1,8 +1,14 @@
 /**
  * The recipient list of a bulk send: a CSV file with an `email` column, or a plain list of addresses, one a line.
+ * Each address gets its own message: a cell with several addresses is split, and an address is sent once however
+ * often it appears (ignoring letter case and display names).
  */
+import addressparser from 'nodemailer/lib/addressparser';
+import { isEmailAddress } from '../address.js';
 import { readTextFile } from './files.js';
+import { checkpoint } from './interrupt.js';
 import { CliError } from './output.js';
+import { printable } from './terminal.js';
 
 /** One row of a CSV file. */
 export interface CsvRow {
@@ -16,18 +22,50 @@ export interface CsvRow {
 export interface Recipient {
   /** The line it is on, from 1. */
   line: number;
-  /** The address as written (it may include a display name). */
+  /** The bare address, as written (`jo@example.org`). */
   address: string;
+  /** The To of its message: the address, with its display name when the cell gave one (`"Jo" <jo@example.org>`). */
+  to: string;
+}
+
+/** Text of a cell that is not an address: no message is sent for it. */
+export interface InvalidEntry {
+  /** The line it is on, from 1. */
+  line: number;
+  /** The text, as written. */
+  text: string;
+  /** Why it is not an address, for a person. */
+  reason: string;
 }
 
 /** What a recipient list holds. */
 export interface RecipientList {
-  /** Addresses to send to, duplicates removed, in file order. */
+  /** One per address to send to, duplicates removed, in file order. */
   recipients: Recipient[];
   /** Rows without an address, by line. */
   blank: number[];
-  /** Rows whose address appeared earlier in the file, by line. */
+  /** Rows whose address (or every address) appeared earlier in the file, by line. */
   duplicates: number[];
+  /** Rows whose cell held several addresses, each sent its own message, by line. */
+  split: number[];
+  /** Text that is not an address, with its line: not sent. */
+  invalid: InvalidEntry[];
+}
+
+/** One mailbox of a cell. */
+export interface Mailbox {
+  /** The bare address. */
+  address: string;
+  /** The display name, or `''`. */
+  name: string;
+}
+
+/** What one cell of the email column holds. */
+export interface AddressCell {
+  /** The addresses, in order (a cell may hold several, separated by `,` or `;`). */
+  mailboxes: Mailbox[];
+  /** The parts that are not addresses, each with the reason. */
+  problems: { text: string; reason: string }[];
 }
 
 /** The header of the column holding the addresses: `email`, `e-mail`, `email address` (any case). */
@@ -105,6 +143,56 @@ export function parseCsv(text: string): CsvRow[] {
   return rows;
 }
 
+/** Characters that need the address parser: anything else that is an email address is one plain address. */
+const SPECIAL = /[<>,;:"()\s\\]/;
+
+/** Control characters, line breaks and bidirectional controls: never part of an address or a name. */
+const CONTROL = /[\p{Cc}\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/u;
+
+/**
+ * Reads one cell of the email column: one address, optionally with a display name (`Jo Smith <jo@example.org>`),
+ * or several separated by `,` or `;`. Text that is not an address is a problem, never guessed at: a cell with a
+ * control character, or with two addresses separated only by a space (`jo@example.org jane@example.org`, which
+ * a mail client would read as one address and a name). Pure.
+ *
+ * @param cell - the cell's text
+ */
+export function parseAddressCell(cell: string): AddressCell {
+  const text = cell.trim();
+  if (text === '') return { mailboxes: [], problems: [] };
+  if (CONTROL.test(text)) {
+    return { mailboxes: [], problems: [{ text, reason: 'holds a control character' }] };
+  }
+  if (!SPECIAL.test(text) && isEmailAddress(text))
+    return { mailboxes: [{ address: text, name: '' }], problems: [] };
+  const cellOf: AddressCell = { mailboxes: [], problems: [] };
+  for (const part of addressparser(text, { flatten: true })) {
+    const address = part.address ?? '';
+    const name = (part.name ?? '').trim();
+    if (address === '' && name === '') continue;
+    if (!isEmailAddress(address)) {
+      cellOf.problems.push({ text: address || name, reason: 'is not an email address' });
+    } else if (name.includes('@') && name.toLowerCase() !== address.toLowerCase()) {
+      cellOf.problems.push({
+        text,
+        reason: 'holds addresses separated by a space: separate them with a comma, or put one address a row',
+      });
+    } else {
+      cellOf.mailboxes.push({ address, name: name.toLowerCase() === address.toLowerCase() ? '' : name });
+    }
+  }
+  if (cellOf.mailboxes.length === 0 && cellOf.problems.length === 0) {
+    cellOf.problems.push({ text, reason: 'is not an email address' });
+  }
+  return cellOf;
+}
+
+/** The To of a mailbox: `"Name" <address>` with `"` and `\` escaped in the name, or the bare address. */
+function toOf(mailbox: Mailbox): string {
+  if (mailbox.name === '') return mailbox.address;
+  return `"${mailbox.name.replace(/["\\]/g, (c) => `\\${c}`)}" <${mailbox.address}>`;
+}
+
 /** The column holding addresses and the rows holding data. */
 function addressColumn(rows: CsvRow[], path: string): { column: number; data: CsvRow[] } {
   const header = rows[0];
@@ -112,15 +200,17 @@ function addressColumn(rows: CsvRow[], path: string): { column: number; data: Cs
   const column = header.fields.findIndex((field) => EMAIL_HEADER.test(field.trim()));
   if (column !== -1) return { column, data: rows.slice(1) };
   if (rows.every((row) => row.fields.length === 1)) return { column: 0, data: rows };
-  const found = header.fields.map((field) => field.trim()).join(', ');
+  const found = header.fields.map((field) => printable(field.trim())).join(', ');
   throw new CliError(
-    `${path} has no "email" column (its first row is: ${found}): add a header row with a column named email, or give one address a line`,
+    `${printable(path)} has no "email" column (its first row is: ${found}): add a header row with a column named email, or give one address a line`,
   );
 }
 
 /**
  * Picks the recipients out of parsed rows: the `email` column of a file with a header row, or the only column of
- * a file without one. Duplicate addresses (ignoring case) are sent once. Pure.
+ * a file without one. Each cell is read by {@link parseAddressCell}: a cell with several addresses gives one
+ * recipient each, and an address is sent once, however often it appears (ignoring letter case and display
+ * names). Pure.
  *
  * @param rows - the parsed file
  * @param path - the file, for error messages
@@ -129,16 +219,22 @@ function addressColumn(rows: CsvRow[], path: string): { column: number; data: Cs
 export function recipientsFromRows(rows: CsvRow[], path: string): RecipientList {
   const { column, data } = addressColumn(rows, path);
   const seen = new Set<string>();
-  const list: RecipientList = { recipients: [], blank: [], duplicates: [] };
+  const list: RecipientList = { recipients: [], blank: [], duplicates: [], split: [], invalid: [] };
   for (const row of data) {
-    const address = (row.fields[column] ?? '').trim();
-    const key = address.toLowerCase();
-    if (address === '') list.blank.push(row.line);
-    else if (seen.has(key)) list.duplicates.push(row.line);
-    else {
+    const { line } = row;
+    const cell = parseAddressCell(row.fields[column] ?? '');
+    if (cell.mailboxes.length === 0 && cell.problems.length === 0) list.blank.push(line);
+    if (cell.mailboxes.length > 1) list.split.push(line);
+    for (const problem of cell.problems) list.invalid.push({ line, ...problem });
+    let fresh = 0;
+    for (const mailbox of cell.mailboxes) {
+      const key = mailbox.address.toLowerCase();
+      if (seen.has(key)) continue;
       seen.add(key);
-      list.recipients.push({ line: row.line, address });
+      fresh++;
+      list.recipients.push({ line, address: mailbox.address, to: toOf(mailbox) });
     }
+    if (fresh < cell.mailboxes.length) list.duplicates.push(line);
   }
   return list;
 }
@@ -147,20 +243,25 @@ export function recipientsFromRows(rows: CsvRow[], path: string): RecipientList 
  * Reads a recipient list file (`--to-file`).
  *
  * @param path - the CSV or text file
- * @throws CliError when it cannot be read, is not valid CSV, has no `email` column, or holds no address
+ * @param signal - aborted on Ctrl+C
+ * @throws CliError when it cannot be read, is not valid CSV, has no `email` column, or holds no valid address;
+ *   InterruptedError when `signal` aborts first
  */
-export async function readRecipientsFile(path: string): Promise<RecipientList> {
-  const text = await readTextFile('the recipient list', path);
+export async function readRecipientsFile(path: string, signal?: AbortSignal): Promise<RecipientList> {
+  const text = await readTextFile('the recipient list', path, signal);
   let rows: CsvRow[];
   try {
     rows = parseCsv(text);
   } catch (error) {
-    throw new CliError(`${path} is not valid CSV: ${(error as Error).message}`);
+    throw new CliError(`${printable(path)} is not valid CSV: ${(error as Error).message}`);
   }
+  await checkpoint(signal);
   const list = recipientsFromRows(rows, path);
+  await checkpoint(signal);
   if (list.recipients.length === 0) {
+    const none = list.invalid.length === 0 ? 'no address' : 'no valid address';
     throw new CliError(
-      `${path} holds no address: give a header row with an email column and one address a row`,
+      `${printable(path)} holds ${none}: give a header row with an email column and one address a row`,
     );
   }
   return list;

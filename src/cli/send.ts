@@ -1,15 +1,17 @@
 /**
  * `messenger-email send`: one message from files on disk, or (with `--to-file`) the same message to every address
- * of a list.
+ * of a list. Ctrl+C stops it at any step: reading the files, sending, waiting to retry.
  */
 import { basename } from 'node:path';
-import type { MailAttachment, MailMessage, SendOptions } from '../index.js';
+import { isMailerError, type MailAttachment, type MailMessage, type SendOptions } from '../index.js';
 import { runBulk } from './bulk.js';
 import { describeReport, type PreparedSend, sendingMailer, tlsOption } from './delivery.js';
-import { EXIT_OK } from './failure.js';
+import { EXIT_OK } from './exit-codes.js';
 import { fileSize, readTextFile } from './files.js';
-import { CliError, type Output } from './output.js';
+import { InterruptedError, throwIfInterrupted, whenInterrupted } from './interrupt.js';
+import { CliError, messageOf, type Output } from './output.js';
 import { loadSettings } from './settings-file.js';
+import { printable } from './terminal.js';
 
 /** Arguments of `send`. */
 export interface SendArgs {
@@ -57,20 +59,27 @@ function checkArgs(args: SendArgs): { settingsPath: string; subject: string } {
   return { settingsPath, subject };
 }
 
-async function attachments(paths: string[]): Promise<MailAttachment[]> {
+async function attachments(paths: string[], signal: AbortSignal | undefined): Promise<MailAttachment[]> {
   const list: MailAttachment[] = [];
   for (const path of paths) {
     await fileSize('the attachment', path);
+    throwIfInterrupted(signal);
     list.push({ filename: basename(path), path });
   }
   return list;
 }
 
-async function buildMessage(args: SendArgs, subject: string): Promise<Omit<MailMessage, 'to'>> {
+async function buildMessage(
+  args: SendArgs,
+  subject: string,
+  signal: AbortSignal | undefined,
+): Promise<Omit<MailMessage, 'to'>> {
   const message: Omit<MailMessage, 'to'> = { subject };
-  if (args.textFile !== undefined) message.text = await readTextFile('the text body (--text)', args.textFile);
-  if (args.htmlFile !== undefined) message.html = await readTextFile('the HTML body (--html)', args.htmlFile);
-  if (args.attach.length > 0) message.attachments = await attachments(args.attach);
+  if (args.textFile !== undefined)
+    message.text = await readTextFile('the text body (--text)', args.textFile, signal);
+  if (args.htmlFile !== undefined)
+    message.html = await readTextFile('the HTML body (--html)', args.htmlFile, signal);
+  if (args.attach.length > 0) message.attachments = await attachments(args.attach, signal);
   return message;
 }
 
@@ -87,14 +96,45 @@ function sendOptions(args: SendArgs): SendOptions {
  *
  * @param args - the parsed arguments
  * @param output - where warnings go; it learns the password to hide
- * @throws CliError for missing arguments or unreadable files; InvalidSettingsFileError for invalid settings
+ * @param signal - aborted on Ctrl+C: no further file is read
+ * @throws CliError for missing arguments or unreadable files; InvalidSettingsFileError for invalid settings;
+ *   InterruptedError on Ctrl+C
  */
-export async function prepareSend(args: SendArgs, output: Output): Promise<PreparedSend> {
+export async function prepareSend(
+  args: SendArgs,
+  output: Output,
+  signal?: AbortSignal,
+): Promise<PreparedSend> {
   const { settingsPath, subject } = checkArgs(args);
-  const settings = await loadSettings(settingsPath, args.passwordEnv, output);
-  const tls = await tlsOption(args.ca);
-  const message = await buildMessage(args, subject);
+  const settings = await loadSettings(settingsPath, args.passwordEnv, output, signal);
+  const tls = await tlsOption(args.ca, signal);
+  const message = await buildMessage(args, subject, signal);
+  throwIfInterrupted(signal);
   return { settings, tls, message, options: sendOptions(args) };
+}
+
+/** Whether `send` rejected because the Mailer was closed on Ctrl+C, and with the last error of any attempt. */
+function interruptedBy(error: unknown): { attempts: number; cause: unknown } | undefined {
+  if (isMailerError(error, 'MAILER_CLOSED')) return { attempts: 0, cause: undefined };
+  if (!isMailerError(error, 'DELIVERY_CANCELLED')) return undefined;
+  const { reason, attempts, cause } = error as unknown as {
+    reason: unknown;
+    attempts: number;
+    cause: unknown;
+  };
+  return reason === 'closed' ? { attempts, cause } : undefined;
+}
+
+/** The error of a single message cancelled on Ctrl+C, with what its failed attempts said. */
+function interruptedSend(error: unknown): InterruptedError | undefined {
+  const stopped = interruptedBy(error);
+  if (stopped === undefined) return undefined;
+  const { attempts, cause } = stopped;
+  const tried =
+    attempts === 0 || cause === undefined || isMailerError(cause, 'MAILER_CLOSED')
+      ? ''
+      : ` (${attempts} failed attempt${attempts === 1 ? '' : 's'}, the last: ${printable(messageOf(cause))})`;
+  return new InterruptedError(`interrupted: the message was not sent${tried}`);
 }
 
 async function sendOne(
@@ -103,20 +143,22 @@ async function sendOne(
   output: Output,
   signal: AbortSignal,
 ): Promise<number> {
+  throwIfInterrupted(signal);
   const { mailer, dropped } = sendingMailer(prepared, output);
-  const stop = () => {
+  const forget = whenInterrupted(signal, () => {
     output.warn('interrupted: cancelling the message');
     void mailer.close();
-  };
-  signal.addEventListener('abort', stop, { once: true });
+  });
   try {
     const report = await mailer.send({ ...prepared.message, to }, prepared.options);
-    output.line(`Sent to ${report.accepted.join(', ')}`);
+    output.line(`Sent to ${report.accepted.map(printable).join(', ')}`);
     for (const line of describeReport(report)) output.line(`  ${line}`);
     output.result({ ok: true, report, attachmentsDropped: [...dropped] });
     return EXIT_OK;
+  } catch (error) {
+    throw (signal.aborted ? interruptedSend(error) : undefined) ?? error;
   } finally {
-    signal.removeEventListener('abort', stop);
+    forget();
     await mailer.close();
   }
 }
@@ -127,11 +169,12 @@ async function sendOne(
  *
  * @param args - the parsed arguments
  * @param output - where to write
- * @param signal - aborted on Ctrl+C: waiting messages are cancelled
- * @throws CliError, InvalidSettingsFileError, or the library's error for the message
+ * @param signal - aborted on Ctrl+C (or SIGTERM) at any step: no further file is read, nothing more is handed to
+ *   the server, waiting messages are cancelled; exit code 2
+ * @throws CliError, InvalidSettingsFileError, InterruptedError, or the library's error for the message
  */
 export async function runSend(args: SendArgs, output: Output, signal: AbortSignal): Promise<number> {
-  const prepared = await prepareSend(args, output);
+  const prepared = await prepareSend(args, output, signal);
   if (args.toFile !== undefined) return runBulk(prepared, args.toFile, output, signal);
   return sendOne(prepared, args.to, output, signal);
 }

@@ -1,6 +1,7 @@
 /**
  * Reads the Email Settings of the command-line tool from a JSON file, with the SMTP password optionally taken from
- * an environment variable instead (`--password-env NAME`), so that it need not be stored in the file.
+ * an environment variable instead (`--password-env NAME`), so that it need not be stored in the file. No value of
+ * the file is ever quoted back: any of them may be the password.
  */
 import {
   EMAIL_SETTINGS_FIELDS,
@@ -8,8 +9,10 @@ import {
   type EmailSettingsError,
   safeParseEmailSettings,
 } from '../index.js';
+import { showValue } from '../truncate.js';
 import { readTextFile } from './files.js';
 import { CliError, type Output } from './output.js';
+import { printable } from './terminal.js';
 
 /** A settings file as read, before validation. */
 export interface SettingsFile {
@@ -19,9 +22,20 @@ export interface SettingsFile {
   input: unknown;
   /** The password that applies (from the environment or the file), to keep out of every output. */
   password: string | undefined;
+  /**
+   * Every text that may be a secret, to keep out of every output: the password of the environment and the one
+   * of the file (even when the environment's applies), and the texts under any field named like a secret.
+   */
+  secrets: string[];
   /** Fields of the file that are not Email Settings, with a suggestion when one is close: they are ignored. */
   unknownFields: { name: string; suggestion?: string }[];
 }
+
+/** Field names that suggest a secret: their values are hidden, and their names are not shown (they may hold one). */
+const SECRET_NAME = /pass|pwd|secret|token|credential|key/i;
+
+/** How deep {@link secretsOf} looks into objects and lists. */
+const SECRET_DEPTH = 8;
 
 const KNOWN_FIELDS: readonly string[] = EMAIL_SETTINGS_FIELDS.map((field) => field.name);
 
@@ -42,9 +56,35 @@ function parseJson(path: string, text: string): unknown {
     return JSON.parse(text);
   } catch (error) {
     throw new CliError(
-      `the settings file ${path} is not valid JSON${jsonErrorPlace(text, error)}: check for a missing comma, quote or brace`,
+      `the settings file ${printable(path)} is not valid JSON${jsonErrorPlace(text, error)}: check for a missing comma, quote or brace`,
     );
   }
+}
+
+/** What a JSON value is, in words, without its value. */
+function kindOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'string') return 'a text';
+  if (typeof value === 'number') return 'a number';
+  return typeof value === 'boolean' ? 'true or false' : typeof value;
+}
+
+/** The error for a file whose JSON is not an object: it says what the file holds, never the value itself. */
+function notAnObject(path: string, data: unknown): CliError {
+  return new CliError(
+    `the settings file ${printable(path)} must hold one JSON object of Email Settings fields, such as { "defaultSenderAddress": "messenger@district.k12.us", "smtpHost": "smtp.district.k12.us" }, but it holds ${kindOf(data)} (not shown: it may be the password)`,
+  );
+}
+
+/** The texts under fields named like a secret, at any depth. */
+function secretsOf(value: unknown, underSecret: boolean, depth = 0): string[] {
+  if (typeof value === 'string') return underSecret ? [value] : [];
+  if (typeof value !== 'object' || value === null || depth >= SECRET_DEPTH) return [];
+  if (Array.isArray(value)) return value.flatMap((item) => secretsOf(item, underSecret, depth + 1));
+  return Object.entries(value).flatMap(([name, entry]) =>
+    secretsOf(entry, underSecret || SECRET_NAME.test(name), depth + 1),
+  );
 }
 
 /** Edit distance of two short strings, for "did you mean". */
@@ -85,38 +125,57 @@ function passwordFromEnv(name: string, env: NodeJS.ProcessEnv): string {
  *
  * @param path - the JSON file
  * @param options - `passwordEnv`: the environment variable holding the password (overrides the file's);
- *   `env`: the environment (default `process.env`)
- * @throws CliError when the file cannot be read or is not JSON, or the variable is not set
+ *   `env`: the environment (default `process.env`); `signal`: aborted on Ctrl+C
+ * @throws CliError when the file cannot be read, is not JSON or not a JSON object, or the variable is not set;
+ *   InterruptedError when `signal` aborts first
  */
 export async function readSettingsFile(
   path: string,
-  options: { passwordEnv?: string | undefined; env?: NodeJS.ProcessEnv } = {},
+  options: {
+    passwordEnv?: string | undefined;
+    env?: NodeJS.ProcessEnv;
+    signal?: AbortSignal | undefined;
+  } = {},
 ): Promise<SettingsFile> {
-  const text = await readTextFile('the settings file', path);
+  const text = await readTextFile('the settings file', path, options.signal);
   const data = parseJson(path, text);
+  if (!isRecord(data)) throw notAnObject(path, data);
   const fromEnv =
     options.passwordEnv === undefined
       ? undefined
       : passwordFromEnv(options.passwordEnv, options.env ?? process.env);
-  if (!isRecord(data)) return { path, input: data, password: fromEnv, unknownFields: [] };
   const input = fromEnv === undefined ? data : { ...data, password: fromEnv };
   const password = typeof input.password === 'string' ? input.password : undefined;
+  const secrets = secretsOf(data, false);
+  if (fromEnv !== undefined) secrets.push(fromEnv);
   const unknownFields = Object.keys(data)
     .filter((name) => !KNOWN_FIELDS.includes(name))
     .map(unknownField);
-  return { path, input, password, unknownFields };
+  return { path, input, password, secrets, unknownFields };
 }
 
 /**
- * One warning line per field of the file that is not an Email Setting.
+ * The warning for a field of the file that is not an Email Setting. A name that suggests a secret is not shown
+ * (unless it is a field's name in other letter case): a name such as `"password: hunter2"` holds one.
+ */
+function unknownFieldWarning(path: string, name: string, suggestion: string | undefined): string {
+  const head = `warning: ${printable(path)}:`;
+  const caseOnly = suggestion !== undefined && suggestion.toLowerCase() === name.toLowerCase();
+  if (SECRET_NAME.test(name) && !caseOnly) {
+    return `${head} a field named like a secret (name not shown) is not an Email Settings field and is ignored: the SMTP password goes in "password"`;
+  }
+  const hint = suggestion === undefined ? '' : ` (did you mean "${suggestion}"?)`;
+  return `${head} ${showValue(name)} is not an Email Settings field and is ignored${hint}`;
+}
+
+/**
+ * One warning line per field of the file that is not an Email Setting; never a value, nor a name that may hold a
+ * secret.
  *
  * @param file - the file as read
  */
 export function unknownFieldWarnings(file: SettingsFile): string[] {
-  return file.unknownFields.map(
-    ({ name, suggestion }) =>
-      `warning: ${file.path}: "${name}" is not an Email Settings field and is ignored${suggestion === undefined ? '' : ` (did you mean "${suggestion}"?)`}`,
-  );
+  return file.unknownFields.map(({ name, suggestion }) => unknownFieldWarning(file.path, name, suggestion));
 }
 
 /** One problem of a settings file, as `--json` reports it. */
@@ -140,7 +199,7 @@ export class InvalidSettingsFileError extends CliError {
    */
   constructor(path: string, error: EmailSettingsError) {
     const count = error.issues.length;
-    super(`the settings in ${path} are not valid (${count} problem${count === 1 ? '' : 's'})`, {
+    super(`the settings in ${printable(path)} are not valid (${count} problem${count === 1 ? '' : 's'})`, {
       code: 'INVALID_SETTINGS',
     });
     this.issues = error.issues.map(({ field, message }) => ({
@@ -158,20 +217,26 @@ export class InvalidSettingsFileError extends CliError {
  * @param path - the JSON file
  * @param passwordEnv - the environment variable holding the password, if any
  * @param output - where warnings go and which hides the password
- * @throws CliError when the file cannot be read; InvalidSettingsFileError when the settings are not valid
+ * @param signal - aborted on Ctrl+C
+ * @throws CliError when the file cannot be read; InvalidSettingsFileError when the settings are not valid;
+ *   InterruptedError when `signal` aborts first
  */
 export async function loadSettings(
   path: string,
   passwordEnv: string | undefined,
   output: Output,
+  signal?: AbortSignal,
 ): Promise<EmailSettings> {
-  const file = await readSettingsFile(path, { passwordEnv });
+  const file = await readSettingsFile(path, { passwordEnv, signal });
   output.addSecret(file.password);
+  for (const secret of file.secrets) output.addSecret(secret);
   for (const warning of unknownFieldWarnings(file)) output.warn(warning);
   const result = safeParseEmailSettings(file.input);
   if (!result.success) throw new InvalidSettingsFileError(path, result.error);
   if (passwordEnv !== undefined && !result.data.useAuthentication) {
-    output.warn(`warning: --password-env ${passwordEnv} is not used: Use Authentication is off in ${path}`);
+    output.warn(
+      `warning: --password-env ${printable(passwordEnv)} is not used: Use Authentication is off in ${printable(path)}`,
+    );
   }
   return result.data;
 }

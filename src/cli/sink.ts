@@ -8,6 +8,7 @@ export { decodeHeader };
 
 import { EXIT_OK } from './failure.js';
 import { CliError, messageOf, type Output } from './output.js';
+import { printable } from './terminal.js';
 
 /** Arguments of `sink`. */
 export interface SinkArgs {
@@ -33,7 +34,7 @@ export function parsePort(value: string | undefined): number {
   const port = Number(value);
   if (!/^\d+$/.test(value.trim()) || port > 65535) {
     throw new CliError(
-      `--port must be a whole number from 0 to 65535 (0 picks a free port), not "${value}"`,
+      `--port must be a whole number from 0 to 65535 (0 picks a free port), not "${printable(value)}"`,
       {
         usage: true,
       },
@@ -48,24 +49,25 @@ export function parsePort(value: string | undefined): number {
  * @param message - what the sink accepted
  */
 export function describeCaptured(message: CapturedMessage): string {
-  const saved = message.file === undefined ? '' : ` (saved as ${message.file})`;
-  const from = message.from === '' ? '<>' : message.from;
-  return `#${message.seq} ${from} -> ${message.to.join(', ')} "${decodeHeader(message.subject)}"${saved}`;
+  const saved = message.file === undefined ? '' : ` (saved as ${printable(message.file)})`;
+  const from = message.from === '' ? '<>' : printable(message.from);
+  const to = message.to.map(printable).join(', ');
+  return `#${message.seq} ${from} -> ${to} "${printable(decodeHeader(message.subject))}"${saved}`;
 }
 
 /** Why the sink could not listen, and what to do. */
 function listenProblem(args: SinkArgs, error: unknown): string {
   const { code, syscall } = (error ?? {}) as { code?: unknown; syscall?: unknown };
-  const where = `${args.host}:${args.port}`;
+  const where = `${printable(args.host)}:${args.port}`;
   if (syscall === 'mkdir') {
-    return `cannot create the folder ${args.dir} (--dir) to save messages in (${String(code)}): choose another with --dir`;
+    return `cannot create the folder ${printable(args.dir)} (--dir) to save messages in (${printable(String(code))}): choose another with --dir`;
   }
   if (code === 'EADDRINUSE')
     return `cannot listen on ${where}: the port is in use; pick another with --port (0 picks a free one)`;
   if (code === 'EACCES')
     return `cannot listen on ${where}: permission denied; use a port above 1023, e.g. --port 2525`;
   if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') {
-    return `cannot listen on ${where}: ${args.host} is not an address of this machine; use --host 127.0.0.1`;
+    return `cannot listen on ${where}: ${printable(args.host)} is not an address of this machine; use --host 127.0.0.1`;
   }
   return `cannot start the sink on ${where}: ${messageOf(error)}`;
 }
@@ -88,9 +90,13 @@ export async function runSink(args: SinkArgs, output: Output, signal: AbortSigna
   }).catch((error: unknown) => {
     throw new CliError(listenProblem(args, error));
   });
-  output.line(`listening on ${sink.host}:${sink.port}, saving messages in ${args.dir} (Ctrl+C to stop)`);
+  output.line(
+    `listening on ${printable(sink.host)}:${sink.port}, saving messages in ${printable(args.dir)} (Ctrl+C to stop)`,
+  );
   if (args.host !== '127.0.0.1' && args.host !== 'localhost' && args.host !== '::1') {
-    output.warn(`warning: listening on ${args.host}: other machines may be able to send mail to this sink`);
+    output.warn(
+      `warning: listening on ${printable(args.host)}: other machines may be able to send mail to this sink`,
+    );
   }
   if (!signal.aborted)
     await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));

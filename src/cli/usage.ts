@@ -29,7 +29,8 @@ list (one message each, at the settings' throttle, with a progress line and a su
 Options:
   --settings FILE          the Email Settings as JSON (required)
   --to ADDRESS             a recipient (repeat for several recipients of one message)
-  --to-file LIST           a CSV file with an "email" column (or one address a line): one message each
+  --to-file LIST           a CSV file with an "email" column (or one address a line): one message
+                           to each address (see "The list" below)
   --subject TEXT           the subject line (required)
   --text FILE              the plain-text body
   --html FILE              the HTML body (give --text, --html or both)
@@ -42,11 +43,23 @@ Options:
   --json                   print one JSON object with the delivery report (or the summary)
   -h, --help               show this help
 
-Failed attempts are retried as the settings say (Minutes Between Retries, Max Errors Before Cancel);
-Ctrl+C cancels the messages not sent yet.
+The list: each cell of the email column holds an address, with or without a name
+(Jo Smith <jo@example.org>). A cell with several addresses separated by "," or ";" is split: each
+address gets its own message, so no one sees the others' addresses. An address is sent once however
+often it appears, ignoring letter case and names. Text that is not an address is not sent and is
+listed at the end. The summary counts messages sent, cancelled (given up after Max Errors Before
+Cancel), refused (by the SMTP server) and invalid (not an address; never offered to the server).
+
+Failed attempts are retried as the settings say (Minutes Between Retries, Max Errors Before Cancel).
+
+Ctrl+C (or SIGTERM) stops the send at any moment, even while the files are still being read: nothing
+more is handed to the SMTP server (a message already being transferred may finish), the messages not
+sent yet are cancelled and counted on one line ("interrupted: N messages not sent"), and the summary
+is printed. Press Ctrl+C again to quit at once (exit code 130).
 
 Exit codes: 0 delivered (every message, with --to-file), 1 invalid settings, message or arguments,
-2 a message was not delivered (cancelled after failed attempts, refused by the server, or interrupted).`,
+2 a message was not delivered (cancelled after failed attempts, refused by the server, not an
+address, or interrupted with Ctrl+C).`,
 
   sink: `Usage: messenger-email sink [--port 2525] [--host 127.0.0.1] [--dir ./mail]
 
@@ -82,7 +95,7 @@ Commands:
 The SMTP password comes from the settings file or, with --password-env NAME, from that environment
 variable. It is never printed.
 
-Exit codes: 0 ok, 1 invalid arguments, files, settings or message, 2 the SMTP server cannot be used
-or a message was not delivered.
+Exit codes: 0 ok, 1 invalid arguments, files, settings or message, 2 the SMTP server cannot be used,
+a message was not delivered, or the send was interrupted (Ctrl+C), 130 a second Ctrl+C.
 
 Run 'messenger-email help COMMAND' for the options of a command.`;

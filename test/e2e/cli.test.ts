@@ -3,7 +3,7 @@
  * Run `npm run build` first.
  */
 import { type ChildProcessWithoutNullStreams, execFile, spawn } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { type FileHandle, mkdtemp, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -86,8 +86,12 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-/** Resolves with the first stdout line of `child` that matches `pattern`. */
-function waitForLine(child: ChildProcessWithoutNullStreams, pattern: RegExp): Promise<RegExpExecArray> {
+/** Resolves with the first text of `child`'s stdout (or stderr) that matches `pattern`. */
+function waitForLine(
+  child: ChildProcessWithoutNullStreams,
+  pattern: RegExp,
+  stream: 'stdout' | 'stderr' = 'stdout',
+): Promise<RegExpExecArray> {
   return new Promise((found, fail) => {
     let buffer = '';
     const timer = setTimeout(() => fail(new Error(`no line matching ${pattern} in: ${buffer}`)), 10_000);
@@ -96,11 +100,62 @@ function waitForLine(child: ChildProcessWithoutNullStreams, pattern: RegExp): Pr
       const match = pattern.exec(buffer);
       if (match === null) return;
       clearTimeout(timer);
-      child.stdout.off('data', onData);
+      child[stream].off('data', onData);
       found(match);
     };
-    child.stdout.on('data', onData);
+    child[stream].on('data', onData);
   });
+}
+
+/** A running CLI: the child process, and its exit code and whole output once it exits. */
+interface Started {
+  child: ChildProcessWithoutNullStreams;
+  exited: Promise<Run>;
+}
+
+/** Starts the built CLI as a child process, to signal it while it runs. */
+function startCli(args: string[]): Started {
+  const child = spawn(process.execPath, [cliPath, ...args], { cwd: dir });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const exited = new Promise<Run>((done) => {
+    child.once('close', (code) => done({ code: code ?? -1, stdout, stderr }));
+  });
+  return { child, exited };
+}
+
+/** A named pipe in the test folder: the CLI's read of it blocks until the test writes and closes it. */
+async function fifo(name: string): Promise<string> {
+  const path = join(dir, name);
+  await new Promise<void>((made, fail) =>
+    execFile('mkfifo', [path], (error) => (error === null ? made() : fail(error))),
+  );
+  return path;
+}
+
+/** Writes the rest of a named pipe and closes it; the reader may be gone already (EPIPE), having stopped reading. */
+async function finish(writer: FileHandle, text: string): Promise<void> {
+  try {
+    await writer.write(text);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EPIPE') throw error;
+  } finally {
+    await writer.close();
+  }
+}
+
+/** What a terminal must never receive raw from the tool: control characters but the line break, bidi overrides. */
+const UNSAFE = /(?!\n)[\p{Cc}\u2028\u2029\u202a-\u202e\u2066-\u2069]/u;
+
+/** Messages the sink received with this subject. */
+function withSubject(subject: string): CapturedMessage[] {
+  return sink.messages.filter((message) => message.subject === subject);
 }
 
 beforeAll(async () => {
@@ -431,7 +486,7 @@ describe('messenger-email send', () => {
     ]);
     expect(run.code).toBe(2);
     const result = JSON.parse(run.stdout);
-    expect(result).toMatchObject({ ok: false, total: 3, sent: 2, refused: 1 });
+    expect(result).toMatchObject({ ok: false, total: 3, sent: 2, invalid: 1, refused: 0 });
     expect(result.failures).toEqual([
       expect.objectContaining({ line: 5, to: 'not-an-address', code: 'INVALID_MESSAGE' }),
     ]);
@@ -454,6 +509,240 @@ describe('messenger-email send', () => {
     ]);
     expect(run.code).toBe(1);
     expect(run.stderr).toContain('has no "email" column');
+  });
+});
+
+describe('messenger-email send --to-file (the cells of the list)', () => {
+  it('sends each address of a cell its own message, and each address once whatever its case or name', async () => {
+    const list = await file(
+      'cells.csv',
+      [
+        'name,email',
+        'Family A,"cell-a1@example.org, cell-a2@example.org"',
+        'Family B,cell-b1@example.org; cell-b2@example.org',
+        'Jo,Jo <cell-jo@example.org>',
+        'Jo again,CELL-JO@example.org',
+        'Jo once more,cell-jo@example.org',
+        '',
+      ].join('\n'),
+    );
+    const run = await cli([
+      'send',
+      ...['--settings', await settingsFile('cells.json'), '--to-file', list],
+      ...['--subject', 'Cells', '--text', 'body.txt'],
+    ]);
+    expect(run.code).toBe(0);
+    const messages = withSubject('Cells');
+    expect(messages.map((m) => m.to.map((to) => to.toLowerCase()))).toEqual(
+      expect.arrayContaining([
+        ['cell-a1@example.org'],
+        ['cell-a2@example.org'],
+        ['cell-b1@example.org'],
+        ['cell-b2@example.org'],
+        ['cell-jo@example.org'],
+      ]),
+    );
+    expect(messages).toHaveLength(5);
+    for (const message of messages) {
+      const others = ['a1', 'a2', 'b1', 'b2', 'jo']
+        .map((id) => `cell-${id}@example.org`)
+        .filter((address) => address !== message.to[0]?.toLowerCase());
+      for (const other of others) expect(message.raw.toString().toLowerCase()).not.toContain(other);
+    }
+    expect(run.stderr).toMatch(/line 2, 3 hold several addresses/);
+    expect(run.stderr).toMatch(/2 duplicate address\(es\) sent once \(line 5, 6\)/);
+    expect(run.stdout).toMatch(/Sent 5 of 5 in /);
+  });
+
+  it('escapes control characters from the list, file names and server replies in what it prints', async () => {
+    const list = await file(
+      'control.csv',
+      'email\nbad\x1b[2Jaddress@example.org\nc1\u009b31m@example.org\nctl-refused@example.org\nctl-ok@example.org\n',
+    );
+    const settings = await settingsFile('control.json');
+    const args = [
+      'send',
+      '--settings',
+      settings,
+      '--to-file',
+      list,
+      '--subject',
+      'Control',
+      '--text',
+      'body.txt',
+    ];
+
+    sink.failNext('ctl-refused@example.org', 550, 'No \x1b[31mred\x1b[0m \u202erlt mailbox');
+    const human = await cli(args);
+    expect(human.code).toBe(2);
+    expect(human.stdout + human.stderr).not.toMatch(UNSAFE);
+    expect(human.stdout).toContain('bad\\u001b[2Jaddress@example.org');
+    expect(human.stdout).toContain('c1\\u009b31m@example.org');
+    expect(human.stdout).toContain('\\u202erlt mailbox');
+    expect(human.stdout).toMatch(/Sent 1 of 4 in .+; 0 cancelled, 1 refused, 2 invalid/);
+
+    sink.failNext('ctl-refused@example.org', 550, 'No \x1b[31mred\x1b[0m \u202erlt mailbox');
+    const json = await cli([...args, '--json']);
+    expect(json.code).toBe(2);
+    expect(json.stdout + json.stderr).not.toMatch(UNSAFE);
+    const result = JSON.parse(json.stdout);
+    expect(result).toMatchObject({ total: 4, sent: 1, refused: 1, invalid: 2, cancelled: 0 });
+    expect(result.failures.map((f: { to: string }) => f.to)).toContain('c1\u009b31m@example.org');
+
+    const missing = await cli([...args.slice(0, 7), '--text', 'missing\x1b[2J\x07.txt']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).not.toMatch(UNSAFE);
+    expect(missing.stderr).toContain('missing\\u001b[2J\\u0007.txt');
+  });
+});
+
+describe('messenger-email send (Ctrl+C)', () => {
+  it('sends nothing when interrupted while it reads the body', async () => {
+    const body = await fifo('body.fifo');
+    const settings = await settingsFile('interrupt-body.json');
+    const run = startCli([
+      'send',
+      ...['--settings', settings, '--to', 'interrupt-body@example.org'],
+      ...['--subject', 'Interrupted body', '--text', body],
+    ]);
+    const writer = await open(body, 'w'); // opens once the command opened the pipe to read it
+    const stopping = waitForLine(run.child, /stopping/, 'stderr');
+    run.child.kill('SIGINT');
+    await stopping;
+    await finish(writer, 'Your student was absent today.\n');
+    const result = await run.exited;
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('interrupted');
+    expect(withSubject('Interrupted body')).toEqual([]);
+  });
+
+  it('sends nothing when interrupted while it reads the list', async () => {
+    const list = await fifo('list.fifo');
+    const run = startCli([
+      'send',
+      ...['--settings', await settingsFile('interrupt-list.json'), '--to-file', list],
+      ...['--subject', 'Interrupted list', '--text', 'body.txt'],
+    ]);
+    const writer = await open(list, 'w');
+    await writer.write('email\ninterrupt-list0@example.org\n');
+    const stopping = waitForLine(run.child, /stopping/, 'stderr');
+    run.child.kill('SIGINT');
+    await stopping;
+    const rest = Array.from({ length: 50 }, (_, i) => `interrupt-list${i + 1}@example.org`);
+    await finish(writer, `${rest.join('\n')}\n`);
+    const result = await run.exited;
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('interrupted');
+    expect(withSubject('Interrupted list')).toEqual([]);
+  });
+
+  it('cancels a single message waiting to be retried, at once', async () => {
+    sink.failNext('interrupt-retry@example.org', 451, 'Try again later');
+    const settings = await settingsFile('interrupt-retry.json', {
+      minutesBetweenRetries: 10,
+      maxErrorsBeforeCancel: 5,
+    });
+    const run = startCli([
+      'send',
+      ...['--settings', settings, '--to', 'interrupt-retry@example.org'],
+      ...['--subject', 'Interrupted retry', '--text', 'body.txt'],
+    ]);
+    await waitForLine(run.child, /trying again in 10 min/, 'stderr');
+    const signalled = performance.now();
+    run.child.kill('SIGINT');
+    const result = await run.exited;
+    expect(performance.now() - signalled).toBeLessThan(5_000);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('interrupted: the message was not sent');
+    expect(withSubject('Interrupted retry')).toEqual([]);
+  });
+
+  it('stops a list being sent: nothing more reaches the server, one line for the rest, the summary', async () => {
+    const total = 300;
+    const addresses = Array.from({ length: total }, (_, i) => `interrupt-bulk${i + 1}@example.org`);
+    const list = await file('interrupt-bulk.csv', `email\n${addresses.join('\n')}\n`);
+    const settings = await settingsFile('interrupt-bulk.json', { throttlePerSecond: 20 });
+    const run = startCli([
+      'send',
+      ...['--settings', settings, '--to-file', list, '--subject', 'Interrupted bulk', '--text', 'body.txt'],
+    ]);
+    await waitForLine(run.child, /^progress: /m);
+    const atSignal = withSubject('Interrupted bulk').length;
+    run.child.kill('SIGINT');
+    const result = await run.exited;
+    const received = withSubject('Interrupted bulk').length;
+    expect(result.code).toBe(2);
+    expect(received).toBeGreaterThan(0);
+    expect(received - atSignal).toBeLessThanOrEqual(5); // only attempts already under way may finish
+    expect(result.stdout).toContain(`interrupted: ${total - received} messages not sent`);
+    expect(result.stdout).toMatch(
+      new RegExp(`Sent ${received} of ${total} in .+; 0 cancelled, 0 refused, 0 invalid`),
+    );
+    const lines = `${result.stdout}${result.stderr}`.split('\n').filter((line) => line !== '');
+    expect(lines.length).toBeLessThan(15);
+  });
+
+  it('reports the messages not sent as interrupted in --json, without listing each', async () => {
+    const total = 300;
+    const addresses = Array.from({ length: total }, (_, i) => `interrupt-json${i + 1}@example.org`);
+    const list = await file('interrupt-json.csv', `email\n${addresses.join('\n')}\n`);
+    const settings = await settingsFile('interrupt-json.json', { throttlePerSecond: 20 });
+    const run = startCli([
+      'send',
+      ...['--settings', settings, '--to-file', list, '--subject', 'Interrupted json', '--text', 'body.txt'],
+      '--json',
+    ]);
+    while (withSubject('Interrupted json').length < 3) await new Promise((tick) => setTimeout(tick, 20));
+    run.child.kill('SIGINT');
+    const result = await run.exited;
+    expect(result.code).toBe(2);
+    const sent = withSubject('Interrupted json').length;
+    expect(JSON.parse(result.stdout)).toMatchObject({
+      ok: false,
+      total,
+      sent,
+      interrupted: total - sent,
+      cancelled: 0,
+      refused: 0,
+      invalid: 0,
+      failures: [],
+    });
+  });
+});
+
+describe('messenger-email (a settings file that is not an object)', () => {
+  it('never echoes it: a bare value may be the password', async () => {
+    const secret = 'Bare-Secret-4321';
+    const cases = [
+      ['bare-string.json', JSON.stringify(secret)],
+      ['bare-list.json', JSON.stringify([secret])],
+      ['bare-number.json', '43214321'],
+    ] as const;
+    for (const [name, content] of cases) {
+      const path = await file(name, content);
+      const runs = [
+        await cli(['check', path]),
+        await cli(['check', path, '--json']),
+        await cli([
+          'send',
+          '--settings',
+          path,
+          '--to',
+          'x@example.org',
+          '--subject',
+          'x',
+          '--text',
+          'body.txt',
+        ]),
+      ];
+      for (const run of runs) {
+        expect(run.code).toBe(1);
+        const out = run.stdout + run.stderr;
+        expect(out).not.toContain(secret);
+        expect(out).not.toContain('4321');
+        expect(out).toContain('JSON object');
+      }
+    }
   });
 });
 

@@ -2,20 +2,11 @@
 import { type ChildProcess, execFile, fork } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
 import { promisify } from 'node:util';
+import { maxInWindow } from '../test/support/window-count.js';
+
+export { maxInWindow };
 
 export const now = () => performance.timeOrigin + performance.now();
-
-/** The most starts in any window of `windowMs` that opens at a start. */
-export function maxInWindow(times: readonly number[], windowMs = 1000): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  let best = 0;
-  let tail = 0;
-  for (let head = 0; head < sorted.length; head += 1) {
-    while ((sorted[head] as number) - (sorted[tail] as number) >= windowMs) tail += 1;
-    best = Math.max(best, head - tail + 1);
-  }
-  return best;
-}
 
 /** The p-th percentile (0-100) of a list. */
 export function percentile(values: readonly number[], p: number): number {

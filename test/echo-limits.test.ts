@@ -10,20 +10,12 @@ import {
   resolveSender,
 } from '../src/index.js';
 import { withSettings } from './fixtures.js';
+import { thrownBy } from './support/thrown.js';
 
 const huge = 'a'.repeat(5_000_000);
 const settings = parseEmailSettings(
   withSettings({ allowCustomSenderAddress: true, useCensusSenderAddress: true, allowAttachments: true }),
 );
-
-function thrownBy(fn: () => unknown): Error {
-  try {
-    fn();
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected a throw');
-}
 
 describe('resolveSender messages', () => {
   it('shortens a huge custom sender and says how long it was', () => {

@@ -9,6 +9,7 @@ import {
 } from '../src/index.js';
 import { checkMessage } from '../src/message.js';
 import { type Harness, startHarness } from './support/harness.js';
+import { thrownBy } from './support/thrown.js';
 
 const TO = 'parent@example.org';
 const base: MailMessage = { to: TO, subject: 'Attendance', text: 'Hello' };
@@ -34,15 +35,6 @@ async function rejection(promise: Promise<unknown>): Promise<Error> {
     },
     (error: unknown) => error as Error,
   );
-}
-
-function thrownBy(fn: () => unknown): Error {
-  try {
-    fn();
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected a throw');
 }
 
 /** Asserts that the message was refused before anything reached the server or the queue. */

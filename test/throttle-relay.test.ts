@@ -2,18 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Mailer } from '../src/index.js';
 import { type Harness, sinkSettings, sinkTransport, startHarness } from './support/harness.js';
 import { startSmtpSink } from './support/smtp-sink.js';
-
-/** The most times found in any window of `windowMs` (a window that opens at each time). */
-function maxInWindow(times: number[], windowMs = 1000): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  let best = 0;
-  let tail = 0;
-  for (let head = 0; head < sorted.length; head += 1) {
-    while ((sorted[head] as number) - (sorted[tail] as number) >= windowMs) tail += 1;
-    best = Math.max(best, head - tail + 1);
-  }
-  return best;
-}
+import { maxInWindow } from './support/window-count.js';
 
 describe('Mailer throttle, counted by the SMTP server', () => {
   let harness: Harness | undefined;

@@ -3,18 +3,7 @@ import type { Clock } from '../src/index.js';
 import { Throttle, WINDOW_MS } from '../src/mailer/throttle.js';
 import { SlidingWindow } from '../src/mailer/window.js';
 import { type Harness, startHarness } from './support/harness.js';
-
-/** The most starts found in any window of `windowMs` (a window that opens at each start). */
-function maxInWindow(times: number[], windowMs = 1000): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  let best = 0;
-  let tail = 0;
-  for (let head = 0; head < sorted.length; head += 1) {
-    while ((sorted[head] as number) - (sorted[tail] as number) >= windowMs) tail += 1;
-    best = Math.max(best, head - tail + 1);
-  }
-  return best;
-}
+import { maxInWindow } from './support/window-count.js';
 
 describe('SlidingWindow', () => {
   it('allows limit starts, then waits until the oldest leaves the window', () => {

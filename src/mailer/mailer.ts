@@ -42,8 +42,8 @@ interface Job {
   readonly message: Omit<OutgoingMail, 'from'>;
   /** The attachments and their limits; emptied when attachments are turned off before an attempt. */
   held: HeldAttachment[];
-  /** The bytes of the text and HTML bodies. */
-  readonly bodyBytes: number;
+  /** The bytes of the text and HTML bodies, measured at the first attempt (not while a backlog waits). */
+  bodyBytes: number | undefined;
   readonly queuedAt: number;
   readonly resolve: (report: DeliveryReport) => void;
   readonly reject: (error: Error) => void;
@@ -76,6 +76,11 @@ interface PreparedAttachments {
 }
 
 const ignore = (): void => undefined;
+
+/** The bytes of a message's text and HTML bodies. */
+function bodyBytes(message: { text?: string; html?: string }): number {
+  return Buffer.byteLength(message.text ?? '') + Buffer.byteLength(message.html ?? '');
+}
 
 function toError(value: unknown): Error {
   return value instanceof Error ? value : new Error(String(value));
@@ -411,7 +416,7 @@ export class Mailer extends EventEmitter<MailerEvents> {
         ...(checked.html !== undefined ? { html: checked.html } : {}),
       },
       held: prepared.held,
-      bodyBytes: Buffer.byteLength(checked.text ?? '') + Buffer.byteLength(checked.html ?? ''),
+      bodyBytes: undefined,
       queuedAt: this.#clock.now(),
       resolve,
       reject,
@@ -525,7 +530,7 @@ export class Mailer extends EventEmitter<MailerEvents> {
       const deadline = attemptDeadlineMs(
         to.length + cc.length + bcc.length,
         settings.smtpTimeoutSeconds,
-        bytes + job.bodyBytes,
+        bytes + (job.bodyBytes ??= bodyBytes(job.message)),
       );
       const progress = { started: () => permit.started() };
       handedOver = true;

@@ -527,10 +527,11 @@ export class Mailer extends EventEmitter<MailerEvents> {
       const { attachments, bytes } = measured instanceof Promise ? await measured : measured;
       const mail: OutgoingMail = { from: job.sender.address, ...job.message, attachments };
       const { to, cc, bcc } = job.message;
+      job.bodyBytes ??= bodyBytes(job.message);
       const deadline = attemptDeadlineMs(
         to.length + cc.length + bcc.length,
         settings.smtpTimeoutSeconds,
-        bytes + (job.bodyBytes ??= bodyBytes(job.message)),
+        bytes + job.bodyBytes,
       );
       const progress = { started: () => permit.started() };
       handedOver = true;

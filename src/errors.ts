@@ -12,7 +12,9 @@ export type MailerErrorCode =
   | 'ATTACHMENTS_NOT_ALLOWED'
   | 'ATTACHMENT_TOO_LARGE'
   | 'DELIVERY_CANCELLED'
-  | 'MAILER_CLOSED';
+  | 'MAILER_CLOSED'
+  | 'OUTBOX_UNAVAILABLE'
+  | 'OUTBOX_LOCKED';
 
 /** Options accepted by every error constructor of the package. */
 export interface MailerErrorOptions {
@@ -185,7 +187,38 @@ export class MailerClosedError extends MailerError {
   }
 }
 
+/**
+ * The outbox could not store or change a message: a disk that is full or read-only, a spool directory that was
+ * removed, a record that cannot be read. Nothing already accepted is lost: the message stays where it was.
+ */
+export class OutboxUnavailableError extends MailerError {
+  /**
+   * @param message - what failed, where, and what to check
+   * @param options - `cause`, the file system's own error
+   */
+  constructor(message: string, options: MailerErrorOptions = {}) {
+    super('OUTBOX_UNAVAILABLE', message, options);
+  }
+}
+
+/** Another process works the same spool directory: two processes must never deliver the same messages. */
+export class OutboxLockedError extends MailerError {
+  /** Who holds the lock, as it recorded itself: process id, host name and since when. */
+  readonly holder: { pid: number; hostname: string; since: string } | undefined;
+
+  /**
+   * @param message - which directory, who holds it and what to do
+   * @param holder - the holder's record, when it could be read
+   */
+  constructor(message: string, holder?: { pid: number; hostname: string; since: string }) {
+    super('OUTBOX_LOCKED', message);
+    this.holder = holder;
+  }
+}
+
 const ERROR_NAMES = new Set([
+  'OutboxUnavailableError',
+  'OutboxLockedError',
   'MailerError',
   'EmailSettingsError',
   'NotConfiguredError',

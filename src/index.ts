@@ -18,8 +18,11 @@ export {
   MailerClosedError,
   MailerError,
   NotConfiguredError,
+  OutboxLockedError,
+  OutboxUnavailableError,
 } from './errors.js';
 export type { Clock } from './mailer/clock.js';
+export type { HeldAttachment } from './mailer/held-attachments.js';
 export { Mailer } from './mailer/mailer.js';
 export type {
   AttachmentsDroppedEvent,
@@ -30,13 +33,30 @@ export type {
   MailerEvents,
   MailerOptions,
   MailerStats,
+  OutboxErrorEvent,
   QueuedEvent,
+  ResumeReport,
   SendingEvent,
   SentEvent,
   SettingsChangedEvent,
   VerifyReport,
 } from './mailer/types.js';
 export type { MailAttachment, MailMessage, SendOptions } from './message.js';
+export { memoryOutbox } from './outbox/memory.js';
+export type {
+  LoadedMessages,
+  Outbox,
+  OutboxCounts,
+  OutboxEntry,
+  OutboxHost,
+  OutboxMessage,
+  QuarantinedRecord,
+  QueuedMail,
+  RetryRule,
+  Settlement,
+} from './outbox/types.js';
+export { localPermits } from './permits/local.js';
+export type { PermitsHost, StartPermit, StartPermits } from './permits/types.js';
 export { defaultIsRetryable } from './retry.js';
 export type { IgnoredSender, MessageKind, ResolvedSender, SenderContext, SenderSource } from './sender.js';
 export { resolveSender } from './sender.js';

@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Clock } from '../src/index.js';
-import { Throttle, WINDOW_MS } from '../src/mailer/throttle.js';
 import { SlidingWindow } from '../src/mailer/window.js';
 import { type Harness, startHarness } from './support/harness.js';
+import { Throttle, WINDOW_MS } from './support/throttle.js';
 import { maxInWindow } from './support/window-count.js';
 
 describe('SlidingWindow', () => {

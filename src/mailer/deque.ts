@@ -19,6 +19,19 @@ export class Deque<T> {
     this.#size += 1;
   }
 
+  /** The front item, or `undefined` when empty. */
+  peek(): T | undefined {
+    return this.#size === 0 ? undefined : this.#items[this.#head];
+  }
+
+  /** Adds an item at the front. */
+  unshift(item: T): void {
+    if (this.#size === this.#items.length) this.#grow();
+    this.#head = (this.#head - 1 + this.#items.length) % this.#items.length;
+    this.#items[this.#head] = item;
+    this.#size += 1;
+  }
+
   /** Removes and returns the front item, or `undefined` when empty. */
   shift(): T | undefined {
     if (this.#size === 0) return undefined;

@@ -1,86 +1,52 @@
 import { inspect } from 'node:util';
-import { EventEmitter } from 'eventemitter3';
-import {
-  AttachmentTooLargeError,
-  type CancelReason,
-  DeliveryCancelledError,
-  InvalidMessageError,
-  isMailerError,
-  MailerClosedError,
-  NotConfiguredError,
-} from '../errors.js';
-import { type CheckedMessage, checkMessage, type MailMessage, type SendOptions } from '../message.js';
+import type { EventEmitter } from 'eventemitter3';
+import { type CancelReason, isMailerError, MailerClosedError, NotConfiguredError } from '../errors.js';
+import { checkMessage, type MailMessage, type SendOptions } from '../message.js';
+import { memoryOutbox } from '../outbox/memory.js';
+import type { Outbox, OutboxEntry, OutboxHost, OutboxMessage } from '../outbox/types.js';
+import { localPermits } from '../permits/local.js';
+import type { StartPermit, StartPermits } from '../permits/types.js';
 import { defaultIsRetryable } from '../retry.js';
 import { afterFailure, mayAttemptAgain, retryDelayMs } from '../retry-policy.js';
-import { scrubForeign, secretForms } from '../secrets.js';
-import { type MessageKind, type ResolvedSender, resolveSender, type SenderContext } from '../sender.js';
-import { DEFAULT_SMTP_PORT } from '../settings/defaults.js';
+import { secretForms } from '../secrets.js';
+import { type ResolvedSender, resolveSender } from '../sender.js';
 import { parseEmailSettings } from '../settings/parse.js';
 import { type HostPolicy, resolvePolicy } from '../settings/policy.js';
 import { redactSettings } from '../settings/redact.js';
 import type { EmailSettings, EmailSettingsInput } from '../settings/schema.js';
-import { diagnose } from '../transport/diagnose.js';
-import { smtpTransport, tlsMode } from '../transport/smtp.js';
-import type { OutgoingMail, TransportFactory } from '../transport/types.js';
+import { smtpTransport } from '../transport/smtp.js';
+import type { TransportFactory } from '../transport/types.js';
 import { showValue } from '../truncate.js';
+import {
+  checkSendOptions,
+  outboxMessage,
+  type PreparedAttachments,
+  prepareAttachments,
+} from './admission.js';
+import { runAttempt } from './attempt.js';
+import { cancellationError } from './cancellation.js';
 import { type Clock, systemClock } from './clock.js';
-import { attemptDeadlineMs, deadlineError } from './deadline.js';
-import { deliveryReport } from './delivery-report.js';
-import { attemptAttachments, type HeldAttachment, holdAttachments } from './held-attachments.js';
-import { nextId, withMessageId } from './ids.js';
-import { type StartPermit, Throttle } from './throttle.js';
-import { type TransportSlot, TransportSlots } from './transport-slots.js';
-import type { DeliveryReport, MailerEvents, MailerOptions, MailerStats, VerifyReport } from './types.js';
-import { within } from './within.js';
+import { Dispatcher } from './dispatcher.js';
+import { IsolatingEmitter } from './isolating-emitter.js';
+import { resumedMessages } from './resume.js';
+import { TransportSlots } from './transport-slots.js';
+import type {
+  DeliveryReport,
+  MailerEvents,
+  MailerOptions,
+  MailerStats,
+  ResumeReport,
+  VerifyReport,
+} from './types.js';
+import { verifyTransport } from './verify.js';
 
-/** One message from `send()` until it is delivered or cancelled. */
-interface Job {
-  readonly id: string;
-  readonly kind: MessageKind;
-  readonly context: SenderContext;
-  /** The message without its attachments, which are held in `held` and measured again on every attempt. */
-  readonly message: Omit<OutgoingMail, 'from'>;
-  /** The attachments and their limits; emptied when attachments are turned off before an attempt. */
-  held: HeldAttachment[];
-  /** The bytes of the text and HTML bodies, measured at the first attempt (not while a backlog waits). */
-  bodyBytes: number | undefined;
-  readonly queuedAt: number;
+/** The promise of a `send()` waiting for its message's outcome. */
+interface Caller {
   readonly resolve: (report: DeliveryReport) => void;
   readonly reject: (error: Error) => void;
-  sender: ResolvedSender;
-  /** The settings `sender` was resolved with: resolved again only when they change. */
-  resolvedWith: EmailSettings;
-  state: 'queued' | 'sending' | 'waiting' | 'done';
-  attempts: number;
-  failures: number;
-  failedAt: number;
-  retryTimer: unknown;
-  lastError: Error | undefined;
-  overLimit: AttachmentTooLargeError | undefined;
-}
-
-/** A message checked by `send()` on its way into the queue. */
-interface Admission {
-  readonly id: string;
-  readonly kind: MessageKind;
-  readonly context: SenderContext;
-  readonly sender: ResolvedSender;
-  readonly checked: CheckedMessage;
-  readonly settings: EmailSettings;
-}
-
-/** Attachments as they will be held, and the names of those left out. */
-interface PreparedAttachments {
-  held: HeldAttachment[];
-  dropped: string[];
 }
 
 const ignore = (): void => undefined;
-
-/** The bytes of a message's text and HTML bodies. */
-function bodyBytes(message: { text?: string; html?: string }): number {
-  return Buffer.byteLength(message.text ?? '') + Buffer.byteLength(message.html ?? '');
-}
 
 function toError(value: unknown): Error {
   return value instanceof Error ? value : new Error(String(value));
@@ -112,54 +78,75 @@ function positiveInteger(name: string, value: unknown, fallback: number): number
  * await mailer.close();
  * ```
  */
-export class Mailer extends EventEmitter<MailerEvents> {
+export class Mailer extends IsolatingEmitter<MailerEvents> {
   readonly #policy: HostPolicy;
   readonly #factory: TransportFactory;
   readonly #clock: Clock;
   readonly #isRetryable: (error: unknown) => boolean;
   readonly #onListenerError: ((error: unknown, event: keyof MailerEvents) => void) | undefined;
-  readonly #maxConcurrent: number;
   readonly #implicitTlsPorts: readonly number[] | undefined;
-  #jobs = new Map<string, Job>();
+  readonly #outbox: Outbox;
+  readonly #permits: StartPermits;
+  readonly #dispatcher: Dispatcher;
+  readonly #transports: TransportSlots;
+  /** The `send()` calls of this process waiting for their message's outcome, by message id. */
+  readonly #callers = new Map<string, Caller>();
+  /** Messages on their way into the outbox (files measured, records written): `close()` waits for them. */
+  readonly #admitting = new Set<Promise<void>>();
+  /** The sender each message was last resolved to, and with which settings. */
+  readonly #senders = new WeakMap<OutboxMessage, [EmailSettings, ResolvedSender]>();
   /** Resolves `close()`'s wait once no attempt is in progress. */
   #quiet: (() => void) | undefined;
-  readonly #transports: TransportSlots;
-  /** Messages whose attachments are still being measured by `send()`: `close()` waits for them. */
-  readonly #admitting = new Set<Promise<void>>();
-  #throttle: Throttle<Job> | undefined;
   #settings: EmailSettings | undefined;
   #secrets: string[] = [];
   #sending = 0;
-  #waitingRetry = 0;
   #sent = 0;
   #cancelled = 0;
   #busy = false;
   #closed = false;
   #closing: Promise<void> | undefined;
+  /** While above 0 (a `failed` event is being emitted), starting attempts waits, so no `sending` comes first. */
+  #held = 0;
+  #pokeWhenReleased = false;
 
   /**
-   * @param options - settings, policy, transport and tuning; all optional
+   * @param options - settings, policy, transport, outbox and tuning; all optional
    * @throws EmailSettingsError when `options.settings` is given and not valid, or `options.policy` is not valid
-   * @throws TypeError when `maxConcurrent` is not a whole number of at least 1
+   * @throws TypeError when `maxConcurrent` is not a whole number of at least 1, or the outbox or permits already
+   *   serve another Mailer
    */
   constructor(options: MailerOptions = {}) {
     super();
     this.#policy = resolvePolicy(options.policy); // once: every message reuses the checked, frozen policy
-    this.#clock = options.clock ?? systemClock;
-    this.#transports = new TransportSlots(
-      this.#clock,
-      () => (this.#settings?.smtpTimeoutSeconds ?? 30) * 1000,
-    );
+    const clock = options.clock ?? systemClock;
+    this.#clock = clock;
+    this.#transports = new TransportSlots(clock, () => (this.#settings?.smtpTimeoutSeconds ?? 30) * 1000);
     this.#isRetryable = options.isRetryable ?? defaultIsRetryable;
     this.#onListenerError = options.onListenerError;
-    this.#maxConcurrent = positiveInteger('maxConcurrent', options.maxConcurrent, 5);
+    const maxConcurrent = positiveInteger('maxConcurrent', options.maxConcurrent, 5);
     const tls = options.tls;
     this.#implicitTlsPorts = tls?.implicitTlsPorts;
-    const maxConnections = this.#maxConcurrent;
     this.#factory =
       options.transport ??
       ((settings) =>
-        smtpTransport(settings, tls === undefined ? { maxConnections } : { tls, maxConnections }));
+        smtpTransport(
+          settings,
+          tls === undefined ? { maxConnections: maxConcurrent } : { tls, maxConnections: maxConcurrent },
+        ));
+    const host: OutboxHost = {
+      now: () => clock.now(),
+      setTimeout: (fn, ms) => clock.setTimeout(fn, ms),
+      clearTimeout: (handle) => clock.clearTimeout(handle),
+      wake: () => this.#poke(),
+    };
+    this.#outbox = options.outbox ?? memoryOutbox();
+    this.#permits = options.permits ?? localPermits();
+    this.#outbox.bind(host);
+    this.#permits.bind(host);
+    this.#dispatcher = new Dispatcher(this.#outbox, this.#permits, clock, maxConcurrent, {
+      start: (message, permit) => this.#attempt(message, permit),
+      failed: (error) => this.#outboxFailed(error),
+    });
     if (options.settings !== undefined) this.#apply(parseEmailSettings(options.settings, this.#policy));
   }
 
@@ -170,8 +157,8 @@ export class Mailer extends EventEmitter<MailerEvents> {
 
   /**
    * Validates new settings and applies them at once, to new and pending messages: new attempts use a new transport
-   * (the old one closes when its attempts finish), the throttle changes within a second, and waiting retries are
-   * rescheduled by the new Minutes Between Retries (or cancelled when they have reached the new Max Errors Before
+   * (the old one closes when its attempts finish), the throttle changes within a second, and waiting retries become
+   * due by the new Minutes Between Retries (or are cancelled when they have reached the new Max Errors Before
    * Cancel). Emits `settingsChanged` with the password redacted.
    *
    * @param settings - the new Email Settings
@@ -183,7 +170,6 @@ export class Mailer extends EventEmitter<MailerEvents> {
     if (this.#closed) throw new MailerClosedError();
     const parsed = parseEmailSettings(settings, this.#policy);
     this.#apply(parsed);
-    this.#rescheduleRetries(parsed);
     this.#emit('settingsChanged', { settings: redactSettings(parsed) });
     return parsed;
   }
@@ -200,14 +186,87 @@ export class Mailer extends EventEmitter<MailerEvents> {
    * @param message - recipients, subject, body, attachments, headers
    * @param options - kind, Census and custom sender, and the caller's id
    * @throws NotConfiguredError, MailerClosedError, InvalidMessageError, InvalidSenderError, AttachmentTooLargeError
-   *   before anything is queued
+   *   before anything is queued; OutboxUnavailableError when a durable outbox cannot store it
    * @throws DeliveryCancelledError when the message is given up (`reason`, `attempts`, `cause`)
    * @throws AttachmentTooLargeError when a streamed attachment runs over its limit while sending
+   * @throws MailerClosedError when the Mailer closes while a durable outbox keeps the message for the next start
    */
   send(message: MailMessage, options: SendOptions = {}): Promise<DeliveryReport> {
-    const promise = this.#enqueue(message, options);
+    let caller: Caller | undefined;
+    const delivered = new Promise<DeliveryReport>((resolve, reject) => {
+      caller = { resolve, reject };
+    });
+    const promise = this.#accept(message, options, caller as Caller).then(() => delivered);
     promise.catch(ignore);
     return promise;
+  }
+
+  /**
+   * Hands a message over and resolves as soon as it is in the outbox (on disk, for a spool), without waiting for
+   * delivery: follow it by its id through the events. Checks and refuses exactly as {@link Mailer.send} does.
+   *
+   * @param message - recipients, subject, body, attachments, headers
+   * @param options - kind, Census and custom sender, and the caller's id
+   * @returns the message's id
+   * @throws as {@link Mailer.send} does before anything is queued
+   */
+  enqueue(message: MailMessage, options: SendOptions = {}): Promise<{ id: string }> {
+    return this.#accept(message, options, undefined);
+  }
+
+  /**
+   * Loads the messages a durable outbox kept from before this process (after a restart or a crash) and schedules
+   * each at its recorded next attempt, its attempt and failure counts kept. A message whose attempt was cut off
+   * counts that attempt as failed with an unknown outcome (`failed` with `unknownOutcome: true`) and is retried
+   * with the same Message-ID. Each message is announced by `queued` with `resumed: true`. Records that cannot be
+   * read are moved aside and listed, never loaded. With the in-memory outbox there is nothing to load.
+   *
+   * @throws NotConfiguredError before settings are applied; MailerClosedError after close();
+   *   OutboxUnavailableError or OutboxLockedError when the outbox cannot be opened
+   */
+  async resume(): Promise<ResumeReport> {
+    if (this.#closed) throw new MailerClosedError();
+    const settings = this.#settings;
+    if (settings === undefined) throw new NotConfiguredError();
+    const loaded = await this.#outbox.load();
+    let resumed = 0;
+    let recovered = 0;
+    this.#hold(() => {
+      for (const item of resumedMessages(loaded.messages, settings, this.#policy)) {
+        const { message, sender } = item;
+        this.#busy = true;
+        resumed += 1;
+        if (item.recovered) recovered += 1;
+        this.#emit('queued', {
+          id: message.id,
+          kind: message.kind,
+          sender,
+          recipients: [...message.recipients],
+          resumed: true,
+        });
+        if (item.recovered) {
+          const failedAt = message.failedAt ?? this.#clock.now();
+          this.#emit('failed', {
+            id: message.id,
+            attempt: message.attempts,
+            error: message.lastError ?? new Error('The attempt was cut off'),
+            retryable: true,
+            willRetry: !item.exhausted,
+            unknownOutcome: true,
+            ...(item.exhausted ? {} : { nextAttemptAt: failedAt + retryDelayMs(settings) }),
+          });
+        }
+        if (item.exhausted) {
+          this.#cancel(
+            message,
+            'max-errors',
+            message.lastError ?? new Error('Max Errors Before Cancel was reached'),
+          );
+        }
+      }
+    });
+    this.#checkIdle();
+    return { resumed, recovered, quarantined: loaded.quarantined };
   }
 
   /**
@@ -216,56 +275,24 @@ export class Mailer extends EventEmitter<MailerEvents> {
    * `'timeout'`). Without settings, or after {@link Mailer.close}, it reports stage `'config'`; a plugged-in
    * transport without a `verify` method is reported as `ok`.
    */
-  async verify(): Promise<VerifyReport> {
-    if (this.#closed) {
-      return {
-        ok: false,
-        stage: 'config',
-        message: 'The mailer is closed',
-        hint: 'Check the settings with a Mailer that is not closed (verify() before close(), or a new Mailer).',
-      };
-    }
-    const settings = this.#settings;
-    if (settings === undefined) {
-      return {
-        ok: false,
-        stage: 'config',
-        message: 'Email is not configured',
-        hint: 'Fill in at least Default Sender Email Address and SMTP Host on the Email Settings screen.',
-      };
-    }
-    const slot = this.#transports.current as TransportSlot;
-    const limitMs = settings.smtpTimeoutSeconds * 1000;
-    try {
-      await within(
-        Promise.resolve().then(() => slot.transport.verify?.()),
-        limitMs,
-        this.#clock,
-        () =>
-          Object.assign(
-            new Error(`The check did not finish within the SMTP Timeout (${settings.smtpTimeoutSeconds} s)`),
-            { code: 'ETIMEDOUT' },
-          ),
-      );
-    } catch (error) {
-      const found = diagnose(scrubForeign(error, this.#secrets), settings);
-      return { ok: false, ...found };
-    }
-    return {
-      ok: true,
-      host: settings.smtpHost,
-      port: settings.smtpPort ?? DEFAULT_SMTP_PORT,
-      tls: tlsMode(settings, this.#implicitTlsPorts),
-      authenticated: settings.useAuthentication,
-    };
+  verify(): Promise<VerifyReport> {
+    return verifyTransport({
+      closed: this.#closed,
+      settings: this.#settings,
+      transport: this.#settings === undefined ? undefined : this.#transports.current?.transport,
+      clock: this.#clock,
+      secrets: this.#secrets,
+      implicitTlsPorts: this.#implicitTlsPorts,
+    });
   }
 
   /** Counts of messages by state. */
   stats(): MailerStats {
+    const counts = this.#outbox.counts(this.#clock.now());
     return {
-      queued: this.#throttle?.waiting ?? 0,
+      queued: counts.queued,
       sending: this.#sending,
-      waitingRetry: this.#waitingRetry,
+      waitingRetry: counts.waitingRetry,
       sent: this.#sent,
       cancelled: this.#cancelled,
     };
@@ -273,34 +300,15 @@ export class Mailer extends EventEmitter<MailerEvents> {
 
   /**
    * Stops taking messages (`send()` then rejects with `MailerClosedError`, and so does a `send()` still measuring
-   * its attachments), lets attempts in progress finish, cancels every waiting message with reason `closed`, and
-   * closes the transport. Resolves when every message has settled; a transport that takes longer than the SMTP
-   * Timeout to close is left to finish on its own. Calling it again returns the same promise.
+   * its attachments) and lets attempts in progress finish. With the in-memory outbox every waiting message is
+   * cancelled with reason `closed`; a durable outbox keeps them for {@link Mailer.resume} in the next process (their
+   * `send()` promises reject with `MailerClosedError`). Closes the transport; resolves when every attempt has
+   * settled. A transport that takes longer than the SMTP Timeout to close is left to finish on its own. Calling it
+   * again returns the same promise.
    */
   close(): Promise<void> {
     this.#closing ??= this.#shutdown();
     return this.#closing;
-  }
-
-  /**
-   * Emits an event to every listener, each on its own: a listener that throws or rejects is reported to
-   * `onListenerError` and the others still run.
-   */
-  override emit<E extends keyof MailerEvents>(event: E, ...args: MailerEvents[E]): boolean {
-    const handlers = (this as unknown as { _events: Record<string, unknown> })._events[event as string];
-    if (handlers === undefined) return false;
-    type Handler = { fn: (...a: unknown[]) => unknown; context: unknown; once: boolean };
-    const list = (Array.isArray(handlers) ? [...handlers] : [handlers]) as Handler[];
-    for (const handler of list) {
-      if (handler.once) this.removeListener(event, handler.fn as never, undefined, true);
-      try {
-        const result = handler.fn.apply(handler.context, args);
-        if (result instanceof Promise) result.catch((error: unknown) => this.#listenerFailed(error, event));
-      } catch (error) {
-        this.#listenerFailed(error, event);
-      }
-    }
-    return true;
   }
 
   /** @returns a summary without secrets */
@@ -319,7 +327,7 @@ export class Mailer extends EventEmitter<MailerEvents> {
   }
 
   /** Reports a listener's failure to `onListenerError`, or as a `listenerError` event; never throws. */
-  #listenerFailed(error: unknown, event: keyof MailerEvents): void {
+  protected override listenerFailed(error: unknown, event: EventEmitter.EventNames<MailerEvents>): void {
     try {
       if (this.#onListenerError !== undefined) this.#onListenerError(error, event);
       else if (event !== 'listenerError') this.emit('listenerError', { event, error });
@@ -328,13 +336,31 @@ export class Mailer extends EventEmitter<MailerEvents> {
     }
   }
 
-  /** Whether anyone listens to `event`: payloads are built only for events someone will receive. */
-  #wants(event: keyof MailerEvents): boolean {
-    return (this as unknown as { _events: Record<string, unknown> })._events[event] !== undefined;
+  #emit<E extends keyof MailerEvents>(event: E, ...args: MailerEvents[E]): void {
+    (this.emit as (name: E, ...payload: MailerEvents[E]) => boolean)(event, ...args);
   }
 
-  #emit<E extends keyof MailerEvents>(event: E, ...args: MailerEvents[E]): void {
-    this.emit(event, ...args);
+  /** Starts what can start, unless an event is being emitted that must come before any new `sending`. */
+  #poke(): void {
+    if (this.#held > 0) {
+      this.#pokeWhenReleased = true;
+      return;
+    }
+    this.#dispatcher.poke();
+  }
+
+  /** Runs `fn` with starting held back, then starts what it made ready. */
+  #hold(fn: () => void): void {
+    this.#held += 1;
+    try {
+      fn();
+    } finally {
+      this.#held -= 1;
+      if (this.#held === 0 && this.#pokeWhenReleased) {
+        this.#pokeWhenReleased = false;
+        this.#dispatcher.poke();
+      }
+    }
   }
 
   #apply(settings: EmailSettings): void {
@@ -342,225 +368,132 @@ export class Mailer extends EventEmitter<MailerEvents> {
     this.#settings = settings;
     this.#secrets = secrets;
     this.#transports.replace(this.#factory(settings), secrets);
-    const limits = { perSecond: settings.throttlePerSecond, maxConcurrent: this.#maxConcurrent };
-    if (this.#throttle === undefined) {
-      this.#throttle = new Throttle<Job>(limits, this.#clock, (job, permit) => this.#attempt(job, permit));
-    } else {
-      this.#throttle.update(limits);
+    this.#permits.setRate(settings.throttlePerSecond);
+    const rule = { delayMs: retryDelayMs(settings), maxFailures: settings.maxErrorsBeforeCancel };
+    for (const message of this.#outbox.setRetryRule(rule)) {
+      this.#cancel(
+        message,
+        'max-errors',
+        message.lastError ?? new Error('Max Errors Before Cancel was lowered'),
+      );
     }
+    this.#checkIdle();
+    this.#poke();
   }
 
-  /** Checks and queues a message; synchronous unless an attachment must be measured on disk. */
-  #enqueue(message: MailMessage, options: SendOptions): Promise<DeliveryReport> {
+  /** Checks a message and hands it to the outbox; synchronous unless a file must be measured or stored. */
+  #accept(message: MailMessage, options: SendOptions, caller: Caller | undefined): Promise<{ id: string }> {
     try {
       if (this.#closed) throw new MailerClosedError();
       const settings = this.#settings;
       if (settings === undefined) throw new NotConfiguredError();
       const checked = checkMessage(message);
-      const { kind, id } = this.#checkOptions(options);
-      const context: SenderContext = {
-        kind,
-        censusAddress: options.censusAddress ?? null,
-        customSender: options.customSender ?? null,
+      const checkedOptions = checkSendOptions(options);
+      const sender = resolveSender(settings, checkedOptions.context, this.#policy);
+      const prepared = prepareAttachments(checked, settings, this.#policy);
+      const store = (attachments: PreparedAttachments): Promise<{ id: string }> | { id: string } => {
+        if (this.#closed) throw new MailerClosedError();
+        const stored = outboxMessage(checkedOptions, checked, attachments.held, settings, this.#clock.now());
+        const added = this.#outbox.add(stored);
+        if (!(added instanceof Promise)) return this.#queued(stored, sender, attachments.dropped, caller);
+        return this.#admitted(added.then(() => this.#queued(stored, sender, attachments.dropped, caller)));
       };
-      const sender = resolveSender(settings, context, this.#policy);
-      const admission: Admission = { id, kind, context, sender, checked, settings };
-      const prepared = this.#prepareAttachments(checked, settings);
-      if (prepared instanceof Promise) return this.#admitWhenMeasured(admission, prepared);
-      return this.#admit(admission, prepared);
+      if (prepared instanceof Promise) return this.#admitted(prepared.then(store));
+      return Promise.resolve(store(prepared));
     } catch (error) {
       return Promise.reject(error);
     }
   }
 
-  /**
-   * Queues a message once its files are measured. `close()` waits for the measuring; a message still being
-   * measured when the Mailer closes is refused with `MailerClosedError`, as it was never queued.
-   */
-  #admitWhenMeasured(admission: Admission, prepared: Promise<PreparedAttachments>): Promise<DeliveryReport> {
-    // boxed, so that the admission settles when the message is queued, not when it is delivered
-    const admitted = prepared.then((attachments) => ({ delivery: this.#admit(admission, attachments) }));
-    const settled = admitted.then(ignore, ignore);
+  /** Tracks a message on its way into the outbox, so that `close()` waits for it. */
+  #admitted<T>(work: Promise<T>): Promise<T> {
+    const settled = work.then(ignore, ignore);
     this.#admitting.add(settled);
     void settled.then(() => this.#admitting.delete(settled));
-    return admitted.then((box) => box.delivery);
+    return work;
   }
 
-  /** Queues a checked message: the job is created, `queued` emitted and the throttle told. */
-  #admit(admission: Admission, prepared: PreparedAttachments): Promise<DeliveryReport> {
-    const { id, kind, context, sender, checked, settings } = admission;
-    if (this.#closed) throw new MailerClosedError();
-    if (this.#jobs.has(id)) {
-      throw new InvalidMessageError(`A message with id ${showValue(id)} is already pending: use a unique id`);
-    }
-    let resolve!: (report: DeliveryReport) => void;
-    let reject!: (error: Error) => void;
-    const promise = new Promise<DeliveryReport>((ok, fail) => {
-      resolve = ok;
-      reject = fail;
-    });
-    const domain = settings.defaultSenderAddress.split('@').pop() ?? 'localhost';
-    const job: Job = {
-      id,
-      kind,
-      context,
-      message: {
-        to: checked.to,
-        cc: checked.cc,
-        bcc: checked.bcc,
-        subject: checked.subject,
-        attachments: [],
-        headers: withMessageId(checked.headers, domain),
-        ...(checked.replyTo !== undefined ? { replyTo: checked.replyTo } : {}),
-        ...(checked.text !== undefined ? { text: checked.text } : {}),
-        ...(checked.html !== undefined ? { html: checked.html } : {}),
-      },
-      held: prepared.held,
-      bodyBytes: undefined,
-      queuedAt: this.#clock.now(),
-      resolve,
-      reject,
-      sender,
-      resolvedWith: settings,
-      state: 'queued',
-      attempts: 0,
-      failures: 0,
-      failedAt: 0,
-      retryTimer: undefined,
-      lastError: undefined,
-      overLimit: undefined,
-    };
-    this.#jobs.set(id, job);
+  /** A message is in the outbox: announce it and start what can start. */
+  #queued(
+    message: OutboxMessage,
+    sender: ResolvedSender,
+    dropped: string[],
+    caller: Caller | undefined,
+  ): { id: string } {
+    const { id } = message;
+    if (caller !== undefined) this.#callers.set(id, caller);
     this.#busy = true;
-    if (this.#wants('queued')) this.#emit('queued', { id, kind, sender, recipients: checked.recipients });
-    if (prepared.dropped.length > 0) this.#emit('attachmentsDropped', { id, filenames: prepared.dropped });
-    if (this.#closed) {
-      // a listener closed the Mailer: the message was accepted, so it is cancelled like every other waiting one
-      this.#cancel(job, 'closed', new MailerClosedError('The mailer was closed before the message was sent'));
-      return promise;
+    if (this.wants('queued')) {
+      this.#emit('queued', { id, kind: message.kind, sender, recipients: [...message.recipients] });
     }
-    (this.#throttle as Throttle<Job>).push(job, kind === 'emergency');
-    return promise;
-  }
-
-  #checkOptions(options: SendOptions): { kind: MessageKind; id: string } {
-    if (typeof options !== 'object' || options === null)
-      throw new InvalidMessageError('Send options must be an object');
-    const kind = options.kind ?? 'standard';
-    if (kind !== 'standard' && kind !== 'emergency') {
-      throw new InvalidMessageError(
-        `kind must be 'standard' or 'emergency' (received ${showValue(String(kind))})`,
-      );
+    if (dropped.length > 0) this.#emit('attachmentsDropped', { id, filenames: dropped });
+    if (this.#closed && this.#outbox.durable) {
+      // closed while the record was written: it is kept for the next start
+      this.#callers.delete(id);
+      caller?.reject(this.#keptError(id));
     }
-    const id = options.id ?? nextId();
-    if (typeof id !== 'string' || id.trim() === '')
-      throw new InvalidMessageError('id must be non-empty text');
-    return { kind, id };
+    this.#poke();
+    return { id };
   }
 
-  /**
-   * Applies the attachment settings at send time: drop all, or check each file's real size against its limit.
-   * Synchronous unless a `path` must be measured on disk.
-   */
-  #prepareAttachments(
-    checked: CheckedMessage,
-    settings: EmailSettings,
-  ): PreparedAttachments | Promise<PreparedAttachments> {
-    if (checked.attachments.length === 0) return { held: [], dropped: [] };
-    if (!settings.allowAttachments) return { held: [], dropped: checked.attachments.map((a) => a.filename) };
-    const held = holdAttachments(checked.attachments, settings, this.#policy);
-    if (held instanceof Promise) return held.then((list) => ({ held: list, dropped: [] }));
-    return { held, dropped: [] };
+  #keptError(id: string): MailerClosedError {
+    return new MailerClosedError(
+      `The mailer closed before message ${showValue(id, { quote: false })} was sent; it is kept in the outbox and is sent after resume() in the next start`,
+    );
   }
 
-  /** One attempt, started by the throttle. Never rejects. */
-  #attempt(job: Job, permit: StartPermit): Promise<void> {
-    return this.#runAttempt(job, permit);
+  /** The sender of an attempt: resolved again only when the settings changed since. */
+  #senderFor(message: OutboxMessage, settings: EmailSettings): ResolvedSender {
+    const known = this.#senders.get(message);
+    if (known !== undefined && known[0] === settings) return known[1];
+    const sender = resolveSender(settings, message.context, this.#policy);
+    this.#senders.set(message, [settings, sender]);
+    return sender;
   }
 
-  /** Whether the job can be attempted now; if not, it is settled and the throttle's place given back. */
-  #ready(job: Job, permit: StartPermit, settings: EmailSettings): boolean {
-    if (job.state !== 'queued') {
-      permit.release();
-      return false;
-    }
+  /** One attempt, started by the dispatcher. Never rejects. */
+  async #attempt(message: OutboxMessage, permit: StartPermit): Promise<void> {
+    const settings = this.#settings as EmailSettings;
+    let sender: ResolvedSender | undefined;
     let cancelled: [CancelReason, Error] | undefined;
-    if (!mayAttemptAgain(job.failures, settings)) {
-      cancelled = ['max-errors', job.lastError ?? new Error('Max Errors Before Cancel was lowered')];
-    } else if (job.resolvedWith !== settings) {
+    if (!mayAttemptAgain(message.failures, settings)) {
+      cancelled = ['max-errors', message.lastError ?? new Error('Max Errors Before Cancel was lowered')];
+    } else {
       try {
-        job.sender = resolveSender(settings, job.context, this.#policy);
-        job.resolvedWith = settings;
+        sender = this.#senderFor(message, settings);
       } catch (error) {
         cancelled = ['permanent', toError(error)]; // the settings changed and the custom sender is no longer valid
       }
     }
-    if (cancelled === undefined) return true;
-    permit.release();
-    this.#cancel(job, ...cancelled);
-    this.#checkIdle();
-    return false;
-  }
-
-  async #runAttempt(job: Job, permit: StartPermit): Promise<void> {
-    const settings = this.#settings as EmailSettings;
-    if (!this.#ready(job, permit, settings)) return;
+    if (sender === undefined || cancelled !== undefined) {
+      permit.release(); // not attempted
+      message.attempts -= 1;
+      this.#cancel(message, ...(cancelled as [CancelReason, Error]));
+      this.#checkIdle();
+      return;
+    }
     // counted as sending before any listener runs, so that close() from a listener waits for this attempt
     const slot = this.#transports.begin();
-    job.state = 'sending';
-    job.attempts += 1;
-    job.overLimit = undefined;
     this.#sending += 1;
-    const watchdog = new AbortController();
-    let timer: unknown;
-    let handedOver = false;
     try {
-      if (!settings.allowAttachments && job.held.length > 0) {
-        const filenames = job.held.map((held) => held.attachment.filename);
-        job.held = [];
-        this.#emit('attachmentsDropped', { id: job.id, filenames });
+      if (!settings.allowAttachments && message.attachments.length > 0) {
+        const filenames = message.attachments.map((held) => held.attachment.filename);
+        message.attachments = [];
+        this.#emit('attachmentsDropped', { id: message.id, filenames });
       }
-      if (this.#wants('sending')) this.#emit('sending', { id: job.id, attempt: job.attempts });
-      const measured = attemptAttachments(job.held, (error) => {
-        job.overLimit = error;
+      if (this.wants('sending')) this.#emit('sending', { id: message.id, attempt: message.attempts });
+      const outcome = await runAttempt({
+        message,
+        sender,
+        settings,
+        slot,
+        permit,
+        clock: this.#clock,
+        secrets: this.#secrets,
       });
-      const { attachments, bytes } = measured instanceof Promise ? await measured : measured;
-      const mail: OutgoingMail = { from: job.sender.address, ...job.message, attachments };
-      const { to, cc, bcc } = job.message;
-      job.bodyBytes ??= bodyBytes(job.message);
-      const deadline = attemptDeadlineMs(
-        to.length + cc.length + bcc.length,
-        settings.smtpTimeoutSeconds,
-        bytes + job.bodyBytes,
-      );
-      const progress = { started: () => permit.started() };
-      handedOver = true;
-      const result = await new Promise<unknown>((resolve, reject) => {
-        timer = this.#clock.setTimeout(() => {
-          const error = deadlineError(deadline);
-          watchdog.abort(error);
-          reject(error); // settles even when the transport ignores the signal
-        }, deadline);
-        slot.transport.send(mail, watchdog.signal, progress).then(resolve, reject);
-      });
-      const report = deliveryReport(job, result);
-      if (report === undefined) {
-        this.#failed(
-          job,
-          new Error(
-            'The transport resolved without a valid result (messageId, accepted, rejected, response)',
-          ),
-          false,
-        );
-      } else {
-        this.#delivered(job, report);
-      }
-    } catch (raw) {
-      if (!handedOver) permit.release(); // nothing reached the server
-      const error = job.overLimit ?? scrubForeign(raw, [...slot.secrets, ...this.#secrets]);
-      this.#failed(job, error);
+      if (outcome.ok) this.#delivered(message, outcome.report);
+      else this.#failed(message, outcome.error, outcome.permanent ? false : this.#retryable(outcome.error));
     } finally {
-      this.#clock.clearTimeout(timer);
       this.#sending -= 1;
       if (this.#sending === 0) this.#quiet?.();
       this.#transports.end(slot);
@@ -568,16 +501,18 @@ export class Mailer extends EventEmitter<MailerEvents> {
     }
   }
 
-  #delivered(job: Job, report: DeliveryReport): void {
-    job.state = 'done';
-    this.#jobs.delete(job.id);
+  #delivered(message: OutboxMessage, report: DeliveryReport): void {
+    this.#settle(message, 'sent');
     this.#sent += 1;
-    if (this.#wants('sent')) this.#emit('sent', { ...report, durationMs: this.#clock.now() - job.queuedAt });
-    job.resolve(report);
+    if (this.wants('sent'))
+      this.#emit('sent', { ...report, durationMs: this.#clock.now() - message.queuedAt });
+    const caller = this.#callers.get(message.id);
+    this.#callers.delete(message.id);
+    caller?.resolve(report);
   }
 
   #retryable(error: Error): boolean {
-    if (error instanceof AttachmentTooLargeError || isMailerError(error)) return false;
+    if (isMailerError(error)) return false;
     try {
       return this.#isRetryable(error) === true;
     } catch {
@@ -585,127 +520,92 @@ export class Mailer extends EventEmitter<MailerEvents> {
     }
   }
 
-  #failed(job: Job, error: Error, retryable = this.#retryable(error)): void {
+  #failed(message: OutboxMessage, error: Error, retryable: boolean): void {
     const settings = this.#settings as EmailSettings; // the settings in force now, not when the attempt began
-    job.failures += 1;
-    job.lastError = error;
-    const next = afterFailure(job.failures, retryable, this.#closed, settings);
+    message.failures += 1;
+    message.lastError = error;
+    const closing = this.#closed && !this.#outbox.durable; // a durable outbox keeps it for the next start
+    const next = afterFailure(message.failures, retryable, closing, settings);
+    const attempt = message.attempts;
     if (!next.retry) {
-      job.state = 'done';
-      this.#emit('failed', { id: job.id, attempt: job.attempts, error, retryable, willRetry: false });
-      this.#cancel(job, next.reason, error);
+      this.#emit('failed', { id: message.id, attempt, error, retryable, willRetry: false });
+      this.#cancel(message, next.reason, error);
       return;
     }
-    job.failedAt = this.#clock.now();
-    const delay = next.delayMs;
-    job.state = 'waiting';
-    this.#waitingRetry += 1;
-    // Scheduled before the event, so that a listener that reconfigures or closes acts on the one timer there is.
-    if (delay > 0) this.#waitForRetry(job, delay);
-    this.#emit('failed', {
-      id: job.id,
-      attempt: job.attempts,
-      error,
-      retryable,
-      willRetry: true,
-      nextAttemptAt: job.failedAt + delay,
+    const failedAt = this.#clock.now();
+    message.failedAt = failedAt;
+    // In the outbox before the event, so that a listener that closes finds it; started only after the event, so
+    // that its next `sending` never comes before this `failed`.
+    this.#hold(() => {
+      this.#settle(message, 'waiting');
+      this.#emit('failed', {
+        id: message.id,
+        attempt,
+        error,
+        retryable,
+        willRetry: true,
+        nextAttemptAt: failedAt + next.delayMs,
+      });
     });
-    // Due at once: queued only now, so that its next `sending` never comes before this `failed`.
-    if (job.state === 'waiting' && job.retryTimer === undefined) this.#retryDue(job);
-  }
-
-  /** Schedules a waiting job's retry, replacing any timer it had; 0 or less means the next free slot, at once. */
-  #waitForRetry(job: Job, delay: number): void {
-    this.#clock.clearTimeout(job.retryTimer);
-    job.retryTimer = undefined;
-    if (job.state !== 'waiting') return;
-    if (delay <= 0) {
-      this.#retryDue(job);
-      return;
+    if (this.#closed && this.#outbox.durable) {
+      const caller = this.#callers.get(message.id);
+      this.#callers.delete(message.id);
+      caller?.reject(this.#keptError(message.id));
     }
-    job.retryTimer = this.#clock.setTimeout(() => {
-      job.retryTimer = undefined;
-      this.#retryDue(job);
-    }, delay);
   }
 
-  #retryDue(job: Job): void {
-    if (job.state !== 'waiting' || this.#closed) return;
-    this.#clock.clearTimeout(job.retryTimer);
-    job.retryTimer = undefined;
-    this.#waitingRetry -= 1;
-    job.state = 'queued';
-    (this.#throttle as Throttle<Job>).push(job, job.kind === 'emergency');
-  }
-
-  #rescheduleRetries(settings: EmailSettings): void {
-    for (const job of this.#jobs.values()) {
-      if (job.state !== 'waiting') continue;
-      if (!mayAttemptAgain(job.failures, settings)) {
-        this.#clock.clearTimeout(job.retryTimer);
-        job.retryTimer = undefined;
-        this.#waitingRetry -= 1;
-        job.state = 'done';
-        this.#cancel(job, 'max-errors', job.lastError ?? new Error('Max Errors Before Cancel was lowered'));
-        continue;
-      }
-      const due = job.failedAt + retryDelayMs(settings);
-      this.#waitForRetry(job, due - this.#clock.now());
-    }
-    this.#checkIdle();
-  }
-
-  #cancel(job: Job, reason: CancelReason, error: Error): void {
-    job.state = 'done';
-    this.#jobs.delete(job.id);
+  #cancel(message: OutboxEntry, reason: CancelReason, error: Error): void {
+    this.#settle(message, 'cancelled');
     this.#cancelled += 1;
-    this.#emit('cancelled', { id: job.id, attempts: job.attempts, reason, error });
-    if (reason === 'permanent' && error instanceof AttachmentTooLargeError) {
-      job.reject(error);
-      return;
-    }
-    job.reject(
-      new DeliveryCancelledError(this.#cancelMessage(job, reason, error), job.attempts, reason, error),
-    );
+    this.#emit('cancelled', { id: message.id, attempts: message.attempts, reason, error });
+    const caller = this.#callers.get(message.id);
+    this.#callers.delete(message.id);
+    caller?.reject(cancellationError(message.id, message.attempts, reason, error));
   }
 
-  #cancelMessage(job: Job, reason: CancelReason, error: Error): string {
-    const tries = `${job.attempts} attempt${job.attempts === 1 ? '' : 's'}`;
-    const id = showValue(job.id, { quote: false });
-    if (reason === 'closed') return `Message ${id} was cancelled after ${tries} because the mailer closed`;
-    if (reason === 'permanent') {
-      return `Message ${id} was refused for good after ${tries} and will not be retried: ${error.message}`;
+  /** Records an outcome in the outbox; a storage failure is reported, never thrown into delivery. */
+  #settle(message: OutboxEntry, state: 'sent' | 'cancelled' | 'waiting'): void {
+    try {
+      const settled = this.#outbox.settle(message, { state });
+      if (settled instanceof Promise)
+        settled.catch((error: unknown) => this.#outboxFailed(error, message.id));
+    } catch (error) {
+      this.#outboxFailed(error, message.id);
     }
-    return `Message ${id} was cancelled after ${tries}, the Max Errors Before Cancel: ${error.message}`;
+  }
+
+  #outboxFailed(error: unknown, id?: string): void {
+    this.#emit('outboxError', { error: toError(error), ...(id === undefined ? {} : { id }) });
   }
 
   #checkIdle(): void {
-    if (!this.#busy) return;
-    if ((this.#throttle?.waiting ?? 0) + this.#sending + this.#waitingRetry > 0) return;
+    if (!this.#busy || this.#sending > 0) return;
+    const counts = this.#outbox.counts(this.#clock.now());
+    if (counts.queued + counts.waitingRetry + counts.sending > 0) return;
     this.#busy = false;
-    if (this.#jobs.size === 0) this.#jobs = new Map(); // a map that held a deep backlog keeps its capacity
     this.#emit('idle');
   }
 
   async #shutdown(): Promise<void> {
     this.#closed = true;
-    await Promise.all([...this.#admitting]); // each is refused now that the Mailer is closed
-    const closedError = new MailerClosedError('The mailer was closed before the message was sent');
-    for (const job of this.#throttle?.drain() ?? []) {
-      this.#cancel(job, 'closed', job.lastError ?? closedError);
+    await Promise.all([...this.#admitting]); // each is refused, or kept by a durable outbox
+    this.#dispatcher.stop();
+    if (!this.#outbox.durable) {
+      const closedError = new MailerClosedError('The mailer was closed before the message was sent');
+      for (const message of this.#outbox.drain())
+        this.#cancel(message, 'closed', message.lastError ?? closedError);
     }
-    for (const job of [...this.#jobs.values()]) {
-      if (job.state !== 'waiting') continue;
-      this.#clock.clearTimeout(job.retryTimer);
-      this.#waitingRetry -= 1;
-      this.#cancel(job, 'closed', job.lastError ?? closedError);
-    }
-    await this.#throttle?.stop();
+    await this.#permits.close();
     if (this.#sending > 0) {
       await new Promise<void>((resolve) => {
         this.#quiet = resolve;
       });
     }
+    for (const [id, caller] of [...this.#callers]) {
+      this.#callers.delete(id);
+      caller.reject(this.#keptError(id));
+    }
+    await this.#outbox.close();
     await this.#transports.closeAll();
     this.#checkIdle();
   }

@@ -1,4 +1,6 @@
 import type { CancelReason } from '../errors.js';
+import type { Outbox, QuarantinedRecord } from '../outbox/types.js';
+import type { StartPermits } from '../permits/types.js';
 import type { MessageKind, ResolvedSender } from '../sender.js';
 import type { HostPolicy } from '../settings/policy.js';
 import type { EmailSettings, EmailSettingsInput } from '../settings/schema.js';
@@ -74,6 +76,8 @@ export interface QueuedEvent {
   sender: ResolvedSender;
   /** Every recipient's address (to, cc and bcc). */
   recipients: string[];
+  /** Set when the message was loaded by {@link Mailer.resume} from a durable outbox, kept from an earlier process. */
+  resumed?: true;
 }
 
 /** Payload of the `sending` event. */
@@ -107,6 +111,12 @@ export interface FailedEvent {
    * default clock), when one is scheduled. The retry then still waits its turn in the throttle.
    */
   nextAttemptAt?: number;
+  /**
+   * Set when the attempt was cut off by a crash or a kill while it was under way (found by {@link Mailer.resume}):
+   * the server may or may not have accepted the message. It counts as a failed attempt and the message is retried
+   * with the same Message-ID, so the recipient may get it twice (at-least-once).
+   */
+  unknownOutcome?: true;
 }
 
 /** Payload of the `cancelled` event: the message is given up. */
@@ -158,6 +168,29 @@ export interface MailerEvents {
    * Added by this package.
    */
   listenerError: [e: ListenerErrorEvent];
+  /**
+   * The outbox could not record a change (a full or read-only disk): delivery goes on, and the message stays as it
+   * was stored (a delivered message may be sent again after a restart; a claim is tried again a second later).
+   */
+  outboxError: [e: OutboxErrorEvent];
+}
+
+/** Payload of the `outboxError` event. */
+export interface OutboxErrorEvent {
+  /** What failed (an {@link OutboxUnavailableError} for a storage failure), secrets removed. */
+  error: Error;
+  /** The message concerned, when one was. */
+  id?: string;
+}
+
+/** What {@link Mailer.resume} found in a durable outbox. */
+export interface ResumeReport {
+  /** Messages loaded and scheduled (or cancelled, when they had reached Max Errors Before Cancel). */
+  resumed: number;
+  /** Of those, messages whose attempt was cut off: counted as failed with an unknown outcome. */
+  recovered: number;
+  /** Records that could not be used: moved aside, never loaded. */
+  quarantined: QuarantinedRecord[];
 }
 
 /** Payload of the `listenerError` event. */
@@ -174,6 +207,18 @@ export interface MailerOptions {
   settings?: EmailSettingsInput;
   /** The host's limits; omitted parts come from `DEFAULT_HOST_POLICY`. */
   policy?: Partial<HostPolicy>;
+  /**
+   * Where messages wait: {@link memoryOutbox} keeps them in the process (lost with it); {@link spoolOutbox} keeps
+   * them on disk so that a restart or a crash loses none. One outbox serves one Mailer.
+   * @default memoryOutbox()
+   */
+  outbox?: Outbox;
+  /**
+   * How many attempts may start now: the exact sliding window of Throttle Email Messages in this process by default.
+   * A shared implementation holds the limit across several servers. The Mailer sets the rate from its settings.
+   * @default localPermits()
+   */
+  permits?: StartPermits;
   /** Makes the transport for a set of settings. @default smtpTransport */
   transport?: TransportFactory;
   /** TLS options of the default SMTP transport. Certificates are verified by default. */

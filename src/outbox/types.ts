@@ -1,0 +1,175 @@
+/**
+ * The Outbox seam: where a Mailer's messages wait between `send()` and delivery. The Mailer orchestrates; an
+ * outbox keeps messages, orders them (emergencies first, then by when they became due) and says which are due.
+ * {@link memoryOutbox} keeps them in the process; {@link spoolOutbox} keeps them on disk so that they survive a
+ * restart; a shared outbox can keep them for several servers.
+ */
+import type { HeldAttachment } from '../mailer/held-attachments.js';
+import type { MessageKind, SenderContext } from '../sender.js';
+import type { OutgoingMail } from '../transport/types.js';
+
+/** The parts of a message that go on the wire, apart from its sender and attachments. */
+export type QueuedMail = Omit<OutgoingMail, 'from' | 'attachments'>;
+
+/** A stored error: what an outbox keeps of an attempt's failure (secrets already removed). */
+export interface StoredError {
+  /** The error's message. */
+  message: string;
+  /** Its `code`, when it had one (e.g. `ETIMEDOUT`). */
+  code?: string;
+  /** The SMTP reply code, when the server answered. */
+  responseCode?: number;
+}
+
+/**
+ * What an outbox says of a message without reading all of it: enough to announce it, count its attempts and
+ * settle it. The counts belong to the outbox: it records an attempt's start when the message is claimed and its
+ * failure when the message is settled as waiting, so that a durable outbox keeps them across restarts.
+ */
+export interface OutboxEntry {
+  /** The caller's id or a generated one; unique among the messages waiting. */
+  readonly id: string;
+  /** Standard or emergency: emergencies are claimed before every standard message. */
+  readonly kind: MessageKind;
+  /** What the sender is resolved from at each attempt (Census and custom sender). */
+  readonly context: SenderContext;
+  /** Every recipient's address (to, cc and bcc), as the `queued` event shows them. */
+  readonly recipients: readonly string[];
+  /** When the message was accepted, in milliseconds of the Mailer's clock. */
+  readonly queuedAt: number;
+  /** Attempts started, the one in progress included. */
+  attempts: number;
+  /** Attempts that failed. */
+  failures: number;
+  /** When the last failure happened: the next attempt is due a Minutes Between Retries later. */
+  failedAt?: number;
+  /** The last failure, secrets removed. */
+  lastError?: Error;
+}
+
+/** One message as an outbox hands it over for an attempt: the entry and everything that goes on the wire. */
+export interface OutboxMessage extends OutboxEntry {
+  /** The message without its sender and attachments; its headers carry the Message-ID of every attempt. */
+  readonly mail: QueuedMail;
+  /**
+   * The attachments and the limit each is held to. An attempt leaves them out when attachments were turned off
+   * since; the Mailer empties this list then, and the outbox stores the change with the next settlement.
+   */
+  attachments: HeldAttachment[];
+}
+
+/** How an attempt ended, as an outbox records it. */
+export type Settlement =
+  /** Delivered: the message leaves the outbox. */
+  | { state: 'sent' }
+  /** Given up: the message leaves the outbox. */
+  | { state: 'cancelled' }
+  /** Failed and will be tried again: due at `failedAt` + the retry delay. Counts are already updated. */
+  | { state: 'waiting' }
+  /** The attempt never started (nothing reached the server): back to the front of its queue, counts restored. */
+  | { state: 'unstarted' };
+
+/** When a waiting message is due again and when it is given up; follows the Email Settings. */
+export interface RetryRule {
+  /** Milliseconds a failed message waits before its next attempt (Minutes Between Retries). */
+  delayMs: number;
+  /** Failed attempts after which a message is given up (Max Errors Before Cancel). */
+  maxFailures: number;
+}
+
+/** Counts of an outbox's messages by state. */
+export interface OutboxCounts {
+  /** Ready to be claimed: new messages and retries that are due. */
+  queued: number;
+  /** Failed, waiting for their retry time. */
+  waitingRetry: number;
+  /** Claimed and not yet settled. */
+  sending: number;
+}
+
+/** What the Mailer gives an outbox when it takes it into use. */
+export interface OutboxHost {
+  /** Current time in milliseconds (the Mailer's clock). */
+  now(): number;
+  /** Sets a timer on the Mailer's clock. */
+  setTimeout(fn: () => void, ms: number): unknown;
+  /** Clears a timer set with `setTimeout`. */
+  clearTimeout(handle: unknown): void;
+  /** Something may be claimable that was not before (a retry became due, another server added work). */
+  wake(): void;
+}
+
+/** A record found at {@link Outbox.load} that could not be used: moved aside, never loaded as garbage. */
+export interface QuarantinedRecord {
+  /** The message's id, when it could be read. */
+  id?: string;
+  /** Where the record was moved to. */
+  file?: string;
+  /** Why it could not be used. */
+  reason: string;
+}
+
+/** What {@link Outbox.load} found. */
+export interface LoadedMessages {
+  /**
+   * The messages loaded, each waiting or ready as its stored state says. A message whose attempt was cut off
+   * (it was claimed when the process stopped) is returned with that attempt counted as failed and `recovered`.
+   */
+  messages: {
+    message: OutboxEntry;
+    /** Its attempt was cut off: counted as failed, with an unknown outcome (the server may have accepted it). */
+    recovered: boolean;
+    /**
+     * Its failures reached the retry rule's maximum: it is held as claimed, for the Mailer to settle as
+     * cancelled; every other message is in the queue, ready or waiting.
+     */
+    exhausted: boolean;
+  }[];
+  /** Records moved aside. */
+  quarantined: QuarantinedRecord[];
+}
+
+/**
+ * Where messages wait. Methods that may do I/O return a value or a promise: the in-memory outbox answers at once,
+ * so a Mailer on it behaves exactly as if the queue were a field of the Mailer. A method that rejects leaves the
+ * message where it was (and rejects with {@link OutboxUnavailableError} for a storage failure).
+ *
+ * One outbox serves one Mailer ({@link Outbox.bind} is called once).
+ */
+export interface Outbox {
+  /** Whether messages survive a restart of the process: a durable outbox keeps them when the Mailer closes. */
+  readonly durable: boolean;
+  /** Takes the outbox into use for one Mailer: its clock, and whom to wake. */
+  bind(host: OutboxHost): void;
+  /**
+   * Applies the retry rule of new settings: waiting messages become due by the new delay (no timer per message),
+   * and those whose failures reached the new maximum are removed and returned, for the Mailer to cancel.
+   */
+  setRetryRule(rule: RetryRule): OutboxEntry[];
+  /** Stores a new message; resolves once it is stored (durably, for a durable outbox). */
+  add(message: OutboxMessage): void | Promise<void>;
+  /** How many messages could be claimed at `now` (may be an estimate for a shared outbox). */
+  ready(now: number): number;
+  /**
+   * Takes up to `max` due messages, the most urgent first, and records that an attempt of each starts (its
+   * `attempts` goes up by one, durably for a durable outbox, before it resolves).
+   */
+  claim(max: number, now: number): OutboxMessage[] | Promise<OutboxMessage[]>;
+  /**
+   * Records how a claimed message's attempt ended (or that a message returned by {@link Outbox.setRetryRule} or
+   * {@link Outbox.load} as exhausted was cancelled). For `'waiting'` the entry's counts, `failedAt` and `lastError`
+   * are already updated.
+   */
+  settle(message: OutboxEntry, outcome: Settlement): void | Promise<void>;
+  /** Counts by state at `now`. */
+  counts(now: number): OutboxCounts;
+  /**
+   * Loads the messages a durable outbox holds from before this process (once; later calls find nothing new).
+   * The in-memory outbox finds nothing.
+   */
+  load(): Promise<LoadedMessages>;
+  /** Removes and returns every message not claimed (for the Mailer to cancel when it closes an in-memory one). */
+  drain(): OutboxMessage[];
+  /** Stops timers and releases what it holds (files, locks). Messages of a durable outbox stay stored. */
+  close(): Promise<void>;
+}

@@ -55,3 +55,17 @@ export function defaultIsRetryable(error: unknown): boolean {
   if (AUTH_REPLIES.has(reply)) return true; // e.g. 530 authentication required: Use Authentication may be turned on
   return reply < 500;
 }
+
+/**
+ * Whether a failed attempt is tried again, as the Mailer decides it: the package's own errors (a file over its
+ * limit, an attachment that is gone) never are; otherwise the host's `isRetryable` decides, and
+ * {@link defaultIsRetryable} when that throws.
+ */
+export function decideRetryable(error: Error, isRetryable: (error: unknown) => boolean): boolean {
+  if (isMailerError(error)) return false;
+  try {
+    return isRetryable(error) === true;
+  } catch {
+    return defaultIsRetryable(error);
+  }
+}

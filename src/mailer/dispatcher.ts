@@ -33,6 +33,9 @@ export class Dispatcher {
   #again = false;
   #stopped = false;
   #retryTimer: unknown;
+  /** While above 0, pokes are put off until {@link Dispatcher.hold} returns. */
+  #held = 0;
+  #pokedWhileHeld = false;
 
   /**
    * @param outbox - where messages wait
@@ -68,6 +71,10 @@ export class Dispatcher {
   /** Starts what can start now. Call whenever something changed: a message added, a slot freed, a wake-up. */
   readonly poke = (): void => {
     if (this.#stopped) return;
+    if (this.#held > 0) {
+      this.#pokedWhileHeld = true;
+      return;
+    }
     if (this.#dispatching) {
       this.#again = true;
       return;
@@ -82,6 +89,23 @@ export class Dispatcher {
       this.#dispatching = false;
     }
   };
+
+  /**
+   * Runs `fn` with starting put off, then starts what it made ready. The Mailer emits `failed` this way, so that a
+   * retry due at once never has its `sending` before the `failed` of the attempt before.
+   */
+  hold(fn: () => void): void {
+    this.#held += 1;
+    try {
+      fn();
+    } finally {
+      this.#held -= 1;
+      if (this.#held === 0 && this.#pokedWhileHeld) {
+        this.#pokedWhileHeld = false;
+        this.poke();
+      }
+    }
+  }
 
   /** Starts nothing more; attempts in progress go on. */
   stop(): void {

@@ -1,22 +1,18 @@
 import { inspect } from 'node:util';
 import type { EventEmitter } from 'eventemitter3';
-import { type CancelReason, isMailerError, MailerClosedError, NotConfiguredError } from '../errors.js';
+import { type CancelReason, MailerClosedError, NotConfiguredError } from '../errors.js';
 import { checkMessage, type MailMessage, type SendOptions } from '../message.js';
-import { memoryOutbox } from '../outbox/memory.js';
 import type { Outbox, OutboxEntry, OutboxHost, OutboxMessage } from '../outbox/types.js';
-import { localPermits } from '../permits/local.js';
 import type { StartPermit, StartPermits } from '../permits/types.js';
-import { defaultIsRetryable } from '../retry.js';
+import { decideRetryable } from '../retry.js';
 import { afterFailure, mayAttemptAgain, retryDelayMs } from '../retry-policy.js';
 import { secretForms } from '../secrets.js';
 import { type ResolvedSender, resolveSender } from '../sender.js';
 import { parseEmailSettings } from '../settings/parse.js';
-import { type HostPolicy, resolvePolicy } from '../settings/policy.js';
+import type { HostPolicy } from '../settings/policy.js';
 import { redactSettings } from '../settings/redact.js';
 import type { EmailSettings, EmailSettingsInput } from '../settings/schema.js';
-import { smtpTransport } from '../transport/smtp.js';
 import type { TransportFactory } from '../transport/types.js';
-import { showValue } from '../truncate.js';
 import {
   checkSendOptions,
   outboxMessage,
@@ -25,10 +21,11 @@ import {
 } from './admission.js';
 import { runAttempt } from './attempt.js';
 import { cancellationError } from './cancellation.js';
-import { type Clock, systemClock } from './clock.js';
+import type { Clock } from './clock.js';
 import { Dispatcher } from './dispatcher.js';
 import { IsolatingEmitter } from './isolating-emitter.js';
-import { resumedMessages } from './resume.js';
+import { resolveMailerOptions } from './options.js';
+import { announceResumed } from './resume.js';
 import { TransportSlots } from './transport-slots.js';
 import type {
   DeliveryReport,
@@ -39,27 +36,12 @@ import type {
   VerifyReport,
 } from './types.js';
 import { verifyTransport } from './verify.js';
-
-/** The promise of a `send()` waiting for its message's outcome. */
-interface Caller {
-  readonly resolve: (report: DeliveryReport) => void;
-  readonly reject: (error: Error) => void;
-}
+import { type Waiter, Waiters } from './waiters.js';
 
 const ignore = (): void => undefined;
 
 function toError(value: unknown): Error {
   return value instanceof Error ? value : new Error(String(value));
-}
-
-function positiveInteger(name: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
-    throw new TypeError(
-      `MailerOptions.${name} must be a whole number of at least 1 (received ${showValue(String(value))})`,
-    );
-  }
-  return value;
 }
 
 /**
@@ -89,8 +71,7 @@ export class Mailer extends IsolatingEmitter<MailerEvents> {
   readonly #permits: StartPermits;
   readonly #dispatcher: Dispatcher;
   readonly #transports: TransportSlots;
-  /** The `send()` calls of this process waiting for their message's outcome, by message id. */
-  readonly #callers = new Map<string, Caller>();
+  readonly #waiters = new Waiters();
   /** Messages on their way into the outbox (files measured, records written): `close()` waits for them. */
   readonly #admitting = new Set<Promise<void>>();
   /** The sender each message was last resolved to, and with which settings. */
@@ -105,9 +86,6 @@ export class Mailer extends IsolatingEmitter<MailerEvents> {
   #busy = false;
   #closed = false;
   #closing: Promise<void> | undefined;
-  /** While above 0 (a `failed` event is being emitted), starting attempts waits, so no `sending` comes first. */
-  #held = 0;
-  #pokeWhenReleased = false;
 
   /**
    * @param options - settings, policy, transport, outbox and tuning; all optional
@@ -117,33 +95,26 @@ export class Mailer extends IsolatingEmitter<MailerEvents> {
    */
   constructor(options: MailerOptions = {}) {
     super();
-    this.#policy = resolvePolicy(options.policy); // once: every message reuses the checked, frozen policy
-    const clock = options.clock ?? systemClock;
+    const resolved = resolveMailerOptions(options);
+    const clock = resolved.clock;
+    this.#policy = resolved.policy;
     this.#clock = clock;
+    this.#isRetryable = resolved.isRetryable;
+    this.#onListenerError = resolved.onListenerError;
+    this.#implicitTlsPorts = resolved.implicitTlsPorts;
+    this.#factory = resolved.factory;
+    this.#outbox = resolved.outbox;
+    this.#permits = resolved.permits;
     this.#transports = new TransportSlots(clock, () => (this.#settings?.smtpTimeoutSeconds ?? 30) * 1000);
-    this.#isRetryable = options.isRetryable ?? defaultIsRetryable;
-    this.#onListenerError = options.onListenerError;
-    const maxConcurrent = positiveInteger('maxConcurrent', options.maxConcurrent, 5);
-    const tls = options.tls;
-    this.#implicitTlsPorts = tls?.implicitTlsPorts;
-    this.#factory =
-      options.transport ??
-      ((settings) =>
-        smtpTransport(
-          settings,
-          tls === undefined ? { maxConnections: maxConcurrent } : { tls, maxConnections: maxConcurrent },
-        ));
     const host: OutboxHost = {
       now: () => clock.now(),
       setTimeout: (fn, ms) => clock.setTimeout(fn, ms),
       clearTimeout: (handle) => clock.clearTimeout(handle),
-      wake: () => this.#poke(),
+      wake: () => this.#dispatcher.poke(),
     };
-    this.#outbox = options.outbox ?? memoryOutbox();
-    this.#permits = options.permits ?? localPermits();
     this.#outbox.bind(host);
     this.#permits.bind(host);
-    this.#dispatcher = new Dispatcher(this.#outbox, this.#permits, clock, maxConcurrent, {
+    this.#dispatcher = new Dispatcher(this.#outbox, this.#permits, clock, resolved.maxConcurrent, {
       start: (message, permit) => this.#attempt(message, permit),
       failed: (error) => this.#outboxFailed(error),
     });
@@ -192,11 +163,11 @@ export class Mailer extends IsolatingEmitter<MailerEvents> {
    * @throws MailerClosedError when the Mailer closes while a durable outbox keeps the message for the next start
    */
   send(message: MailMessage, options: SendOptions = {}): Promise<DeliveryReport> {
-    let caller: Caller | undefined;
+    let waiter: Waiter | undefined;
     const delivered = new Promise<DeliveryReport>((resolve, reject) => {
-      caller = { resolve, reject };
+      waiter = { resolve, reject };
     });
-    const promise = this.#accept(message, options, caller as Caller).then(() => delivered);
+    const promise = this.#accept(message, options, waiter).then(() => delivered);
     promise.catch(ignore);
     return promise;
   }
@@ -229,44 +200,19 @@ export class Mailer extends IsolatingEmitter<MailerEvents> {
     const settings = this.#settings;
     if (settings === undefined) throw new NotConfiguredError();
     const loaded = await this.#outbox.load();
-    let resumed = 0;
-    let recovered = 0;
-    this.#hold(() => {
-      for (const item of resumedMessages(loaded.messages, settings, this.#policy)) {
-        const { message, sender } = item;
-        this.#busy = true;
-        resumed += 1;
-        if (item.recovered) recovered += 1;
-        this.#emit('queued', {
-          id: message.id,
-          kind: message.kind,
-          sender,
-          recipients: [...message.recipients],
-          resumed: true,
-        });
-        if (item.recovered) {
-          const failedAt = message.failedAt ?? this.#clock.now();
-          this.#emit('failed', {
-            id: message.id,
-            attempt: message.attempts,
-            error: message.lastError ?? new Error('The attempt was cut off'),
-            retryable: true,
-            willRetry: !item.exhausted,
-            unknownOutcome: true,
-            ...(item.exhausted ? {} : { nextAttemptAt: failedAt + retryDelayMs(settings) }),
-          });
-        }
-        if (item.exhausted) {
-          this.#cancel(
-            message,
-            'max-errors',
-            message.lastError ?? new Error('Max Errors Before Cancel was reached'),
-          );
-        }
-      }
+    let counts = { resumed: 0, recovered: 0 };
+    this.#dispatcher.hold(() => {
+      counts = announceResumed(loaded.messages, settings, this.#policy, this.#clock.now(), {
+        queued: (event) => {
+          this.#busy = true;
+          this.#emit('queued', event);
+        },
+        failed: (event) => this.#emit('failed', event),
+        cancel: (entry, error) => this.#cancel(entry, 'max-errors', error),
+      });
     });
     this.#checkIdle();
-    return { resumed, recovered, quarantined: loaded.quarantined };
+    return { ...counts, quarantined: loaded.quarantined };
   }
 
   /**
@@ -340,29 +286,6 @@ export class Mailer extends IsolatingEmitter<MailerEvents> {
     (this.emit as (name: E, ...payload: MailerEvents[E]) => boolean)(event, ...args);
   }
 
-  /** Starts what can start, unless an event is being emitted that must come before any new `sending`. */
-  #poke(): void {
-    if (this.#held > 0) {
-      this.#pokeWhenReleased = true;
-      return;
-    }
-    this.#dispatcher.poke();
-  }
-
-  /** Runs `fn` with starting held back, then starts what it made ready. */
-  #hold(fn: () => void): void {
-    this.#held += 1;
-    try {
-      fn();
-    } finally {
-      this.#held -= 1;
-      if (this.#held === 0 && this.#pokeWhenReleased) {
-        this.#pokeWhenReleased = false;
-        this.#dispatcher.poke();
-      }
-    }
-  }
-
   #apply(settings: EmailSettings): void {
     const secrets = secretForms(settings.username, settings.password);
     this.#settings = settings;
@@ -378,11 +301,11 @@ export class Mailer extends IsolatingEmitter<MailerEvents> {
       );
     }
     this.#checkIdle();
-    this.#poke();
+    this.#dispatcher.poke();
   }
 
   /** Checks a message and hands it to the outbox; synchronous unless a file must be measured or stored. */
-  #accept(message: MailMessage, options: SendOptions, caller: Caller | undefined): Promise<{ id: string }> {
+  #accept(message: MailMessage, options: SendOptions, waiter: Waiter | undefined): Promise<{ id: string }> {
     try {
       if (this.#closed) throw new MailerClosedError();
       const settings = this.#settings;
@@ -395,8 +318,8 @@ export class Mailer extends IsolatingEmitter<MailerEvents> {
         if (this.#closed) throw new MailerClosedError();
         const stored = outboxMessage(checkedOptions, checked, attachments.held, settings, this.#clock.now());
         const added = this.#outbox.add(stored);
-        if (!(added instanceof Promise)) return this.#queued(stored, sender, attachments.dropped, caller);
-        return this.#admitted(added.then(() => this.#queued(stored, sender, attachments.dropped, caller)));
+        if (!(added instanceof Promise)) return this.#queued(stored, sender, attachments.dropped, waiter);
+        return this.#admitted(added.then(() => this.#queued(stored, sender, attachments.dropped, waiter)));
       };
       if (prepared instanceof Promise) return this.#admitted(prepared.then(store));
       return Promise.resolve(store(prepared));
@@ -418,28 +341,18 @@ export class Mailer extends IsolatingEmitter<MailerEvents> {
     message: OutboxMessage,
     sender: ResolvedSender,
     dropped: string[],
-    caller: Caller | undefined,
+    waiter: Waiter | undefined,
   ): { id: string } {
     const { id } = message;
-    if (caller !== undefined) this.#callers.set(id, caller);
+    if (waiter !== undefined) this.#waiters.add(id, waiter);
     this.#busy = true;
     if (this.wants('queued')) {
       this.#emit('queued', { id, kind: message.kind, sender, recipients: [...message.recipients] });
     }
     if (dropped.length > 0) this.#emit('attachmentsDropped', { id, filenames: dropped });
-    if (this.#closed && this.#outbox.durable) {
-      // closed while the record was written: it is kept for the next start
-      this.#callers.delete(id);
-      caller?.reject(this.#keptError(id));
-    }
-    this.#poke();
+    if (this.#closed && this.#outbox.durable) this.#waiters.kept(id); // closed while the record was written
+    this.#dispatcher.poke();
     return { id };
-  }
-
-  #keptError(id: string): MailerClosedError {
-    return new MailerClosedError(
-      `The mailer closed before message ${showValue(id, { quote: false })} was sent; it is kept in the outbox and is sent after resume() in the next start`,
-    );
   }
 
   /** The sender of an attempt: resolved again only when the settings changed since. */
@@ -492,7 +405,10 @@ export class Mailer extends IsolatingEmitter<MailerEvents> {
         secrets: this.#secrets,
       });
       if (outcome.ok) this.#delivered(message, outcome.report);
-      else this.#failed(message, outcome.error, outcome.permanent ? false : this.#retryable(outcome.error));
+      else {
+        const retryable = !outcome.permanent && decideRetryable(outcome.error, this.#isRetryable);
+        this.#failed(message, outcome.error, retryable);
+      }
     } finally {
       this.#sending -= 1;
       if (this.#sending === 0) this.#quiet?.();
@@ -506,18 +422,7 @@ export class Mailer extends IsolatingEmitter<MailerEvents> {
     this.#sent += 1;
     if (this.wants('sent'))
       this.#emit('sent', { ...report, durationMs: this.#clock.now() - message.queuedAt });
-    const caller = this.#callers.get(message.id);
-    this.#callers.delete(message.id);
-    caller?.resolve(report);
-  }
-
-  #retryable(error: Error): boolean {
-    if (isMailerError(error)) return false;
-    try {
-      return this.#isRetryable(error) === true;
-    } catch {
-      return defaultIsRetryable(error);
-    }
+    this.#waiters.resolve(message.id, report);
   }
 
   #failed(message: OutboxMessage, error: Error, retryable: boolean): void {
@@ -536,7 +441,7 @@ export class Mailer extends IsolatingEmitter<MailerEvents> {
     message.failedAt = failedAt;
     // In the outbox before the event, so that a listener that closes finds it; started only after the event, so
     // that its next `sending` never comes before this `failed`.
-    this.#hold(() => {
+    this.#dispatcher.hold(() => {
       this.#settle(message, 'waiting');
       this.#emit('failed', {
         id: message.id,
@@ -547,20 +452,14 @@ export class Mailer extends IsolatingEmitter<MailerEvents> {
         nextAttemptAt: failedAt + next.delayMs,
       });
     });
-    if (this.#closed && this.#outbox.durable) {
-      const caller = this.#callers.get(message.id);
-      this.#callers.delete(message.id);
-      caller?.reject(this.#keptError(message.id));
-    }
+    if (this.#closed && this.#outbox.durable) this.#waiters.kept(message.id);
   }
 
   #cancel(message: OutboxEntry, reason: CancelReason, error: Error): void {
     this.#settle(message, 'cancelled');
     this.#cancelled += 1;
     this.#emit('cancelled', { id: message.id, attempts: message.attempts, reason, error });
-    const caller = this.#callers.get(message.id);
-    this.#callers.delete(message.id);
-    caller?.reject(cancellationError(message.id, message.attempts, reason, error));
+    this.#waiters.reject(message.id, cancellationError(message.id, message.attempts, reason, error));
   }
 
   /** Records an outcome in the outbox; a storage failure is reported, never thrown into delivery. */
@@ -601,10 +500,7 @@ export class Mailer extends IsolatingEmitter<MailerEvents> {
         this.#quiet = resolve;
       });
     }
-    for (const [id, caller] of [...this.#callers]) {
-      this.#callers.delete(id);
-      caller.reject(this.#keptError(id));
-    }
+    this.#waiters.keepAll();
     await this.#outbox.close();
     await this.#transports.closeAll();
     this.#checkIdle();

@@ -1,37 +1,69 @@
 import type { LoadedMessages, OutboxEntry } from '../outbox/types.js';
+import { retryDelayMs } from '../retry-policy.js';
 import { type ResolvedSender, resolveSender } from '../sender.js';
 import type { HostPolicy } from '../settings/policy.js';
 import type { EmailSettings } from '../settings/schema.js';
+import type { FailedEvent, QueuedEvent } from './types.js';
 
-/** A message loaded from a durable outbox, with the sender its `queued` event shows. */
-export interface ResumedMessage {
-  readonly message: OutboxEntry;
-  readonly sender: ResolvedSender;
-  readonly recovered: boolean;
-  readonly exhausted: boolean;
+/** Where {@link announceResumed} reports each loaded message. */
+export interface ResumeSink {
+  queued(event: QueuedEvent): void;
+  failed(event: FailedEvent): void;
+  /** Cancels a message that reached Max Errors Before Cancel (it was held by the outbox for this). */
+  cancel(entry: OutboxEntry, error: Error): void;
 }
 
 /**
- * The loaded messages with their senders under the current settings. A sender that is no longer valid (a custom
- * sender the new settings refuse) shows as the default sender here; its attempt cancels it as permanent, as for a
- * message that waited while the settings changed.
+ * The sender a resumed message's `queued` event shows. A sender that is no longer valid (a custom sender the
+ * current settings refuse) shows as the default sender; its attempt cancels it as permanent, as for a message that
+ * waited while the settings changed.
  */
-export function resumedMessages(
+function senderOf(entry: OutboxEntry, settings: EmailSettings, policy: HostPolicy): ResolvedSender {
+  try {
+    return resolveSender(settings, entry.context, policy);
+  } catch {
+    return resolveSender(settings, { kind: entry.kind, censusAddress: null, customSender: null }, policy);
+  }
+}
+
+/**
+ * Announces the messages a durable outbox loaded, as for new ones: `queued` (marked `resumed`) for each; for one
+ * whose attempt was cut off, `failed` with `unknownOutcome` (the attempt counts as failed); and the cancellation
+ * of those that reached Max Errors Before Cancel.
+ *
+ * @returns how many were resumed, and how many of them recovered from a cut-off attempt
+ */
+export function announceResumed(
   loaded: LoadedMessages['messages'],
   settings: EmailSettings,
   policy: HostPolicy,
-): ResumedMessage[] {
-  return loaded.map(({ message, recovered, exhausted }) => {
-    let sender: ResolvedSender;
-    try {
-      sender = resolveSender(settings, message.context, policy);
-    } catch {
-      sender = resolveSender(
-        settings,
-        { kind: message.kind, censusAddress: null, customSender: null },
-        policy,
-      );
+  now: number,
+  sink: ResumeSink,
+): { resumed: number; recovered: number } {
+  let recovered = 0;
+  for (const { message, recovered: cutOff, exhausted } of loaded) {
+    const sender = senderOf(message, settings, policy);
+    sink.queued({
+      id: message.id,
+      kind: message.kind,
+      sender,
+      recipients: [...message.recipients],
+      resumed: true,
+    });
+    const error = message.lastError ?? new Error('Max Errors Before Cancel was reached');
+    if (cutOff) {
+      recovered += 1;
+      sink.failed({
+        id: message.id,
+        attempt: message.attempts,
+        error,
+        retryable: true,
+        willRetry: !exhausted,
+        unknownOutcome: true,
+        ...(exhausted ? {} : { nextAttemptAt: (message.failedAt ?? now) + retryDelayMs(settings) }),
+      });
     }
-    return { message, sender, recovered, exhausted };
-  });
+    if (exhausted) sink.cancel(message, error);
+  }
+  return { resumed: loaded.length, recovered };
 }

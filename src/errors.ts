@@ -201,16 +201,26 @@ export class OutboxUnavailableError extends MailerError {
   }
 }
 
+/** Who holds a spool's lock, as it recorded itself. */
+export interface LockHolder {
+  /** The holder's process id. */
+  pid: number;
+  /** The host name of the machine it runs on. */
+  hostname: string;
+  /** When it took the lock (ISO 8601). */
+  since: string;
+}
+
 /** Another process works the same spool directory: two processes must never deliver the same messages. */
 export class OutboxLockedError extends MailerError {
-  /** Who holds the lock, as it recorded itself: process id, host name and since when. */
-  readonly holder: { pid: number; hostname: string; since: string } | undefined;
+  /** Who holds the lock, when its record could be read. */
+  readonly holder: LockHolder | undefined;
 
   /**
    * @param message - which directory, who holds it and what to do
    * @param holder - the holder's record, when it could be read
    */
-  constructor(message: string, holder?: { pid: number; hostname: string; since: string }) {
+  constructor(message: string, holder?: LockHolder) {
     super('OUTBOX_LOCKED', message);
     this.holder = holder;
   }

@@ -6,7 +6,13 @@
  */
 
 export { attachmentLimitBytes, checkAttachment, MB } from './attachments.js';
-export type { CancelReason, EmailSettingsIssue, MailerErrorCode, MailerErrorOptions } from './errors.js';
+export type {
+  CancelReason,
+  EmailSettingsIssue,
+  LockHolder,
+  MailerErrorCode,
+  MailerErrorOptions,
+} from './errors.js';
 export {
   AttachmentsNotAllowedError,
   AttachmentTooLargeError,
@@ -28,6 +34,7 @@ export type {
   AttachmentsDroppedEvent,
   CancelledEvent,
   DeliveryReport,
+  EnqueuedMessage,
   FailedEvent,
   ListenerErrorEvent,
   MailerEvents,

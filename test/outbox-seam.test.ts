@@ -115,7 +115,7 @@ describe('memoryOutbox', () => {
     outbox.bind(hostOf(clock));
     outbox.setRetryRule({ delayMs: 0, maxFailures: 3 });
     outbox.add(message('m1'));
-    const [claimed] = outbox.claim(5, clock.now());
+    const [claimed] = outbox.claim(5, clock.now()) as OutboxMessage[];
     expect(claimed?.attempts).toBe(1);
     expect(outbox.counts(clock.now())).toEqual({ queued: 0, waitingRetry: 0, sending: 1 });
     outbox.settle(claimed as OutboxMessage, { state: 'unstarted' });

@@ -23,6 +23,7 @@ export abstract class IsolatingEmitter<
     return this.listenerCount(event) > 0;
   }
 
+  /** Adds a listener; a listener that throws or rejects is reported and the others still run. */
   override on<T extends EventEmitter.EventNames<Events>>(
     event: T,
     fn: EventEmitter.EventListener<Events, T>,
@@ -31,6 +32,7 @@ export abstract class IsolatingEmitter<
     return super.on(event, this.#wrap(event, fn as Listener) as never, context);
   }
 
+  /** Adds a listener, as `on` does. */
   override addListener<T extends EventEmitter.EventNames<Events>>(
     event: T,
     fn: EventEmitter.EventListener<Events, T>,
@@ -39,6 +41,7 @@ export abstract class IsolatingEmitter<
     return this.on(event, fn, context);
   }
 
+  /** Adds a listener that runs once, isolated from the others. */
   override once<T extends EventEmitter.EventNames<Events>>(
     event: T,
     fn: EventEmitter.EventListener<Events, T>,
@@ -47,6 +50,7 @@ export abstract class IsolatingEmitter<
     return super.once(event, this.#wrap(event, fn as Listener) as never, context);
   }
 
+  /** Removes a listener added with `on`, `addListener` or `once` (by the function given then). */
   override removeListener<T extends EventEmitter.EventNames<Events>>(
     event: T,
     fn?: EventEmitter.EventListener<Events, T>,
@@ -57,6 +61,7 @@ export abstract class IsolatingEmitter<
     return super.removeListener(event, (wrapper ?? fn) as never, context, once);
   }
 
+  /** Removes a listener, as `removeListener` does. */
   override off<T extends EventEmitter.EventNames<Events>>(
     event: T,
     fn?: EventEmitter.EventListener<Events, T>,
@@ -66,6 +71,7 @@ export abstract class IsolatingEmitter<
     return this.removeListener(event, fn, context, once);
   }
 
+  /** The listeners of an event, as they were added. */
   override listeners<T extends EventEmitter.EventNames<Events>>(
     event: T,
   ): Array<EventEmitter.EventListener<Events, T>> {

@@ -29,6 +29,7 @@ import { announceResumed } from './resume.js';
 import { TransportSlots } from './transport-slots.js';
 import type {
   DeliveryReport,
+  EnqueuedMessage,
   MailerEvents,
   MailerOptions,
   MailerStats,
@@ -181,7 +182,7 @@ export class Mailer extends IsolatingEmitter<MailerEvents> {
    * @returns the message's id
    * @throws as {@link Mailer.send} does before anything is queued
    */
-  enqueue(message: MailMessage, options: SendOptions = {}): Promise<{ id: string }> {
+  enqueue(message: MailMessage, options: SendOptions = {}): Promise<EnqueuedMessage> {
     return this.#accept(message, options, undefined);
   }
 

@@ -183,6 +183,12 @@ export interface OutboxErrorEvent {
   id?: string;
 }
 
+/** What {@link Mailer.enqueue} resolves with once the message is in the outbox. */
+export interface EnqueuedMessage {
+  /** The message's id (the caller's `SendOptions.id`, or a generated one): events carry it. */
+  id: string;
+}
+
 /** What {@link Mailer.resume} found in a durable outbox. */
 export interface ResumeReport {
   /** Messages loaded and scheduled (or cancelled, when they had reached Max Errors Before Cancel). */

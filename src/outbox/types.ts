@@ -59,15 +59,15 @@ export interface OutboxMessage extends OutboxEntry {
 }
 
 /** How an attempt ended, as an outbox records it. */
-export type Settlement =
-  /** Delivered: the message leaves the outbox. */
-  | { state: 'sent' }
-  /** Given up: the message leaves the outbox. */
-  | { state: 'cancelled' }
-  /** Failed and will be tried again: due at `failedAt` + the retry delay. Counts are already updated. */
-  | { state: 'waiting' }
-  /** The attempt never started (nothing reached the server): back to the front of its queue, counts restored. */
-  | { state: 'unstarted' };
+export interface Settlement {
+  /**
+   * `'sent'`: delivered, the message leaves the outbox. `'cancelled'`: given up, it leaves the outbox.
+   * `'waiting'`: failed and will be tried again, due at `failedAt` + the retry delay (the entry's counts are already
+   * updated). `'unstarted'`: the attempt never started (nothing reached the server): back to the front of its
+   * queue, its attempt count restored.
+   */
+  state: 'sent' | 'cancelled' | 'waiting' | 'unstarted';
+}
 
 /** When a waiting message is due again and when it is given up; follows the Email Settings. */
 export interface RetryRule {
@@ -116,6 +116,7 @@ export interface LoadedMessages {
    * (it was claimed when the process stopped) is returned with that attempt counted as failed and `recovered`.
    */
   messages: {
+    /** The message as the outbox keeps it (its counts already include a cut-off attempt). */
     message: OutboxEntry;
     /** Its attempt was cut off: counted as failed, with an unknown outcome (the server may have accepted it). */
     recovered: boolean;

@@ -219,6 +219,29 @@ describe('Dispatcher', () => {
     expect(started).toEqual(['m1']);
   });
 
+  it('puts off starts across a pause until it is released, once', () => {
+    const clock = new ManualClock();
+    const outbox = memoryOutbox();
+    outbox.bind(hostOf(clock));
+    const started: string[] = [];
+    const dispatcher = new Dispatcher(outbox, new OpenPermits(), clock, 10, {
+      start: (m) => {
+        started.push(m.id);
+        return new Promise(() => undefined);
+      },
+      failed: () => undefined,
+    });
+    const release = dispatcher.pause();
+    const inner = dispatcher.pause();
+    outbox.add(message('m1'));
+    dispatcher.poke();
+    inner();
+    inner(); // a second call does nothing
+    expect(started).toEqual([]);
+    release();
+    expect(started).toEqual(['m1']);
+  });
+
   it('gives back permits it could not use and tries a failed claim again a second later', async () => {
     const clock = new ManualClock();
     const outbox = memoryOutbox();

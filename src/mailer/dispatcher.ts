@@ -95,16 +95,30 @@ export class Dispatcher {
    * retry due at once never has its `sending` before the `failed` of the attempt before.
    */
   hold(fn: () => void): void {
-    this.#held += 1;
+    const release = this.pause();
     try {
       fn();
     } finally {
+      release();
+    }
+  }
+
+  /**
+   * Puts off starts until the returned function is called (once; later calls do nothing). The Mailer pauses while
+   * `resume()` loads a durable outbox, so that no loaded message starts before its `queued` event.
+   */
+  pause(): () => void {
+    this.#held += 1;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
       this.#held -= 1;
       if (this.#held === 0 && this.#pokedWhileHeld) {
         this.#pokedWhileHeld = false;
         this.poke();
       }
-    }
+    };
   }
 
   /** Starts nothing more; attempts in progress go on. */

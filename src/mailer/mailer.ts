@@ -200,10 +200,10 @@ export class Mailer extends IsolatingEmitter<MailerEvents> {
     if (this.#closed) throw new MailerClosedError();
     const settings = this.#settings;
     if (settings === undefined) throw new NotConfiguredError();
-    const loaded = await this.#outbox.load();
-    let counts = { resumed: 0, recovered: 0 };
-    this.#dispatcher.hold(() => {
-      counts = announceResumed(loaded.messages, settings, this.#policy, this.#clock.now(), {
+    const release = this.#dispatcher.pause(); // no loaded message starts before its `queued` event
+    try {
+      const loaded = await this.#outbox.load();
+      const counts = announceResumed(loaded.messages, settings, this.#policy, this.#clock.now(), {
         queued: (event) => {
           this.#busy = true;
           this.#emit('queued', event);
@@ -211,9 +211,11 @@ export class Mailer extends IsolatingEmitter<MailerEvents> {
         failed: (event) => this.#emit('failed', event),
         cancel: (entry, error) => this.#cancel(entry, 'max-errors', error),
       });
-    });
-    this.#checkIdle();
-    return { ...counts, quarantined: loaded.quarantined };
+      return { ...counts, quarantined: loaded.quarantined };
+    } finally {
+      release();
+      this.#checkIdle();
+    }
   }
 
   /**

@@ -73,6 +73,11 @@ export class Mailer extends IsolatingEmitter<MailerEvents> {
   readonly #dispatcher: Dispatcher;
   readonly #transports: TransportSlots;
   readonly #waiters = new Waiters();
+  /**
+   * Messages an outbox stored asynchronously whose `queued` is not emitted yet: emitted at the latest when their
+   * first attempt starts, so that `queued` always comes before `sending`.
+   */
+  readonly #unannounced = new Map<string, () => unknown>();
   /** Messages on their way into the outbox (files measured, records written): `close()` waits for them. */
   readonly #admitting = new Set<Promise<void>>();
   /** The sender each message was last resolved to, and with which settings. */
@@ -322,7 +327,19 @@ export class Mailer extends IsolatingEmitter<MailerEvents> {
         const stored = outboxMessage(checkedOptions, checked, attachments.held, settings, this.#clock.now());
         const added = this.#outbox.add(stored);
         if (!(added instanceof Promise)) return this.#queued(stored, sender, attachments.dropped, waiter);
-        return this.#admitted(added.then(() => this.#queued(stored, sender, attachments.dropped, waiter)));
+        let announced: { id: string } | undefined;
+        const announce = (): { id: string } => {
+          if (announced !== undefined) return announced;
+          if (this.#unannounced.get(stored.id) === announce) this.#unannounced.delete(stored.id);
+          announced = this.#queued(stored, sender, attachments.dropped, waiter);
+          return announced;
+        };
+        if (!this.#unannounced.has(stored.id)) this.#unannounced.set(stored.id, announce);
+        const forget = (error: unknown): never => {
+          if (this.#unannounced.get(stored.id) === announce) this.#unannounced.delete(stored.id);
+          throw error;
+        };
+        return this.#admitted(added.then(announce, forget));
       };
       if (prepared instanceof Promise) return this.#admitted(prepared.then(store));
       return Promise.resolve(store(prepared));
@@ -369,6 +386,7 @@ export class Mailer extends IsolatingEmitter<MailerEvents> {
 
   /** One attempt, started by the dispatcher. Never rejects. */
   async #attempt(message: OutboxMessage, permit: StartPermit): Promise<void> {
+    this.#unannounced.get(message.id)?.();
     const settings = this.#settings as EmailSettings;
     let sender: ResolvedSender | undefined;
     let cancelled: [CancelReason, Error] | undefined;

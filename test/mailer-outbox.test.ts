@@ -49,7 +49,7 @@ class SlowDurableOutbox implements Outbox {
   /** Answers at once when `syncClaims` is set: a message stored a moment ago may be claimed before it is announced. */
   syncClaims = false;
   claim(max: number, now: number): OutboxMessage[] | Promise<OutboxMessage[]> {
-    const claimed = this.inner.claim(max, now);
+    const claimed = this.inner.claim(max, now) as OutboxMessage[];
     return this.syncClaims ? claimed : later(() => claimed);
   }
   settle(entry: OutboxEntry, outcome: Settlement): Promise<void> {

@@ -1,4 +1,6 @@
-import type { EmailSettings } from './settings/schema.js';
+// Not the schema's `keyof EmailSettings`: the schema imports this module (through the host policy), and the two
+// are the same union (test/types.test-d.ts checks it).
+import type { SettingsFieldName } from './settings/defaults.js';
 import { showValue } from './truncate.js';
 
 /**
@@ -61,7 +63,7 @@ export function isMailerError(error: unknown, code?: MailerErrorCode): error is 
 /** One problem found in email settings. */
 export interface EmailSettingsIssue {
   /** The settings field at fault, or `''` when the problem is not one field's (e.g. not an object at all). */
-  field: keyof EmailSettings | '';
+  field: SettingsFieldName | '';
   /** What is wrong, naming the field by its label on the Email Settings screen, and what to do. */
   message: string;
 }

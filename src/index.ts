@@ -27,6 +27,7 @@ export {
   OutboxLockedError,
   OutboxUnavailableError,
 } from './errors.js';
+export type { MailAttachment, OutgoingMail } from './mail.js';
 export type { Clock } from './mailer/clock.js';
 export type { HeldAttachment } from './mailer/held-attachments.js';
 export { Mailer } from './mailer/mailer.js';
@@ -48,7 +49,7 @@ export type {
   SettingsChangedEvent,
   VerifyReport,
 } from './mailer/types.js';
-export type { MailAttachment, MailMessage, SendOptions } from './message.js';
+export type { MailMessage, SendOptions } from './message.js';
 export { memoryOutbox } from './outbox/memory.js';
 export type {
   LoadedMessages,
@@ -82,10 +83,4 @@ export { createEmailSettingsSchema } from './settings/schema.js';
 export type { VerifyStage } from './transport/diagnose.js';
 export type { SmtpTransportOptions, TlsMode, TlsOptions } from './transport/smtp.js';
 export { smtpTransport } from './transport/smtp.js';
-export type {
-  OutgoingMail,
-  SendProgress,
-  Transport,
-  TransportFactory,
-  TransportResult,
-} from './transport/types.js';
+export type { SendProgress, Transport, TransportFactory, TransportResult } from './transport/types.js';

@@ -2,9 +2,9 @@ import addressparser from 'nodemailer/lib/addressparser';
 import { quoteString } from 'nodemailer/lib/mime-funcs';
 import { isEmailAddress } from './address.js';
 import { InvalidMessageError } from './errors.js';
+import type { MailAttachment, OutgoingMail } from './mail.js';
 import { checkMessageId } from './message-id.js';
 import type { SenderContext } from './sender.js';
-import type { OutgoingMail } from './transport/types.js';
 import {
   displayNameFits,
   foldsWithinLineLimit,
@@ -14,29 +14,8 @@ import {
 } from './transport/wire-headers.js';
 import { showValue } from './truncate.js';
 
-/** A file attached to a message. Give exactly one of `content` and `path`. */
-export interface MailAttachment {
-  /** The file name the recipient sees. */
-  filename: string;
-  /**
-   * The file's bytes: text, bytes, or a factory that returns a fresh stream on each call, so that a retry can
-   * read it again. A stream is counted as it is read and fails the message when it runs over the limit.
-   */
-  content?: string | Uint8Array | (() => NodeJS.ReadableStream);
-  /**
-   * A regular file on the local disk (not a URL), measured when `send()` is called and streamed from disk on each
-   * attempt. It is read with the permissions of the process: never pass a path taken from user input unchecked.
-   */
-  path?: string;
-  /** The MIME type; guessed from the file name when omitted. */
-  contentType?: string;
-  /**
-   * The attachment was saved on a template under an earlier, larger limit: it is sent even when over the
-   * administrator's current limit, but never over the host policy's maximum or the hosted-SMTP cap.
-   * @default false
-   */
-  preapproved?: boolean;
-}
+/** Declared in `mail.ts`, a leaf module, so that this module and the transports need not import each other. */
+export type { MailAttachment } from './mail.js';
 
 /** A message to send. The sender is not part of it: the Mailer resolves it from the settings. */
 export interface MailMessage {

@@ -1,6 +1,6 @@
 import { findReservedTerm, isEmailAddress } from './address.js';
 import { InvalidSenderError } from './errors.js';
-import { FIELD_LABELS } from './settings/fields.js';
+import { FIELD_LABELS } from './settings/labels.js';
 import { type HostPolicy, resolvePolicy } from './settings/policy.js';
 import type { EmailSettings } from './settings/schema.js';
 import { showValue } from './truncate.js';

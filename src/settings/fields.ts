@@ -2,10 +2,10 @@ import {
   DEFAULT_SMTP_PORT,
   EMAIL_SETTINGS_DEFAULTS,
   SETTINGS_LIMITS,
-  type SettingsFieldName,
   SMTP_TIMEOUT_SECONDS,
   type SmtpTimeoutSeconds,
 } from './defaults.js';
+import { FIELD_LABELS } from './labels.js';
 import { type HostPolicy, resolvePolicy } from './policy.js';
 import type { EmailSettings } from './schema.js';
 
@@ -77,7 +77,7 @@ export function createEmailSettingsFields(hostPolicy?: Partial<HostPolicy>): rea
   return Object.freeze([
     {
       name: 'defaultSenderAddress',
-      label: 'Default Sender Email Address',
+      label: FIELD_LABELS.defaultSenderAddress,
       description:
         'The address messages are sent from. Use a real mailbox, so receiving servers do not treat the mail as spam and bounces reach someone, even if nobody reads it. It must not contain a reserved term such as "infinitecampus", which would suggest the vendor sent the mail.',
       input: 'email',
@@ -86,7 +86,7 @@ export function createEmailSettingsFields(hostPolicy?: Partial<HostPolicy>): rea
     },
     {
       name: 'smtpHost',
-      label: 'SMTP Host',
+      label: FIELD_LABELS.smtpHost,
       description:
         'The host name or IP address of the SMTP server that carries the mail, without "smtp://" and without a port (SMTP is the only protocol supported).',
       input: 'text',
@@ -95,7 +95,7 @@ export function createEmailSettingsFields(hostPolicy?: Partial<HostPolicy>): rea
     },
     {
       name: 'smtpPort',
-      label: 'SMTP Port',
+      label: FIELD_LABELS.smtpPort,
       description: `The SMTP server's port. Leave blank for the default port (${DEFAULT_SMTP_PORT}). Required with Use TLS: 465 for implicit TLS, 587 for STARTTLS.`,
       input: 'number',
       required: (s) => s.useTls === true,
@@ -107,7 +107,7 @@ export function createEmailSettingsFields(hostPolicy?: Partial<HostPolicy>): rea
     },
     {
       name: 'smtpTimeoutSeconds',
-      label: 'SMTP Timeout',
+      label: FIELD_LABELS.smtpTimeoutSeconds,
       description:
         'How long to wait for the SMTP server to answer. A message whose server does not answer in time counts as a failed attempt and is sent again as the retry settings say.',
       input: 'select',
@@ -119,7 +119,7 @@ export function createEmailSettingsFields(hostPolicy?: Partial<HostPolicy>): rea
     },
     {
       name: 'useAuthentication',
-      label: 'Use Authentication',
+      label: FIELD_LABELS.useAuthentication,
       description:
         'Check when the SMTP server needs a username and password; this unlocks the Username and Password fields.',
       input: 'checkbox',
@@ -128,7 +128,7 @@ export function createEmailSettingsFields(hostPolicy?: Partial<HostPolicy>): rea
     },
     {
       name: 'username',
-      label: 'Username',
+      label: FIELD_LABELS.username,
       description: 'The username for SMTP authentication. Editable only when Use Authentication is checked.',
       input: 'text',
       required: withAuthentication,
@@ -136,7 +136,7 @@ export function createEmailSettingsFields(hostPolicy?: Partial<HostPolicy>): rea
     },
     {
       name: 'password',
-      label: 'Password',
+      label: FIELD_LABELS.password,
       description: 'The password for SMTP authentication. Editable only when Use Authentication is checked.',
       input: 'password',
       required: withAuthentication,
@@ -144,7 +144,7 @@ export function createEmailSettingsFields(hostPolicy?: Partial<HostPolicy>): rea
     },
     {
       name: 'useTls',
-      label: 'Use TLS',
+      label: FIELD_LABELS.useTls,
       description:
         'Check to encrypt the connection to the SMTP server with TLS, as some services require. Port 465 uses TLS from the start; any other port upgrades with STARTTLS.',
       input: 'checkbox',
@@ -153,7 +153,7 @@ export function createEmailSettingsFields(hostPolicy?: Partial<HostPolicy>): rea
     },
     {
       name: 'minutesBetweenRetries',
-      label: 'Minutes Between Retries',
+      label: FIELD_LABELS.minutesBetweenRetries,
       description: `Minutes to wait after a failed delivery attempt before the next one (0 to ${SETTINGS_LIMITS.minutesBetweenRetries.max}; 0 retries at the next free slot). Default ${EMAIL_SETTINGS_DEFAULTS.minutesBetweenRetries}.`,
       input: 'number',
       required: never, // blank: the default applies
@@ -164,7 +164,7 @@ export function createEmailSettingsFields(hostPolicy?: Partial<HostPolicy>): rea
     },
     {
       name: 'maxErrorsBeforeCancel',
-      label: 'Max Errors Before Cancel',
+      label: FIELD_LABELS.maxErrorsBeforeCancel,
       description: `The number of failed delivery attempts after which a message is cancelled (1 to ${SETTINGS_LIMITS.maxErrorsBeforeCancel.max}). Default ${EMAIL_SETTINGS_DEFAULTS.maxErrorsBeforeCancel}.`,
       input: 'number',
       required: never, // blank: the default applies
@@ -175,7 +175,7 @@ export function createEmailSettingsFields(hostPolicy?: Partial<HostPolicy>): rea
     },
     {
       name: 'throttlePerSecond',
-      label: 'Throttle Email Messages',
+      label: FIELD_LABELS.throttlePerSecond,
       description: `How many email messages are sent per second, from 1 to ${SETTINGS_LIMITS.throttlePerSecond.max}. Default ${EMAIL_SETTINGS_DEFAULTS.throttlePerSecond}.`,
       input: 'number',
       required: never, // blank: the default applies
@@ -186,7 +186,7 @@ export function createEmailSettingsFields(hostPolicy?: Partial<HostPolicy>): rea
     },
     {
       name: 'allowAttachments',
-      label: 'Allow Email Attachments',
+      label: FIELD_LABELS.allowAttachments,
       description:
         'Check to let users attach files to messages. When unchecked, no tool offers attachments and attachments saved on templates are not sent.',
       input: 'checkbox',
@@ -195,7 +195,7 @@ export function createEmailSettingsFields(hostPolicy?: Partial<HostPolicy>): rea
     },
     {
       name: 'attachmentSizeLimitMb',
-      label: 'Limit Email Attachment File Size',
+      label: FIELD_LABELS.attachmentSizeLimitMb,
       description: `The largest attachment a user may add, in MB, per file: more than 0 and at most ${policy.maxAttachmentMb} MB (the host's limit); mail through the vendor's hosted SMTP is limited to ${policy.hostedSmtpAttachmentMb} MB whatever is entered. Leave blank for the host's limit. Attachments already saved on templates under a larger limit are still sent.`,
       input: 'number',
       required: never,
@@ -206,7 +206,7 @@ export function createEmailSettingsFields(hostPolicy?: Partial<HostPolicy>): rea
     },
     {
       name: 'useCensusSenderAddress',
-      label: "Use Sender's Email from Census as Sender's Email Address",
+      label: FIELD_LABELS.useCensusSenderAddress,
       description:
         "Check to send each user's messages from that user's email address in Census. Users without one send from the Default Sender Email Address. Emergency messages always use the Default Sender Email Address.",
       input: 'checkbox',
@@ -215,7 +215,7 @@ export function createEmailSettingsFields(hostPolicy?: Partial<HostPolicy>): rea
     },
     {
       name: 'allowCustomSenderAddress',
-      label: "Allow Custom Sender's Email Address",
+      label: FIELD_LABELS.allowCustomSenderAddress,
       description:
         'Check to let users type the sender address on templates and schedulers. Emergency messages always use the Default Sender Email Address.',
       input: 'checkbox',
@@ -231,8 +231,3 @@ export function createEmailSettingsFields(hostPolicy?: Partial<HostPolicy>): rea
  * {@link createEmailSettingsFields}.
  */
 export const EMAIL_SETTINGS_FIELDS: readonly FieldDescriptor[] = createEmailSettingsFields();
-
-/** The label of each settings field, as on the Email Settings screen. */
-export const FIELD_LABELS: Readonly<Record<SettingsFieldName, string>> = Object.freeze(
-  Object.fromEntries(EMAIL_SETTINGS_FIELDS.map((field) => [field.name, field.label])),
-) as Readonly<Record<SettingsFieldName, string>>;

@@ -1,4 +1,3 @@
-import { inspect } from 'node:util';
 import { z } from 'zod';
 import { findReservedTerm, isEmailAddress, isHostOrIp } from '../address.js';
 import { showValue } from '../truncate.js';
@@ -8,9 +7,9 @@ import {
   type SettingsFieldName,
   SMTP_TIMEOUT_SECONDS,
 } from './defaults.js';
-import { FIELD_LABELS } from './fields.js';
+import { FIELD_LABELS } from './labels.js';
+import { guardSecret } from './password-mask.js';
 import { type HostPolicy, resolvePolicy } from './policy.js';
-import { REDACTED, redactSettings } from './redact.js';
 
 type Label = SettingsFieldName;
 
@@ -271,22 +270,6 @@ function finish<
     out[key] = entry;
   }
   return guardSecret(out as T);
-}
-
-/**
- * Makes `JSON.stringify` and `util.inspect` of a settings object show the password as `'********'`.
- * The properties added are not enumerable, so spreading or iterating the object is unchanged.
- */
-export function guardSecret<T extends { password?: string | undefined }>(settings: T): T {
-  if (settings.password === undefined) return settings;
-  Object.defineProperties(settings, {
-    toJSON: { value: () => ({ ...redactSettings(settings as never) }), enumerable: false },
-    [inspect.custom]: {
-      value: (_depth: number, options: object) => inspect({ ...settings, password: REDACTED }, options),
-      enumerable: false,
-    },
-  });
-  return settings;
 }
 
 /**

@@ -2,7 +2,7 @@ import { isIP } from 'node:net';
 import type { Readable } from 'node:stream';
 import { inspect } from 'node:util';
 import nodemailer from 'nodemailer';
-import type { MailAttachment } from '../message.js';
+import type { MailAttachment } from '../mail.js';
 import { wireMessageId } from '../message-id.js';
 import { DEFAULT_SMTP_PORT } from '../settings/defaults.js';
 import type { EmailSettings } from '../settings/schema.js';

@@ -1,32 +1,8 @@
-import type { MailAttachment } from '../message.js';
+import type { OutgoingMail } from '../mail.js';
 import type { EmailSettings } from '../settings/schema.js';
 
-/**
- * A message as a transport receives it: the sender resolved, recipients parsed and checked, attachment rules
- * applied. `headers` carries a `Message-ID` that stays the same on every attempt of the message.
- */
-export interface OutgoingMail {
-  /** The resolved sender address (also the envelope sender). */
-  from: string;
-  /** Recipients, each a plain address or `"Name" <address>`. */
-  to: string[];
-  /** Copy recipients. */
-  cc: string[];
-  /** Blind copy recipients (in the envelope only). */
-  bcc: string[];
-  /** Where replies go, if set. */
-  replyTo?: string;
-  /** The subject line. */
-  subject: string;
-  /** Plain-text body. */
-  text?: string;
-  /** HTML body. */
-  html?: string;
-  /** Attachments to send; a `content` factory yields a fresh stream on every call. */
-  attachments: MailAttachment[];
-  /** Extra headers, values free of CR and LF. */
-  headers: Record<string, string>;
-}
+/** Declared in `mail.ts`, a leaf module, so that the message checks and the transports need not import each other. */
+export type { OutgoingMail } from '../mail.js';
 
 /** What a transport reports for a message the server accepted. */
 export interface TransportResult {

@@ -51,6 +51,10 @@ export type {
 } from './mailer/types.js';
 export type { MailMessage, SendOptions } from './message.js';
 export { memoryOutbox } from './outbox/memory.js';
+export type { SpoolItem, SpoolListing } from './outbox/spool/admin.js';
+export { deleteFromSpool, listSpool, retrySpoolNow } from './outbox/spool/admin.js';
+export type { SpoolOptions } from './outbox/spool/spool-outbox.js';
+export { spoolOutbox } from './outbox/spool/spool-outbox.js';
 export type {
   LoadedMessages,
   Outbox,

@@ -219,6 +219,7 @@ export class Mailer extends IsolatingEmitter<MailerEvents> {
       return { ...counts, quarantined: loaded.quarantined };
     } finally {
       release();
+      this.#dispatcher.poke(); // start what was loaded
       this.#checkIdle();
     }
   }

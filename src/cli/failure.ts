@@ -13,7 +13,7 @@ export { EXIT_DELIVERY, EXIT_INPUT, EXIT_OK, EXIT_QUIT } from './exit-codes.js';
 export interface Failure {
   /** The process exit code. */
   exitCode: number;
-  /** A stable code for `--json`: a library error code, or `USAGE`, `INPUT`, `INVALID_SETTINGS`, `UNEXPECTED`. */
+  /** A stable code for `--json`: a library error code, or `USAGE`, `INPUT`, `NOT_FOUND`, `INVALID_SETTINGS`, `UNEXPECTED`. */
   code: string;
   /** One line for a person. */
   message: string;

@@ -7,6 +7,7 @@ import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { runCheck } from './check.js';
 import { describeFailure, EXIT_INPUT, EXIT_OK, EXIT_QUIT, reportFailure } from './failure.js';
 import { CliError, createOutput, messageOf, type Output } from './output.js';
+import { runQueue } from './queue.js';
 import { runSend } from './send.js';
 import { parsePort, runSink } from './sink.js';
 import { printable } from './terminal.js';
@@ -36,6 +37,12 @@ const OPTIONS = {
     json: { type: 'boolean' },
   },
   sink: { ...COMMON, port: { type: 'string' }, host: { type: 'string' }, dir: { type: 'string' } },
+  queue: {
+    ...COMMON,
+    delete: { type: 'string' },
+    'retry-now': { type: 'string' },
+    json: { type: 'boolean' },
+  },
 } as const satisfies Record<CommandName, Options>;
 
 function isCommand(name: string): name is CommandName {
@@ -75,7 +82,7 @@ function parse(command: CommandName, args: string[]): { values: Values; position
     const parsed = parseArgs({
       args,
       options: OPTIONS[command],
-      allowPositionals: command === 'check',
+      allowPositionals: command === 'check' || command === 'queue',
       strict: true,
     });
     return { values: parsed.values as Values, positionals: parsed.positionals };
@@ -103,6 +110,17 @@ function settingsPathOf(positionals: string[]): string {
   return path;
 }
 
+function spoolDirOf(positionals: string[]): string {
+  const [dir, ...extra] = positionals;
+  if (dir === undefined)
+    throw new CliError('queue needs the spool directory: messenger-email queue /var/spool/messenger-email', {
+      usage: true,
+    });
+  if (extra.length > 0)
+    throw new CliError(`queue takes one spool directory, not ${positionals.length}`, { usage: true });
+  return dir;
+}
+
 /** Runs a command whose arguments parsed. */
 function dispatch(
   command: CommandName,
@@ -117,6 +135,14 @@ function dispatch(
       { ...common, settingsPath: settingsPathOf(positionals), sendTestTo: text(values, 'send-test-to') },
       output,
     );
+  }
+  if (command === 'queue') {
+    const queue = {
+      dir: spoolDirOf(positionals),
+      delete: text(values, 'delete'),
+      retryNow: text(values, 'retry-now'),
+    };
+    return runQueue(queue, output);
   }
   if (command === 'send') {
     const send = {
@@ -160,7 +186,9 @@ function interruptSignal(output: Output): AbortSignal {
 
 function help(topic: string | undefined, output: Output): number {
   if (topic !== undefined && !isCommand(topic)) {
-    throw new CliError(`there is no command "${printable(topic)}": use check, send or sink`, { usage: true });
+    throw new CliError(`there is no command "${printable(topic)}": use check, send, sink or queue`, {
+      usage: true,
+    });
   }
   output.line(topic === undefined ? GENERAL_HELP : COMMAND_HELP[topic]);
   return EXIT_OK;
@@ -175,7 +203,7 @@ function help(topic: string | undefined, output: Output): number {
  */
 async function run(argv: string[], output: Output): Promise<number> {
   const [first, ...rest] = argv;
-  if (first === undefined) throw new CliError('give a command: check, send or sink', { usage: true });
+  if (first === undefined) throw new CliError('give a command: check, send, sink or queue', { usage: true });
   if (first === '--help' || first === '-h' || first === 'help') return help(rest[0], output);
   if (first === '--version' || first === '-v') {
     output.line(version());
@@ -184,11 +212,12 @@ async function run(argv: string[], output: Output): Promise<number> {
   if (!isCommand(first)) {
     const shown = printable(first);
     const what = first.startsWith('-') ? `unknown option ${shown}` : `unknown command "${shown}"`;
-    throw new CliError(`${what}: use check, send or sink`, { usage: true });
+    throw new CliError(`${what}: use check, send, sink or queue`, { usage: true });
   }
   const parsed = parse(first, rest);
   if (parsed.values.help === true) return help(first, output);
-  const signal = first === 'check' ? new AbortController().signal : interruptSignal(output);
+  const interruptible = first === 'send' || first === 'sink';
+  const signal = interruptible ? interruptSignal(output) : new AbortController().signal;
   return dispatch(first, parsed, output, signal);
 }
 

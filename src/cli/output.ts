@@ -13,7 +13,7 @@ const MIN_SECRET_LENGTH = 4;
 
 /** A failure the tool explains in one line and turns into an exit code. */
 export class CliError extends Error {
-  /** The process exit code: 1 for bad input, 2 for a server that cannot be used. */
+  /** The process exit code: 1 for bad input, 2 for a server that cannot be used, 3 for a locked spool. */
   readonly exitCode: number;
   /** A stable code for `--json` output, e.g. `USAGE` or `INPUT`. */
   readonly code: string;

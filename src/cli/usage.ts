@@ -71,13 +71,37 @@ Options:
   --host ADDRESS           address to listen on (default 127.0.0.1: this machine only)
   --dir FOLDER             folder to save messages in (default ./mail)
   -h, --help               show this help`,
+
+  queue: `Usage: messenger-email queue DIR [--json]
+       messenger-email queue DIR --delete ID
+       messenger-email queue DIR --retry-now ID|all
+
+Lists the messages waiting in the spool DIR (the directory given to spoolOutbox()), as a mail
+server's queue tool does: id, kind, recipients, attempts, state, next attempt (local time, "now"
+when due) and the last error; then a summary: how many wait, how many are emergencies, the files
+moved to quarantine/ with their reason, and the process whose Mailer holds the spool, if one runs.
+Listing works while a Mailer runs on the spool; nothing is sent and no message content is shown.
+
+Options:
+  --delete ID              delete the message ID from the spool: it is never sent
+  --retry-now ID|all       make the message ID (or every waiting message) due now: it is attempted
+                           as soon as a Mailer runs on the spool
+  --json                   print one JSON object: { ok, dir, items, quarantined, lockedBy }
+  -h, --help               show this help
+
+--delete and --retry-now change the spool, so they refuse while a Mailer holds it: stop the
+service first.
+
+Exit codes: 0 done, 1 invalid arguments, no such directory, or no message with that id,
+3 the spool is locked by a running Mailer (nothing was changed).`,
 } as const;
 
 /** A command of the tool. */
 export type CommandName = keyof typeof COMMAND_HELP;
 
 /** The tool's general help. */
-export const GENERAL_HELP = `messenger-email: check Email Settings, send email with them, and run a local SMTP sink.
+export const GENERAL_HELP = `messenger-email: check Email Settings, send email with them, run a local SMTP sink, and
+look after a spool.
 
 Usage:
   messenger-email check SETTINGS.json [--password-env NAME] [--send-test-to ADDRESS] [--json]
@@ -85,17 +109,20 @@ Usage:
                        (--text FILE | --html FILE) [--attach FILE]... [--emergency]
                        [--census ADDRESS] [--from ADDRESS] [--password-env NAME] [--json]
   messenger-email sink [--port 2525] [--host 127.0.0.1] [--dir ./mail]
+  messenger-email queue DIR [--delete ID | --retry-now ID|all] [--json]
   messenger-email help [COMMAND] | --help | --version
 
 Commands:
   check   validate the settings, connect to the SMTP server (TLS, login) and say what to fix
   send    send a message, or the same message to every address of a CSV list
   sink    run a local SMTP server that saves every message as .eml, for development
+  queue   list the messages waiting in a spool directory, delete one, or make them due now
 
 The SMTP password comes from the settings file or, with --password-env NAME, from that environment
 variable. It is never printed.
 
 Exit codes: 0 ok, 1 invalid arguments, files, settings or message, 2 the SMTP server cannot be used,
-a message was not delivered, or the send was interrupted (Ctrl+C), 130 a second Ctrl+C.
+a message was not delivered, or the send was interrupted (Ctrl+C), 3 the spool is locked by a
+running Mailer (queue --delete, --retry-now), 130 a second Ctrl+C.
 
 Run 'messenger-email help COMMAND' for the options of a command.`;

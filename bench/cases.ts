@@ -348,3 +348,79 @@ export async function queue(args: { variant: 'ours' | 'plain'; port: number; cou
     keep: messages.length,
   };
 }
+
+/** Bytes of every file under `dir`. */
+async function bytesUnder(dir: string): Promise<number> {
+  const { readdir, stat } = await import('node:fs/promises');
+  const { join } = await import('node:path');
+  let total = 0;
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    total += entry.isDirectory() ? await bytesUnder(path) : (await stat(path)).size;
+  }
+  return total;
+}
+
+/** A transport that refuses at once, retryably: messages stay in the outbox, waiting, without a server. */
+const refusing: Transport = {
+  send: () => Promise.reject(Object.assign(new Error('connection refused'), { code: 'ECONNREFUSED' })),
+};
+
+/**
+ * The spool against the in-memory outbox, the same job in each: throughput at 999/s to the sink, and durable
+ * enqueue (`enqueue()` resolved = on disk for the spool). With `resume`, also a spool of `count` messages left by
+ * a closed Mailer is loaded by a new one: time, heap kept per message, disk per message.
+ */
+export async function spool(args: {
+  outbox: 'memory' | 'spool';
+  port: number;
+  count: number;
+  enqueueCount: number;
+  dir: string;
+  resume?: boolean;
+}) {
+  const { outbox, port, count, enqueueCount, dir } = args;
+  const { memoryOutbox, spoolOutbox } = await import('../dist/index.js');
+  const { rm } = await import('node:fs/promises');
+  const make = (sub: string) => (outbox === 'spool' ? spoolOutbox(`${dir}/${sub}`) : memoryOutbox());
+  // throughput at 999/s through the sink
+  const mailer = new Mailer({ settings: settings(port), outbox: make('throughput') });
+  await Promise.all(Array.from({ length: 50 }, (_, i) => mailer.send(small(i))));
+  const t0 = now();
+  await Promise.all(Array.from({ length: count }, (_, i) => mailer.send(small(i))));
+  const perSecond = (count * 1000) / (now() - t0);
+  await mailer.close();
+  // durable enqueue
+  const queueing = new Mailer({
+    settings: settings(port, { throttlePerSecond: 1, minutesBetweenRetries: 60 }),
+    outbox: make('enqueue'),
+    transport: () => refusing,
+  });
+  const t1 = now();
+  await Promise.all(Array.from({ length: enqueueCount }, (_, i) => queueing.enqueue(small(i))));
+  const enqueuePerSecond = (enqueueCount * 1000) / (now() - t1);
+  await queueing.close();
+  const diskPerMessage = outbox === 'spool' ? (await bytesUnder(`${dir}/enqueue`)) / enqueueCount : 0;
+  let resumeSeconds = 0;
+  let heapPerMessage = 0;
+  if (args.resume === true && outbox === 'spool') {
+    const gc = () => {
+      for (let i = 0; i < 4; i += 1) global.gc?.();
+    };
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    const resumed = new Mailer({
+      settings: settings(port, { throttlePerSecond: 1, minutesBetweenRetries: 60 }),
+      outbox: make('enqueue'),
+      transport: () => refusing,
+    });
+    const t2 = now();
+    const report = await resumed.resume();
+    resumeSeconds = (now() - t2) / 1000;
+    gc();
+    heapPerMessage = (process.memoryUsage().heapUsed - before) / report.resumed;
+    await resumed.close();
+  }
+  await rm(dir, { recursive: true, force: true });
+  return { perSecond, enqueuePerSecond, diskPerMessage, resumeSeconds, heapPerMessage };
+}

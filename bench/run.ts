@@ -1,7 +1,7 @@
 /**
  * `npm run bench [-- --quick] [-- --only throttle]`: every case side by side with its baseline in the same run,
  * written to bench/results.md. The sink runs in a process of its own; every case runs in a fresh process.
- * `--only NAME` runs one case (throughput, throttle, attachments, queue) and prints it without writing a file.
+ * `--only NAME` runs one case (throughput, throttle, attachments, queue, spool) and prints it without writing a file.
  */
 
 import { once } from 'node:events';
@@ -207,6 +207,68 @@ async function attachmentCase(sink: Sink, dir: string) {
   }
 }
 
+async function spoolCase(sink: Sink, dir: string) {
+  log('5. The spool against the in-memory outbox');
+  const count = quick ? 3000 : 10_000;
+  const enqueueCount = quick ? 20_000 : 100_000;
+  type S = {
+    perSecond: number;
+    enqueuePerSecond: number;
+    diskPerMessage: number;
+    resumeSeconds: number;
+    heapPerMessage: number;
+  };
+  await sink.reset();
+  const memory = await inChild<S>('spool', {
+    outbox: 'memory',
+    port: sink.port,
+    count,
+    enqueueCount,
+    dir: `${dir}/m`,
+  });
+  await sink.reset();
+  const spooled = await inChild<S>('spool', {
+    outbox: 'spool',
+    port: sink.port,
+    count,
+    enqueueCount,
+    dir: `${dir}/s`,
+    resume: true,
+  });
+  row({
+    case: `spool: throughput, ${count} small messages, throttle 999, 5 connections`,
+    ours: `${fmt(spooled.perSecond)}/s`,
+    baseline: `memory outbox ${fmt(memory.perSecond)}/s`,
+    ratio: fmt(spooled.perSecond / memory.perSecond, 3),
+    target: '>= 0.95',
+    pass: spooled.perSecond >= 0.95 * memory.perSecond,
+  });
+  row({
+    case: `spool: durable enqueue of ${enqueueCount} small messages (resolved = fsynced)`,
+    ours: `${fmt(spooled.enqueuePerSecond, 0)}/s`,
+    baseline: `memory outbox ${fmt(memory.enqueuePerSecond, 0)}/s`,
+    ratio: fmt(spooled.enqueuePerSecond / memory.enqueuePerSecond, 3),
+    target: '>= 5000/s',
+    pass: spooled.enqueuePerSecond >= 5000,
+  });
+  row({
+    case: `spool: resume of ${enqueueCount} spooled messages`,
+    ours: `${fmt(spooled.resumeSeconds)} s, ${fmt(spooled.heapPerMessage, 0)} B heap each`,
+    baseline: 'none (memory keeps nothing)',
+    ratio: '-',
+    target: '< 10 s and < 2048 B',
+    pass: spooled.resumeSeconds < 10 && spooled.heapPerMessage < 2048,
+  });
+  row({
+    case: 'spool: disk per small message',
+    ours: `${fmt(spooled.diskPerMessage, 0)} B`,
+    baseline: 'none',
+    ratio: '-',
+    target: 'reported',
+    pass: undefined,
+  });
+}
+
 async function queueCase(sink: Sink) {
   log('4. A deep queue');
   const count = quick ? 20_000 : 100_000;
@@ -255,6 +317,7 @@ try {
   if (runs('throttle')) await throttleCase(sink, plainMax);
   if (runs('attachments')) await attachmentCase(sink, dir);
   if (runs('queue')) await queueCase(sink);
+  if (runs('spool')) await spoolCase(sink, dir);
 } finally {
   sink.stop();
   await rm(dir, { recursive: true, force: true });

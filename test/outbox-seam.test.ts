@@ -219,6 +219,41 @@ describe('Dispatcher', () => {
     expect(started).toEqual(['m1']);
   });
 
+  it('claims ahead from an outbox whose claims take time, yet never runs more than maxConcurrent at once', async () => {
+    const clock = new ManualClock();
+    const outbox = memoryOutbox();
+    outbox.bind(hostOf(clock));
+    const claim = outbox.claim.bind(outbox);
+    outbox.claim = (max, now) => Promise.resolve(claim(max, now));
+    const running: (() => void)[] = [];
+    let most = 0;
+    const dispatcher = new Dispatcher(outbox, new OpenPermits(), clock, 2, {
+      start: (m) =>
+        new Promise<void>((resolve) => {
+          running.push(() => {
+            outbox.settle(m, { state: 'sent' });
+            resolve();
+          });
+          most = Math.max(most, running.length);
+        }),
+      failed: (error) => {
+        throw error;
+      },
+    });
+    for (let i = 0; i < 10; i += 1) outbox.add(message(`m${i}`));
+    dispatcher.poke();
+    for (let i = 0; i < 5; i += 1) await Promise.resolve();
+    expect(running).toHaveLength(2);
+    expect(outbox.counts(clock.now()).sending).toBe(4); // two running, two claimed ahead
+    (running.shift() as () => void)();
+    for (let i = 0; i < 5; i += 1) await Promise.resolve();
+    expect(running).toHaveLength(2);
+    expect(most).toBe(2);
+    dispatcher.stop(); // what was claimed ahead goes back
+    for (let i = 0; i < 5; i += 1) await Promise.resolve();
+    expect(outbox.counts(clock.now()).sending).toBe(2);
+  });
+
   it('puts off starts across a pause until it is released, once', () => {
     const clock = new ManualClock();
     const outbox = memoryOutbox();

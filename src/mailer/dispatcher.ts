@@ -29,6 +29,10 @@ export class Dispatcher {
   #running = 0;
   /** Slots promised to permits or claims still on their way (async outboxes and permits). */
   #pending = 0;
+  /** Messages claimed ahead, with their permits, waiting for a free slot. */
+  readonly #claimed: [OutboxMessage, StartPermit][] = [];
+  /** The outbox answered a claim with a promise: it is worth claiming ahead. */
+  #claimsTakeTime = false;
   #dispatching = false;
   #again = false;
   #stopped = false;
@@ -126,11 +130,17 @@ export class Dispatcher {
     this.#stopped = true;
     if (this.#retryTimer !== undefined) this.#clock.clearTimeout(this.#retryTimer);
     this.#retryTimer = undefined;
+    this.#startClaimed(); // gives back what was claimed ahead
   }
 
   #pass(): void {
+    this.#startClaimed();
     while (!this.#stopped && this.#retryTimer === undefined) {
-      const free = this.#maxConcurrent - this.#running - this.#pending;
+      // An outbox that records claims on disk or over the network is asked ahead, up to one more claim per slot,
+      // so that the wait for its record overlaps the attempts in progress instead of leaving slots idle. An outbox
+      // that answers at once is never asked ahead: an emergency sent a moment later must still go first.
+      const lookahead = this.#claimsTakeTime ? this.#maxConcurrent : 0;
+      const free = this.#maxConcurrent + lookahead - this.#running - this.#pending - this.#claimed.length;
       if (free <= 0) return;
       const wanted = Math.min(free, this.#outbox.ready(this.#clock.now()));
       if (wanted <= 0) return;
@@ -179,6 +189,7 @@ export class Dispatcher {
       this.#startAll(claimed, permits);
       return true;
     }
+    this.#claimsTakeTime = true;
     this.#pending += permits.length;
     claimed.then(
       (messages) => {
@@ -208,7 +219,24 @@ export class Dispatcher {
       return;
     }
     messages.forEach((message, i) => {
-      const permit = permits[i] as StartPermit;
+      this.#claimed.push([message, permits[i] as StartPermit]);
+    });
+    this.#startClaimed();
+  }
+
+  /** Starts claimed messages while slots are free, in the order they were claimed. */
+  #startClaimed(): void {
+    if (this.#stopped) {
+      for (const [message, permit] of this.#claimed.splice(0)) {
+        permit.release(); // stopped before it started: back as it was
+        void Promise.resolve()
+          .then(() => this.#outbox.settle(message, { state: 'unstarted' }))
+          .catch((error: unknown) => this.#hooks.failed(error));
+      }
+      return;
+    }
+    while (this.#running < this.#maxConcurrent && this.#claimed.length > 0) {
+      const [message, permit] = this.#claimed.shift() as [OutboxMessage, StartPermit];
       const finished = (): void => {
         permit.started(); // a start never reported counts from now: later than it happened, never too early
         this.#running -= 1;
@@ -216,7 +244,7 @@ export class Dispatcher {
       };
       this.#running += 1;
       this.#hooks.start(message, permit).then(finished, finished);
-    });
+    }
   }
 
   /** Something failed to claim: report it and try again after a pause (the messages stayed where they were). */

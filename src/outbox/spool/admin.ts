@@ -3,11 +3,12 @@
  * time, without the key), delete a message, and make waiting messages due at once. Deleting and retrying change
  * records and refuse while a Mailer holds the spool's lock.
  */
-import { mkdir, readdir, readFile, realpath, stat, unlink } from 'node:fs/promises';
+import { mkdir, readFile, realpath, stat, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { MailerError, OutboxUnavailableError } from '../../errors.js';
 import type { MessageKind } from '../../sender.js';
 import { showValue } from '../../truncate.js';
+import { eachLimited, listDir } from './dir-tools.js';
 import { readWhole } from './fast-fs.js';
 import { GroupCommit } from './group-commit.js';
 import { REASON_EXTENSION, RECORD_EXTENSION, recordFileName, SpoolLayout, TmpFiles } from './layout.js';
@@ -77,28 +78,6 @@ export interface SpoolListing {
 
 /** Most records read at once. */
 const PARALLEL_READS = 64;
-
-async function eachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>) {
-  let next = 0;
-  const runner = async (): Promise<void> => {
-    while (next < items.length) {
-      const item = items[next] as T;
-      next += 1;
-      await work(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, runner));
-}
-
-/** The names in a directory; none when it does not exist. */
-async function listDir(dir: string): Promise<string[]> {
-  try {
-    return await readdir(dir);
-  } catch (error) {
-    if (osCode(error) === 'ENOENT') return [];
-    throw error;
-  }
-}
 
 /** The layout of an existing spool directory. */
 async function existing(dir: string): Promise<SpoolLayout> {

@@ -11,6 +11,7 @@
  * for one log file, not for a directory of files that an administrator can list, move and repair by hand.
  */
 import { dirname } from 'node:path';
+import { eachLimited } from './dir-tools.js';
 import { closeFile, linkFile, openFile, renameFile, syncFile, unlinkFile, writeWhole } from './fast-fs.js';
 import type { TmpFiles } from './layout.js';
 import { osCode } from './storage-error.js';
@@ -54,19 +55,6 @@ async function syncDirectory(dir: string): Promise<void> {
   } finally {
     await closeFile(fd);
   }
-}
-
-/** Runs `work` on every item, at most `limit` at once. */
-async function eachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>) {
-  let next = 0;
-  const runner = async (): Promise<void> => {
-    while (next < items.length) {
-      const item = items[next] as T;
-      next += 1;
-      await work(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, runner));
 }
 
 /** Puts a flushed temporary file in place; false when `shared` found the file there already. */

@@ -3,7 +3,7 @@
  * and flushed before the Mailer says it has it, and read again by the next process.
  */
 import { randomBytes } from 'node:crypto';
-import { link, mkdir, readdir, readFile, unlink, writeFile } from 'node:fs/promises';
+import { link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { InvalidMessageError, MailerError, OutboxUnavailableError } from '../../errors.js';
 import type { HeldAttachment } from '../../mailer/held-attachments.js';
@@ -23,6 +23,7 @@ import type {
 } from '../types.js';
 import { attachmentMeta, type BlobRef, BlobStore } from './blobs.js';
 import { KEY_BYTES, SpoolCipher } from './cipher.js';
+import { eachLimited, listDir } from './dir-tools.js';
 import { readWhole } from './fast-fs.js';
 import { GroupCommit } from './group-commit.js';
 import { REASON_EXTENSION, RECORD_EXTENSION, recordFileName, SpoolLayout, TmpFiles } from './layout.js';
@@ -123,28 +124,6 @@ class SpoolEntry implements OutboxEntry {
 
   get recipients(): readonly string[] {
     return this.held?.message.recipients ?? NO_RECIPIENTS;
-  }
-}
-
-/** Runs `work` on every item, at most `limit` at once. */
-async function eachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>) {
-  let next = 0;
-  const runner = async (): Promise<void> => {
-    while (next < items.length) {
-      const item = items[next] as T;
-      next += 1;
-      await work(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, runner));
-}
-
-async function listDir(dir: string): Promise<string[]> {
-  try {
-    return await readdir(dir);
-  } catch (error) {
-    if (osCode(error) === 'ENOENT') return [];
-    throw error;
   }
 }
 

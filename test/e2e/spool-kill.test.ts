@@ -41,6 +41,7 @@ function start(dir: string, port: number, idsFile: string, ledger: Ledger): Run 
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const open = new Set<string>(); // sending, not settled, in this process
+  const sentHere = new Set<string>(); // sent by this process: its record may not be removed yet at a kill
   const waiters: { test: (ledger: Ledger, line: string) => boolean; resolve: () => void }[] = [];
   let buffer = '';
   let stderr = '';
@@ -63,6 +64,7 @@ function start(dir: string, port: number, idsFile: string, ledger: Ledger): Run 
       if (kind === 'D') {
         ledger.delivered.add(id);
         open.delete(id);
+        sentHere.add(id);
       }
       if (kind === 'F') {
         open.delete(id);
@@ -84,7 +86,11 @@ function start(dir: string, port: number, idsFile: string, ledger: Ledger): Run 
     }
   });
   void ended.then(() => {
-    if (proc.signalCode === 'SIGKILL') for (const id of open) ledger.inFlightAtKills.add(id);
+    if (proc.signalCode === 'SIGKILL') {
+      for (const id of open) ledger.inFlightAtKills.add(id);
+      // `sent` is emitted before the spool's record removal is on disk: a kill in between sends it again
+      for (const id of sentHere) ledger.inFlightAtKills.add(id);
+    }
     else if (proc.exitCode !== 0) ledger.problems.push(`child exited with ${proc.exitCode}: ${stderr}`);
     for (const waiter of waiters.splice(0)) waiter.resolve();
   });

@@ -68,8 +68,11 @@ export async function startSink(): Promise<Sink> {
 
 const run = promisify(execFile);
 
-/** Runs one case in a fresh Node process (with `--expose-gc`) and returns what it printed as JSON. */
-export async function inChild<T>(name: string, args: object): Promise<T> {
+/**
+ * Runs one case in a fresh Node process (with `--expose-gc`, and `env` added to the environment) and returns what
+ * it printed as JSON.
+ */
+export async function inChild<T>(name: string, args: object, env: Record<string, string> = {}): Promise<T> {
   const worker = new URL('./worker.ts', import.meta.url).pathname;
   const { stdout } = await run(
     process.execPath,
@@ -77,6 +80,7 @@ export async function inChild<T>(name: string, args: object): Promise<T> {
     {
       maxBuffer: 64 * 1024 * 1024,
       timeout: 10 * 60_000,
+      env: { ...process.env, ...env },
     },
   );
   const last = stdout.trim().split('\n').at(-1) ?? '{}';

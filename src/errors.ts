@@ -156,10 +156,12 @@ export class AttachmentTooLargeError extends MailerError {
 
 /**
  * Why a message was cancelled: `'max-errors'` (its failed attempts reached Max Errors Before Cancel),
- * `'permanent'` (a failure that another attempt would not fix, such as a 5xx reply) or `'closed'`
- * ({@link Mailer.close} was called while it waited).
+ * `'permanent'` (a failure that another attempt would not fix, such as a 5xx reply), `'closed'`
+ * ({@link Mailer.close} was called while it waited) or `'outbox'` (a durable outbox lost it: its record was removed
+ * or changed on disk, and was moved to quarantine, before it could be sent; `send()` rejects with
+ * {@link OutboxUnavailableError}).
  */
-export type CancelReason = 'max-errors' | 'permanent' | 'closed';
+export type CancelReason = 'max-errors' | 'permanent' | 'closed' | 'outbox';
 
 /** A message was given up: too many failed attempts, a permanent failure, or the Mailer closed. */
 export class DeliveryCancelledError extends MailerError {

@@ -17,6 +17,7 @@ function hostOf(clock: ManualClock, wake: () => void = () => undefined): OutboxH
     setTimeout: (fn, ms) => clock.setTimeout(fn, ms),
     clearTimeout: (h) => clock.clearTimeout(h),
     wake,
+    dropped: () => undefined,
   };
 }
 

@@ -72,6 +72,14 @@ export class Dispatcher {
     return this.#running;
   }
 
+  /**
+   * Messages claimed ahead and not started: the outbox counts them as claimed, yet each still waits for a free
+   * slot, so the Mailer counts them as queued.
+   */
+  get claimedAhead(): number {
+    return this.#claimed.length;
+  }
+
   /** Starts what can start now. Call whenever something changed: a message added, a slot freed, a wake-up. */
   readonly poke = (): void => {
     if (this.#stopped) return;

@@ -80,6 +80,12 @@ export class Mailer extends IsolatingEmitter<MailerEvents> {
   readonly #unannounced = new Map<string, () => unknown>();
   /** Messages on their way into the outbox (files measured, records written): `close()` waits for them. */
   readonly #admitting = new Set<Promise<void>>();
+  /**
+   * Delivered messages whose removal a durable outbox is still recording: each `sent` (and its `send()`) waits for
+   * the record, so that a crash meanwhile never re-sends a message the host was told was sent. `idle` and `close()`
+   * wait for them; the connection slot does not.
+   */
+  readonly #recording = new Set<Promise<void>>();
   /** The sender each message was last resolved to, and with which settings. */
   readonly #senders = new WeakMap<OutboxMessage, [EmailSettings, ResolvedSender]>();
   /** Resolves `close()`'s wait once no attempt is in progress. */
@@ -117,6 +123,7 @@ export class Mailer extends IsolatingEmitter<MailerEvents> {
       setTimeout: (fn, ms) => clock.setTimeout(fn, ms),
       clearTimeout: (handle) => clock.clearTimeout(handle),
       wake: () => this.#dispatcher.poke(),
+      dropped: (entries, error) => this.#dropped(entries, error),
     };
     this.#outbox.bind(host);
     this.#permits.bind(host);
@@ -166,6 +173,8 @@ export class Mailer extends IsolatingEmitter<MailerEvents> {
    *   before anything is queued; OutboxUnavailableError when a durable outbox cannot store it
    * @throws DeliveryCancelledError when the message is given up (`reason`, `attempts`, `cause`)
    * @throws AttachmentTooLargeError when a streamed attachment runs over its limit while sending
+   * @throws OutboxUnavailableError when a durable outbox lost the message before it was sent (its record was
+   *   removed or changed on disk): the `cancelled` event has reason `'outbox'`
    * @throws MailerClosedError when the Mailer closes while a durable outbox keeps the message for the next start
    */
   send(message: MailMessage, options: SendOptions = {}): Promise<DeliveryReport> {
@@ -245,8 +254,8 @@ export class Mailer extends IsolatingEmitter<MailerEvents> {
   stats(): MailerStats {
     const counts = this.#outbox.counts(this.#clock.now());
     return {
-      queued: counts.queued,
-      sending: this.#sending,
+      queued: counts.queued + this.#dispatcher.claimedAhead, // claimed ahead, waiting for a free connection
+      sending: this.#sending + this.#recording.size,
       waitingRetry: counts.waitingRetry,
       sent: this.#sent,
       cancelled: this.#cancelled,
@@ -258,8 +267,9 @@ export class Mailer extends IsolatingEmitter<MailerEvents> {
    * its attachments) and lets attempts in progress finish. With the in-memory outbox every waiting message is
    * cancelled with reason `closed`; a durable outbox keeps them for {@link Mailer.resume} in the next process (their
    * `send()` promises reject with `MailerClosedError`). Closes the transport; resolves when every attempt has
-   * settled. A transport that takes longer than the SMTP Timeout to close is left to finish on its own. Calling it
-   * again returns the same promise.
+   * settled and its events are out (with a durable outbox, a `sent` that waits for the outbox to record the
+   * delivery comes first). A transport that takes longer than the SMTP Timeout to close is left to finish on its
+   * own. Calling it again returns the same promise.
    */
   close(): Promise<void> {
     this.#closing ??= this.#shutdown();
@@ -439,12 +449,28 @@ export class Mailer extends IsolatingEmitter<MailerEvents> {
     }
   }
 
+  /**
+   * The server accepted the message: `sent` and the `send()` resolve at once when the outbox records it at once,
+   * else once its record is done (or failed, reported as `outboxError`: the message was delivered either way).
+   */
   #delivered(message: OutboxMessage, report: DeliveryReport): void {
-    this.#settle(message, 'sent');
-    this.#sent += 1;
-    if (this.wants('sent'))
-      this.#emit('sent', { ...report, durationMs: this.#clock.now() - message.queuedAt });
-    this.#waiters.resolve(message.id, report);
+    const deliveredAt = this.#clock.now();
+    const announce = (): void => {
+      this.#sent += 1;
+      if (this.wants('sent')) this.#emit('sent', { ...report, durationMs: deliveredAt - message.queuedAt });
+      this.#waiters.resolve(message.id, report);
+    };
+    const recorded = this.#settle(message, 'sent');
+    if (recorded === undefined) {
+      announce();
+      return;
+    }
+    const announced: Promise<void> = recorded.then(() => {
+      this.#recording.delete(announced);
+      announce();
+      this.#checkIdle();
+    });
+    this.#recording.add(announced);
   }
 
   #failed(message: OutboxMessage, error: Error, retryable: boolean): void {
@@ -479,20 +505,41 @@ export class Mailer extends IsolatingEmitter<MailerEvents> {
 
   #cancel(message: OutboxEntry, reason: CancelReason, error: Error): void {
     this.#settle(message, 'cancelled');
+    this.#givenUp(message, reason, error);
+  }
+
+  /** Counts and reports a message given up, and rejects its `send()`. */
+  #givenUp(message: OutboxEntry, reason: CancelReason, error: Error): void {
     this.#cancelled += 1;
     this.#emit('cancelled', { id: message.id, attempts: message.attempts, reason, error });
     this.#waiters.reject(message.id, cancellationError(message.id, message.attempts, reason, error));
   }
 
-  /** Records an outcome in the outbox; a storage failure is reported, never thrown into delivery. */
-  #settle(message: OutboxEntry, state: 'sent' | 'cancelled' | 'waiting'): void {
+  /** The outbox lost messages (removed or changed on disk) and let go of them: each is given up, never settled. */
+  #dropped(entries: readonly OutboxEntry[], error: Error): void {
+    for (const entry of entries) {
+      this.#unannounced.get(entry.id)?.(); // its `queued` comes first, and its `send()` is waiting from then
+      this.#givenUp(entry, 'outbox', error);
+    }
+    this.#checkIdle();
+  }
+
+  /**
+   * Records an outcome in the outbox; a storage failure is reported, never thrown into delivery.
+   *
+   * @returns undefined when the outbox recorded it at once; else a promise that resolves (never rejects) once the
+   *   outbox is done, a failure reported
+   */
+  #settle(message: OutboxEntry, state: 'sent' | 'cancelled' | 'waiting'): Promise<void> | undefined {
     try {
       const settled = this.#outbox.settle(message, { state });
-      if (settled instanceof Promise)
-        settled.catch((error: unknown) => this.#outboxFailed(error, message.id));
+      if (settled instanceof Promise) {
+        return settled.then(ignore, (error: unknown) => this.#outboxFailed(error, message.id));
+      }
     } catch (error) {
       this.#outboxFailed(error, message.id);
     }
+    return undefined;
   }
 
   #outboxFailed(error: unknown, id?: string): void {
@@ -500,7 +547,8 @@ export class Mailer extends IsolatingEmitter<MailerEvents> {
   }
 
   #checkIdle(): void {
-    if (!this.#busy || this.#sending > 0) return;
+    if (!this.#busy || this.#sending > 0 || this.#recording.size > 0) return;
+    if (this.#dispatcher.claimedAhead > 0) return; // claimed, waiting for a free connection
     const counts = this.#outbox.counts(this.#clock.now());
     if (counts.queued + counts.waitingRetry + counts.sending > 0) return;
     this.#busy = false;
@@ -522,6 +570,7 @@ export class Mailer extends IsolatingEmitter<MailerEvents> {
         this.#quiet = resolve;
       });
     }
+    await Promise.all([...this.#recording]); // their `sent` events, before any `send()` is told it was kept
     this.#waiters.keepAll();
     await this.#outbox.close();
     await this.#transports.closeAll();

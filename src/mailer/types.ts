@@ -54,9 +54,15 @@ export type VerifyReport =
 
 /** Counts of messages by state, for a status line or a health check. */
 export interface MailerStats {
-  /** Waiting for the throttle (including retries that are due). */
+  /**
+   * Waiting for the throttle (including retries that are due), or for a free connection (claimed ahead from an
+   * outbox whose claims take time).
+   */
   queued: number;
-  /** Attempts in progress. */
+  /**
+   * Attempts in progress, and delivered messages whose removal a durable outbox is still recording (their `sent`
+   * comes once it is done).
+   */
   sending: number;
   /** Failed once or more, waiting Minutes Between Retries. */
   waitingRetry: number;
@@ -127,7 +133,7 @@ export interface CancelledEvent {
   attempts: number;
   /** Why it was cancelled. */
   reason: CancelReason;
-  /** The last error, or why the Mailer closed. */
+  /** The last error, why the Mailer closed, or (reason `'outbox'`) what the outbox found. */
   error: Error;
 }
 
@@ -151,7 +157,10 @@ export interface MailerEvents {
   queued: [e: QueuedEvent];
   /** An attempt starts. */
   sending: [e: SendingEvent];
-  /** The server accepted the message. */
+  /**
+   * The server accepted the message; with a durable outbox, once the outbox recorded that it left (after an
+   * `outboxError` when that record failed).
+   */
   sent: [e: SentEvent];
   /** An attempt failed. */
   failed: [e: FailedEvent];
@@ -161,7 +170,7 @@ export interface MailerEvents {
   attachmentsDropped: [e: AttachmentsDroppedEvent];
   /** `configure()` applied new settings. */
   settingsChanged: [e: SettingsChangedEvent];
-  /** Nothing is queued, sending or waiting to retry. */
+  /** Nothing is queued, sending or waiting to retry, and no `sent` is still to come. */
   idle: [];
   /**
    * A listener of another event threw or rejected (when no `onListenerError` option is given). Delivery went on.

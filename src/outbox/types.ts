@@ -97,6 +97,15 @@ export interface OutboxHost {
   clearTimeout(handle: unknown): void;
   /** Something may be claimable that was not before (a retry became due, another server added work). */
   wake(): void;
+  /**
+   * The outbox lost these messages (removed or changed on disk) and will not hand them over: the Mailer reports
+   * each as cancelled (reason `'outbox'`) and its `send()` rejects with {@link OutboxUnavailableError}. The outbox
+   * has already let go of them: they are never settled, and no longer counted.
+   *
+   * @param entries - the messages lost, as the outbox knew them
+   * @param error - what the outbox found (which records, and where they were moved)
+   */
+  dropped(entries: readonly OutboxEntry[], error: Error): void;
 }
 
 /** A record found at {@link Outbox.load} that could not be used: moved aside, never loaded as garbage. */

@@ -60,6 +60,7 @@ export function describeOutbox(name: string, make: () => Promise<OutboxUnderTest
         wake: () => {
           wakes += 1;
         },
+        dropped: () => undefined,
       };
       outbox.bind(host);
       opened.push(outbox);
@@ -92,7 +93,13 @@ export function describeOutbox(name: string, make: () => Promise<OutboxUnderTest
         code: 'INVALID_MESSAGE',
       });
       expect(() =>
-        outbox.bind({ now: () => 0, setTimeout: () => 0, clearTimeout: () => 0, wake: () => 0 }),
+        outbox.bind({
+          now: () => 0,
+          setTimeout: () => 0,
+          clearTimeout: () => 0,
+          wake: () => 0,
+          dropped: () => 0,
+        }),
       ).toThrow(TypeError);
     });
 

@@ -38,6 +38,7 @@ export class Throttle<T> {
       setTimeout: (fn, ms) => clock.setTimeout(fn, ms),
       clearTimeout: (h) => clock.clearTimeout(h),
       wake: () => this.#dispatcher.poke(),
+      dropped: () => undefined,
     };
     this.#permits = new LocalPermits(limits.perSecond);
     this.#outbox.bind(host);

@@ -24,7 +24,10 @@ const settings = {
   minutesBetweenRetries: 60,
 };
 const message = { to: 'parent@example.org', subject: 'Attendance', text: 'x' };
-const hanging: Transport = { send: () => new Promise(() => undefined) };
+/** Refuses every attempt: a message stays in the spool, waiting for its retry an hour later. */
+const refusing: Transport = {
+  send: () => Promise.reject(Object.assign(new Error('connection refused'), { code: 'ECONNREFUSED' })),
+};
 
 const mailers: Mailer[] = [];
 const children: ChildProcess[] = [];
@@ -46,7 +49,7 @@ async function spoolDir(): Promise<string> {
 }
 
 function mailerOn(dir: string): Mailer {
-  const mailer = new Mailer({ settings, outbox: spoolOutbox(dir), transport: () => hanging });
+  const mailer = new Mailer({ settings, outbox: spoolOutbox(dir), transport: () => refusing });
   mailers.push(mailer);
   return mailer;
 }

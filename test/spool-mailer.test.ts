@@ -21,6 +21,7 @@ import {
 } from '../src/index.js';
 import { sinkSettings, sinkTransport } from './support/harness.js';
 import { type SmtpSink, startSmtpSink } from './support/smtp-sink.js';
+import { recordNamesNow } from './support/spool-files.js';
 
 const root = resolve(import.meta.dirname, '..');
 const rcpt = 'parent@example.org';
@@ -341,10 +342,10 @@ describe('spoolOutbox attachments', () => {
     await failed;
     expect((await readdir(join(dir, 'blobs'))).length).toBe(2); // the waiting message still needs them
     // a delivered message's record is removed just after its `sent` event: wait for the last removals
-    for (let i = 0; i < 200 && (await readdir(join(dir, 'messages'))).length > 1; i += 1) {
+    for (let i = 0; i < 200 && (await recordNamesNow(dir)).length > 1; i += 1) {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
-    expect(await readdir(join(dir, 'messages'))).toHaveLength(1);
+    expect(await recordNamesNow(dir)).toHaveLength(1);
     await mailer.close();
 
     server.clearFaults();

@@ -19,6 +19,7 @@ import {
 import { GroupCommit } from '../src/outbox/spool/group-commit.js';
 import { TmpFiles } from '../src/outbox/spool/layout.js';
 import { ManualClock } from './support/manual-clock.js';
+import { recordNow } from './support/spool-files.js';
 
 const dirs: string[] = [];
 const outboxes: Outbox[] = [];
@@ -40,6 +41,7 @@ const host: OutboxHost = {
   setTimeout: (fn, ms) => clock.setTimeout(fn, ms),
   clearTimeout: (handle) => clock.clearTimeout(handle),
   wake: () => undefined,
+  dropped: () => undefined,
 };
 
 function open(dir: string, key?: Uint8Array): Outbox {
@@ -97,8 +99,15 @@ describe('spoolOutbox()', () => {
     const outbox = open(dir);
     expect(existsSync(dir)).toBe(false);
     await outbox.add(message('rec-1'));
-    expect((await readdir(dir)).sort()).toEqual(['blobs', 'lock', 'messages', 'quarantine', 'tmp']);
-    const [first, header, body] = (await readFile(join(dir, 'messages', 'm-rec-1.rec'), 'utf8')).split('\n');
+    expect((await readdir(dir)).sort()).toEqual([
+      'blobs',
+      'journal',
+      'lock',
+      'messages',
+      'quarantine',
+      'tmp',
+    ]);
+    const [first, header, body] = ((await recordNow(dir, 'rec-1')) as string).split('\n');
     expect(first).toMatch(/^messenger-email-spool 1 [0-9a-f]{64}$/);
     expect(JSON.parse(header as string)).toEqual({
       id: 'rec-1',
@@ -127,7 +136,7 @@ describe('spoolOutbox()', () => {
     await outbox.add(message('att-1'));
     const [claimed] = await outbox.claim(1, clock.now());
     const header = async () =>
-      JSON.parse((await readFile(join(dir, 'messages', 'm-att-1.rec'), 'utf8')).split('\n')[1] as string);
+      JSON.parse(((await recordNow(dir, 'att-1')) as string).split('\n')[1] as string);
     expect(await header()).toMatchObject({ state: 'sending', attempts: 1, attemptStartedAt: clock.now() });
     const entry = claimed as OutboxMessage;
     entry.failures = 1;

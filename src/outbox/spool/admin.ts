@@ -11,9 +11,11 @@ import { showValue } from '../../truncate.js';
 import { eachLimited, listDir } from './dir-tools.js';
 import { readWhole } from './fast-fs.js';
 import { GroupCommit } from './group-commit.js';
+import { readJournal, segmentName } from './journal.js';
 import { REASON_EXTENSION, RECORD_EXTENSION, recordFileName, SpoolLayout, TmpFiles } from './layout.js';
 import { heldByThisProcess, isStale, readLock, type SpoolLock, takeLock } from './lock.js';
 import { decodeRecord, encodeRecord, RecordError, type RecordHeader } from './record.js';
+import { replayJournal } from './record-store.js';
 import { osCode, storageError } from './storage-error.js';
 
 /** One message in a spool, as a queue listing shows it (readable without the key). */
@@ -158,12 +160,26 @@ export async function listSpool(dir: string): Promise<SpoolListing> {
   try {
     const items: SpoolItem[] = [];
     const quarantined: SpoolListing['quarantined'] = [];
+    const damaged = (path: string, reason: string): void => {
+      quarantined.push({ file: path, reason: `${reason} (it is moved to quarantine/ at the next start)` });
+    };
+    // the journal first: its changes are newer than the record files (a running Mailer writes them there later)
+    const { changes, problems } = await readJournal(layout.journal);
+    for (const [name, text] of changes) {
+      if (text === null) continue;
+      try {
+        items.push(itemOf(decodeRecord(Buffer.from(text, 'utf8')).header));
+      } catch (error) {
+        if (!(error instanceof RecordError)) throw error;
+        damaged(join(layout.journal, name), error.message);
+      }
+    }
+    for (const { segment, reason } of problems) damaged(join(layout.journal, segmentName(segment)), reason);
     await readHeaders(
       layout,
-      await listDir(layout.messages),
+      (await listDir(layout.messages)).filter((name) => !changes.has(name)),
       (_path, header) => items.push(itemOf(header)),
-      (path, reason) =>
-        quarantined.push({ file: path, reason: `${reason} (it is moved to quarantine/ at the next start)` }),
+      damaged,
     );
     items.sort((a, b) => KIND_ORDER[a.kind] - KIND_ORDER[b.kind] || a.queuedAt - b.queuedAt);
     const moved = (await listDir(layout.quarantine))
@@ -199,6 +215,7 @@ async function withLock<T>(
     await mkdir(layout.tmp, { recursive: true, mode: 0o700 });
     lock = await takeLock(layout, tmp, 'admin');
     const commit = new GroupCommit(tmp);
+    await replayJournal(layout, commit); // a journal left by a crash: its changes into the records first
     return await work(commit);
   } catch (error) {
     if (error instanceof MailerError) throw error;

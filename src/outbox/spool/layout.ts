@@ -1,6 +1,7 @@
 /**
- * Where a spool keeps what: one record file per message in `messages/`, attachment bytes in `blobs/`, writes in
- * progress in `tmp/`, records that could not be used in `quarantine/`, and the `lock` of the process that works it.
+ * Where a spool keeps what: one record file per message in `messages/`, the changes not yet in those files in
+ * `journal/`, attachment bytes in `blobs/`, writes in progress in `tmp/`, records that could not be used in
+ * `quarantine/`, and the `lock` of the process that works it.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { basename, join } from 'node:path';
@@ -43,6 +44,8 @@ export class SpoolLayout {
   readonly quarantine: string;
   /** The lock file of the process that works the spool. */
   readonly lock: string;
+  /** The log of changes not yet written into `messages/` (see the journal module). */
+  readonly journal: string;
 
   /** @param dir - the spool directory, absolute */
   constructor(dir: string) {
@@ -52,6 +55,7 @@ export class SpoolLayout {
     this.tmp = join(dir, 'tmp');
     this.quarantine = join(dir, 'quarantine');
     this.lock = join(dir, 'lock');
+    this.journal = join(dir, 'journal');
   }
 
   /** The record file of a message. */

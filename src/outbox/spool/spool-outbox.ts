@@ -41,6 +41,7 @@ import {
   type StoredAttachment,
   storeError,
 } from './record.js';
+import { RecordStore } from './record-store.js';
 import { osCode, storageError } from './storage-error.js';
 
 /** Options of {@link spoolOutbox}. */
@@ -63,6 +64,12 @@ export interface SpoolOptions {
 
 /** Most records read at once by a load. */
 const PARALLEL_READS = 64;
+/**
+ * Most bytes of record bodies kept in memory for messages added by this process and not yet claimed, so that
+ * their first attempt needs no read of the record (a bulk send's messages are claimed soon after they are added).
+ * Beyond it, a message's record is read back when it is claimed, as after a restart.
+ */
+const FRESH_BYTES = 16 * 1024 * 1024;
 /** The message of the error a message gets when its attempt was cut off by the process stopping. */
 export const CUT_OFF_MESSAGE =
   'The attempt was cut off when the process stopped; the server may have accepted the message';
@@ -102,6 +109,8 @@ class SpoolEntry implements OutboxEntry {
   held: Held | undefined;
   /** Rewrites of its record on their way. */
   writes = 0;
+  /** While `held` is the message as added (not yet claimed): the bytes it counts against {@link FRESH_BYTES}. */
+  fresh = 0;
 
   constructor(header: RecordHeader) {
     this.id = header.id;
@@ -135,6 +144,9 @@ class SpoolOutbox implements Outbox {
   readonly #tmp: TmpFiles;
   readonly #commit: GroupCommit;
   readonly #blobs: BlobStore;
+  readonly #records: RecordStore;
+  /** What opening the spool found damaged in the journal the last process left, for the next load to report. */
+  #replayed: QuarantinedRecord[] = [];
   readonly #queue = new DueQueue<SpoolEntry>();
   /** Every message of the spool this process knows, claimed or not. */
   readonly #byId = new Map<string, SpoolEntry>();
@@ -151,6 +163,8 @@ class SpoolOutbox implements Outbox {
   /** Work in progress, for close() to wait for. */
   readonly #pending = new Set<Promise<unknown>>();
   #claimed = 0;
+  /** Bytes of the bodies held for messages added and not yet claimed. */
+  #freshBytes = 0;
   #host: OutboxHost | undefined;
   #loaded = false;
   #loading = false;
@@ -165,6 +179,7 @@ class SpoolOutbox implements Outbox {
     this.#tmp = new TmpFiles(this.#layout.tmp);
     this.#commit = new GroupCommit(this.#tmp);
     this.#blobs = new BlobStore(this.#layout, this.#commit, this.#tmp, this.#cipher);
+    this.#records = new RecordStore(this.#layout, this.#commit);
   }
 
   bind(host: OutboxHost): void {
@@ -259,7 +274,7 @@ class SpoolOutbox implements Outbox {
     const layout = this.#layout;
     try {
       await mkdir(layout.dir, { recursive: true, mode: 0o700 });
-      for (const sub of [layout.messages, layout.blobs, layout.tmp, layout.quarantine]) {
+      for (const sub of [layout.messages, layout.blobs, layout.tmp, layout.quarantine, layout.journal]) {
         await mkdir(sub, { recursive: true, mode: 0o700 });
       }
     } catch (error) {
@@ -270,6 +285,13 @@ class SpoolOutbox implements Outbox {
     } catch (error) {
       if (error instanceof MailerError) throw error;
       throw storageError(layout.dir, 'take its lock', error);
+    }
+    try {
+      this.#replayed = await this.#records.open();
+    } catch (error) {
+      await this.#lock.release();
+      this.#lock = undefined;
+      throw storageError(layout.dir, 'write the journal the last process left into its records', error);
     }
   }
 
@@ -341,16 +363,33 @@ class SpoolOutbox implements Outbox {
       encrypted: this.#cipher !== undefined,
     });
     const header = this.#header(entry, body.recipients.length, this.#cipher !== undefined);
+    const line = encodeBody(body, this.#cipher);
     try {
-      await this.#commit.write(
-        this.#layout.recordPath(id),
-        encodeRecord(header, encodeBody(body, this.#cipher)),
-        'create',
-      );
+      await this.#records.put(recordFileName(id), encodeRecord(header, line), 'create');
     } catch (error) {
       for (const ref of refs) this.#blobs.release(ref.name);
       if (osCode(error) === 'EEXIST') throw alreadyPending(id);
       throw storageError(this.#layout.dir, `store message ${showValue(id)}`, error);
+    }
+    if (attachments.length === 0 && this.#freshBytes + line.length <= FRESH_BYTES) {
+      entry.held = {
+        message: {
+          id,
+          kind: message.kind,
+          context: body.context,
+          recipients: body.recipients,
+          queuedAt: message.queuedAt,
+          attempts: message.attempts,
+          failures: message.failures,
+          mail: message.mail,
+          attachments: [],
+        },
+        body: line,
+        encrypted: this.#cipher !== undefined,
+        attachments: [],
+      };
+      entry.fresh = line.length;
+      this.#freshBytes += line.length;
     }
     this.#byId.set(id, entry);
     this.#queue.push(entry);
@@ -379,7 +418,10 @@ class SpoolOutbox implements Outbox {
 
   /** The whole message of an entry: held in memory while claimed, else read from its record. */
   async #read(entry: SpoolEntry): Promise<Held> {
-    if (entry.held !== undefined) return entry.held;
+    if (entry.held !== undefined) {
+      this.#unfresh(entry); // claimed now: no longer counted as kept for its first attempt
+      return entry.held;
+    }
     const bytes = await this.#readRecord(entry);
     const { header, body: line } = decodeRecord(bytes);
     if (header.id !== entry.id) throw new RecordError('the record holds another message', header.id);
@@ -409,9 +451,8 @@ class SpoolOutbox implements Outbox {
    * With `messages/` gone too, the whole spool was removed: a storage error, every message kept for a restore.
    */
   async #readRecord(entry: SpoolEntry): Promise<Buffer> {
-    const path = this.#layout.recordPath(entry.id);
     try {
-      return await readWhole(path);
+      return await this.#records.read(recordFileName(entry.id));
     } catch (error) {
       if (osCode(error) !== 'ENOENT') throw error;
       const spoolThere = await stat(this.#layout.messages).then(
@@ -440,23 +481,23 @@ class SpoolOutbox implements Outbox {
         delete header.nextAttemptAt;
         entry.writes += 1;
         try {
-          await this.#commit.write(
-            this.#layout.recordPath(entry.id),
-            encodeRecord(header, held.body),
-            'replace',
-          );
+          await this.#records.put(recordFileName(entry.id), encodeRecord(header, held.body), 'replace');
         } finally {
           entry.writes -= 1;
         }
       }),
     );
     const survivors: SpoolEntry[] = [];
+    const helds = new Map<SpoolEntry, Held>();
+    const lost: SpoolEntry[] = [];
     for (const [i, result] of writes.entries()) {
       const entry = taken[i] as SpoolEntry;
       if (result.status === 'fulfilled') {
         survivors.push(entry);
+        helds.set(entry, (reads[i] as PromiseFulfilledResult<Held>).value);
         continue;
       }
+      if (result.reason instanceof RemovedRecord || result.reason instanceof RecordError) lost.push(entry);
       if (result.reason instanceof RemovedRecord) {
         // removed by hand: nothing left to send or to move aside; its attachments are no longer needed
         this.#claimed -= 1;
@@ -476,20 +517,25 @@ class SpoolOutbox implements Outbox {
       failure ??= result.reason;
       survivors.push(entry);
     }
-    if (failure !== undefined || quarantined.length > 0) {
+    if (lost.length > 0) {
+      // the Mailer gives them up (their send() rejects); the others go on
+      this.#host?.dropped(
+        lost,
+        new OutboxUnavailableError(
+          `The spool ${this.#layout.dir} found records that changed on disk (moved to quarantine/) or were removed, and did not send them: ${quarantined.join('; ')}`,
+        ),
+      );
+    }
+    if (failure !== undefined) {
       this.#claimed -= survivors.length;
       for (const entry of survivors.reverse()) {
         this.#dropHeld(entry);
         this.#queue.putBack(entry);
       }
-      if (failure !== undefined)
-        throw storageError(this.#layout.dir, 'record the start of an attempt', failure);
-      throw new OutboxUnavailableError(
-        `The spool ${this.#layout.dir} found records that changed on disk (moved to quarantine/) or were removed, and did not send them: ${quarantined.join('; ')}`,
-      );
+      throw storageError(this.#layout.dir, 'record the start of an attempt', failure);
     }
-    return taken.map((entry, i) => {
-      const held = (reads[i] as PromiseFulfilledResult<Held>).value;
+    return survivors.map((entry) => {
+      const held = helds.get(entry) as Held;
       entry.attempts += 1;
       entry.state = 'sending';
       entry.attemptStartedAt = now;
@@ -505,7 +551,15 @@ class SpoolOutbox implements Outbox {
 
   /** Lets go of an entry's whole message once it is neither claimed nor being written. */
   #dropHeld(entry: SpoolEntry): void {
-    if (entry.writes === 0 && entry.state !== 'sending') entry.held = undefined;
+    if (entry.writes !== 0 || entry.state === 'sending') return;
+    this.#unfresh(entry);
+    entry.held = undefined;
+  }
+
+  /** The entry's message no longer counts as kept in memory for its first attempt. */
+  #unfresh(entry: SpoolEntry): void {
+    this.#freshBytes -= entry.fresh;
+    entry.fresh = 0;
   }
 
   /** Rewrites an entry's record as it stands now. */
@@ -513,7 +567,7 @@ class SpoolOutbox implements Outbox {
     const header = this.#header(entry, held.message.recipients.length, held.encrypted);
     entry.writes += 1;
     try {
-      await this.#commit.write(this.#layout.recordPath(entry.id), encodeRecord(header, held.body), 'replace');
+      await this.#records.put(recordFileName(entry.id), encodeRecord(header, held.body), 'replace');
     } catch (error) {
       throw storageError(this.#layout.dir, doing, error);
     } finally {
@@ -525,10 +579,11 @@ class SpoolOutbox implements Outbox {
   /** A message left the spool (sent or cancelled): its record goes, then the blobs no other record needs. */
   async #forget(entry: SpoolEntry): Promise<void> {
     this.#byId.delete(entry.id); // claimed (or held as exhausted): it is in no queue
+    this.#unfresh(entry);
     entry.held = undefined;
     this.#gone.add(entry.id);
     try {
-      await this.#commit.remove(this.#layout.recordPath(entry.id));
+      await this.#records.remove(recordFileName(entry.id));
     } catch (error) {
       this.#unremoved.set(entry.id, entry);
       throw storageError(this.#layout.dir, `remove the record of message ${showValue(entry.id)}`, error);
@@ -543,7 +598,7 @@ class SpoolOutbox implements Outbox {
     await Promise.all(
       [...this.#unremoved].map(async ([id, entry]) => {
         try {
-          await this.#commit.remove(this.#layout.recordPath(id));
+          await this.#records.remove(recordFileName(id));
         } catch {
           return; // still refused: tried again later; at worst the next start sends it again (at-least-once)
         }
@@ -634,6 +689,7 @@ class SpoolOutbox implements Outbox {
         await link(path, target);
       }
       await unlink(path);
+      this.#records.detach(name);
     } catch (error) {
       const why = `${reason}; it could not be moved to quarantine/ (${osCode(error) ?? String(error)}) and was left in place`;
       return report(path, why);
@@ -645,7 +701,7 @@ class SpoolOutbox implements Outbox {
   async #loadAll(): Promise<LoadedMessages> {
     await this.#open();
     const layout = this.#layout;
-    const quarantined: QuarantinedRecord[] = [];
+    const quarantined: QuarantinedRecord[] = this.#replayed.splice(0);
     let names: string[];
     let blobNames: string[];
     let leftovers: string[];
@@ -764,9 +820,7 @@ class SpoolOutbox implements Outbox {
       entry.attemptStartedAt = undefined;
       recovered.add(entry);
       const rewritten = this.#header(entry, header.recipients, header.encrypted);
-      rewrites.push(
-        this.#commit.write(this.#layout.recordPath(entry.id), encodeRecord(rewritten, line), 'replace'),
-      );
+      rewrites.push(this.#records.put(recordFileName(entry.id), encodeRecord(rewritten, line), 'replace'));
     }
     const failed = (await Promise.allSettled(rewrites)).find((result) => result.status === 'rejected');
     if (failed !== undefined) {
@@ -813,6 +867,7 @@ class SpoolOutbox implements Outbox {
     this.#closed = true;
     while (this.#pending.size > 0) await Promise.all([...this.#pending]);
     if (this.#unremoved.size > 0) await this.#retryRemovals();
+    await this.#records.close();
     await this.#commit.idle();
     await this.#blobs.idle();
     this.#queue.stop();

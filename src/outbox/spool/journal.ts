@@ -1,0 +1,396 @@
+/**
+ * The spool's journal: an append-only log of record writes and removals in `journal/`, flushed once for every
+ * batch of changes instead of once for every record file. A change is durable as soon as its line is flushed;
+ * the record files in `messages/` catch up later (see {@link RecordStore}).
+ *
+ * The log is a series of segment files (`000000000001.log`, …). Each line is one change:
+ *
+ * ```text
+ * <CRC-32 of the JSON, 8 hex digits> {"p":"m-<id>.rec","r":"<the whole record>"}
+ * <…> {"d":"m-<id>.rec"}
+ * ```
+ *
+ * (On a Node.js without `zlib.crc32`, before 20.15, the checksum is the first 16 hex digits of the SHA-256 of the
+ * JSON instead; both forms are read.) The record in a line carries its own SHA-256 as well.
+ *
+ * `p` puts a record (its file name and its whole text, exactly as the file would hold it); `d` removes one. A
+ * line cut off at a crash is the end of its segment (a batch that failed is never followed by another line in the
+ * same segment), was never acknowledged, and is ignored. A damaged line anywhere else is reported.
+ *
+ * Hand-written: the embedded stores that log and group-commit (SQLite, LMDB, LevelDB) would replace the record
+ * files an administrator can list and repair by hand; the log here only carries the changes between two
+ * checkpoints of those files.
+ */
+import { createHash } from 'node:crypto';
+import { close, fdatasync, ftruncate, open, read, readFile, unlink, write } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import * as zlib from 'node:zlib';
+import { listDir } from './dir-tools.js';
+import { closeFile, openFile, syncFile } from './fast-fs.js';
+import { osCode } from './storage-error.js';
+
+const openFd = promisify(open);
+const closeFd = promisify(close);
+const writeFd = promisify(write);
+const readFd = promisify(read);
+const dataSync = promisify(fdatasync);
+const truncateFd = promisify(ftruncate);
+const unlinkPath = promisify(unlink);
+const readWhole = promisify(readFile) as (path: string) => Promise<Buffer>;
+
+/** The extension of a journal segment. */
+export const SEGMENT_EXTENSION = '.log';
+/** A segment is closed and a new one begun once it holds this many bytes. */
+export const SEGMENT_BYTES = 16 * 1024 * 1024;
+/** Most bytes written in one flush: a bound on one batch's latency. */
+const MAX_FLUSH_BYTES = 4 * 1024 * 1024;
+const NEWLINE = 0x0a;
+const SHA_LENGTH = 16;
+const CRC_LENGTH = 8;
+const crc32 = (zlib as { crc32?: (data: string) => number }).crc32;
+
+/** Where a line of the journal is. */
+export interface JournalRef {
+  readonly segment: number;
+  readonly offset: number;
+  readonly length: number;
+}
+
+/** One change as the journal holds it: a record's new text, or `null` for its removal. */
+export interface JournalChange {
+  readonly name: string;
+  readonly text: string | null;
+}
+
+/** The file name of segment `n`. */
+export function segmentName(n: number): string {
+  return `${String(n).padStart(12, '0')}${SEGMENT_EXTENSION}`;
+}
+
+/** The number of a segment file name, when it is one. */
+export function segmentNumber(name: string): number | undefined {
+  const match = /^(\d{12})\.log$/.exec(name);
+  return match === null ? undefined : Number(match[1]);
+}
+
+/** The checksum of a line's JSON, in the form of `length` hex digits. */
+function checksum(json: string, length: number): string {
+  if (length === CRC_LENGTH && crc32 !== undefined) return crc32(json).toString(16).padStart(CRC_LENGTH, '0');
+  return createHash('sha256').update(json, 'utf8').digest('hex').slice(0, SHA_LENGTH);
+}
+
+/** The checksum form this process writes. */
+const WRITTEN_LENGTH = crc32 === undefined ? SHA_LENGTH : CRC_LENGTH;
+
+/** The line of one change. */
+export function encodeChange(change: JournalChange): Buffer {
+  const json = JSON.stringify(change.text === null ? { d: change.name } : { p: change.name, r: change.text });
+  return Buffer.from(`${checksum(json, WRITTEN_LENGTH)} ${json}\n`, 'utf8');
+}
+
+/** The change of one line (without its newline); undefined when the line is damaged. */
+export function decodeChange(line: Buffer): JournalChange | undefined {
+  const text = line.toString('utf8');
+  const space = text.indexOf(' ');
+  if (space !== CRC_LENGTH && space !== SHA_LENGTH) return undefined;
+  if (space === CRC_LENGTH && crc32 === undefined) return undefined; // written by a newer Node.js: unreadable here
+  const json = text.slice(space + 1);
+  if (checksum(json, space) !== text.slice(0, space)) return undefined;
+  try {
+    const parsed = JSON.parse(json) as { p?: unknown; r?: unknown; d?: unknown };
+    if (typeof parsed.p === 'string' && typeof parsed.r === 'string')
+      return { name: parsed.p, text: parsed.r };
+    if (typeof parsed.d === 'string') return { name: parsed.d, text: null };
+  } catch {
+    // damaged
+  }
+  return undefined;
+}
+
+/** What a journal holds: the last change of each record, in order, and what could not be read. */
+export interface JournalContents {
+  /** The last change of each record file name. */
+  readonly changes: Map<string, string | null>;
+  /** The segment numbers found, oldest first. */
+  readonly segments: number[];
+  /** Damaged lines (never the cut-off end of a segment), one note per segment. */
+  readonly problems: { segment: number; reason: string }[];
+}
+
+/** Reads every segment of the journal in `dir` (none when the directory does not exist). */
+export async function readJournal(dir: string): Promise<JournalContents> {
+  const segments = (await listDir(dir))
+    .map(segmentNumber)
+    .filter((n): n is number => n !== undefined)
+    .sort((a, b) => a - b);
+  const changes = new Map<string, string | null>();
+  const problems: JournalContents['problems'] = [];
+  for (const segment of segments) {
+    let bytes: Buffer;
+    try {
+      bytes = await readWhole(join(dir, segmentName(segment)));
+    } catch (error) {
+      if (osCode(error) === 'ENOENT') continue; // written into the records and removed meanwhile
+      throw error;
+    }
+    let damaged = 0;
+    let start = 0;
+    while (start < bytes.length) {
+      const end = bytes.indexOf(NEWLINE, start);
+      if (end === -1) break; // cut off while it was written: never acknowledged
+      const change = decodeChange(bytes.subarray(start, end));
+      const last = end + 1 >= bytes.length;
+      if (change !== undefined) changes.set(change.name, change.text);
+      else if (!last) damaged += 1; // a last line that is damaged was cut off too
+      start = end + 1;
+    }
+    if (damaged > 0) {
+      problems.push({
+        segment,
+        reason: `${damaged} line${damaged === 1 ? '' : 's'} of the spool's journal ${segmentName(segment)} could not be read (changed on disk): the changes they held are lost; the segment was copied to quarantine/`,
+      });
+    }
+  }
+  return { changes, segments, problems };
+}
+
+/** Flushes a directory, so that the files created and removed in it survive a crash. */
+export async function syncDirectory(dir: string): Promise<void> {
+  const fd = await openFile(dir, 'r');
+  try {
+    await syncFile(fd);
+  } catch (error) {
+    // some platforms cannot fsync a directory (and need not): only a real I/O failure counts
+    if (!['EISDIR', 'EINVAL', 'ENOTSUP'].includes(osCode(error) ?? '')) throw error;
+  } finally {
+    await closeFile(fd);
+  }
+}
+
+/** A line waiting for the next flush. */
+interface Waiting {
+  readonly line: Buffer;
+  readonly resolve: (ref: JournalRef) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/**
+ * Appends lines to the journal: every line asked for while a flush runs goes into the next one (one write, one
+ * `fdatasync`). Segments are begun as the journal grows; `onSegmentFull` hears which one was closed.
+ */
+export class JournalWriter {
+  readonly #dir: string;
+  readonly #onSegmentFull: (segment: number) => void;
+  readonly #segmentBytes: number;
+  /**
+   * Read-only descriptors of every segment not yet retired. The segment being written is open for writing only
+   * while flushes follow one another, so that no file of the spool stays open for writing while nothing changes
+   * (a volume can be remounted read-only while a Mailer waits; its next change then fails with a clear error).
+   */
+  readonly #fds = new Map<number, number>();
+  /** Reads in progress, which a retirement waits for. */
+  readonly #reads = new Set<Promise<unknown>>();
+  #segment = 0;
+  #size = 0;
+  #writeFd: number | undefined;
+  #writeSegment = 0;
+  /** The current segment took a write that failed: the next flush begins a new one. */
+  #broken = false;
+  #waiting: Waiting[] = [];
+  #flushing: Promise<void> | undefined;
+  #closed = false;
+
+  /**
+   * @param dir - the journal directory (exists)
+   * @param onSegmentFull - told the number of each segment closed because it was full
+   * @param segmentBytes - the size at which a segment is closed
+   */
+  constructor(dir: string, onSegmentFull: (segment: number) => void, segmentBytes = SEGMENT_BYTES) {
+    this.#dir = dir;
+    this.#onSegmentFull = onSegmentFull;
+    this.#segmentBytes = segmentBytes;
+  }
+
+  /** The segment being appended to. */
+  get segment(): number {
+    return this.#segment;
+  }
+
+  /** Begins writing at segment `first` (a new file). */
+  async start(first: number): Promise<void> {
+    await this.#begin(first);
+  }
+
+  /** Appends a line; resolves where it is, once it is flushed. */
+  append(line: Buffer): Promise<JournalRef> {
+    if (this.#closed) return Promise.reject(new Error("the spool's journal is closed"));
+    return new Promise<JournalRef>((resolve, reject) => {
+      this.#waiting.push({ line, resolve, reject });
+      this.#flushing ??= this.#flushAll();
+    });
+  }
+
+  /** The line at `ref` (without its newline). */
+  read(ref: JournalRef): Promise<Buffer> {
+    const fd = this.#fds.get(ref.segment);
+    if (fd === undefined) return Promise.reject(new Error(`journal segment ${ref.segment} is retired`));
+    const work = (async () => {
+      const buffer = Buffer.allocUnsafe(ref.length);
+      let got = 0;
+      while (got < ref.length) {
+        const { bytesRead: n } = await readFd(fd, buffer, got, ref.length - got, ref.offset + got);
+        if (n === 0) throw new Error(`journal segment ${ref.segment} is shorter than it was written`);
+        got += n;
+      }
+      return buffer.subarray(0, ref.length - 1);
+    })();
+    const tracked = work.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#reads.add(tracked);
+    void tracked.then(() => this.#reads.delete(tracked));
+    return work;
+  }
+
+  /** Closes the current segment (if it holds anything) and begins the next; resolves the one closed. */
+  async roll(): Promise<number> {
+    await this.#flushing;
+    const closed = this.#segment;
+    if (this.#size > 0 || this.#broken) await this.#begin(closed + 1);
+    return closed;
+  }
+
+  /** Removes every segment up to `last` (never the current one), once no read of them is in progress. */
+  async retire(last: number): Promise<void> {
+    const upTo = Math.min(last, this.#segment - 1);
+    while (this.#reads.size > 0) await Promise.all([...this.#reads]);
+    const gone = [...this.#fds.keys()].filter((segment) => segment <= upTo).sort((a, b) => a - b);
+    for (const segment of gone) {
+      const fd = this.#fds.get(segment) as number;
+      this.#fds.delete(segment);
+      await closeFd(fd).catch(() => undefined);
+      await unlinkPath(join(this.#dir, segmentName(segment))).catch((error: unknown) => {
+        if (osCode(error) !== 'ENOENT') throw error;
+      });
+    }
+    if (gone.length > 0) await syncDirectory(this.#dir);
+  }
+
+  /** Waits for the lines asked for, closes every descriptor, and removes every segment that is empty. */
+  async close(removeAll: boolean): Promise<void> {
+    this.#closed = true;
+    while (this.#flushing !== undefined) await this.#flushing;
+    while (this.#reads.size > 0) await Promise.all([...this.#reads]);
+    for (const [segment, fd] of this.#fds) {
+      await closeFd(fd).catch(() => undefined);
+      const empty = segment === this.#segment && this.#size === 0 && !this.#broken;
+      if (removeAll || empty) await unlinkPath(join(this.#dir, segmentName(segment))).catch(() => undefined);
+    }
+    this.#fds.clear();
+    await syncDirectory(this.#dir).catch(() => undefined);
+  }
+
+  async #begin(segment: number): Promise<void> {
+    const path = join(this.#dir, segmentName(segment));
+    await closeFd(await openFd(path, 'wx', 0o600));
+    let fd: number;
+    try {
+      await syncDirectory(this.#dir);
+      fd = await openFd(path, 'r');
+    } catch (error) {
+      await unlinkPath(path).catch(() => undefined);
+      throw error;
+    }
+    const previous = this.#segment;
+    this.#fds.set(segment, fd);
+    this.#segment = segment;
+    this.#size = 0;
+    this.#broken = false;
+    if (previous > 0 && previous !== segment) this.#onSegmentFull(previous);
+  }
+
+  async #flushAll(): Promise<void> {
+    try {
+      do {
+        while (this.#waiting.length > 0) {
+          // let the callers of this tick add their lines first
+          await new Promise((resolve) => setImmediate(resolve));
+          await this.#flushOnce(this.#take());
+        }
+        await this.#closeWriter();
+        // lines asked for while the segment was being closed are this run's too (they found it flushing)
+      } while (this.#waiting.length > 0);
+    } finally {
+      this.#flushing = undefined;
+    }
+  }
+
+  /** The current segment, open for writing (opened by the first flush of a run of them). */
+  async #writer(): Promise<number> {
+    if (this.#writeFd !== undefined && this.#writeSegment === this.#segment) return this.#writeFd;
+    await this.#closeWriter();
+    const fd = await openFd(join(this.#dir, segmentName(this.#segment)), 'r+');
+    this.#writeFd = fd;
+    this.#writeSegment = this.#segment;
+    return fd;
+  }
+
+  async #closeWriter(): Promise<void> {
+    const fd = this.#writeFd;
+    this.#writeFd = undefined;
+    if (fd !== undefined) await closeFd(fd).catch(() => undefined);
+  }
+
+  #take(): Waiting[] {
+    let bytes = 0;
+    let count = 0;
+    for (const waiting of this.#waiting) {
+      if (count > 0 && bytes + waiting.line.length > MAX_FLUSH_BYTES) break;
+      bytes += waiting.line.length;
+      count += 1;
+    }
+    return this.#waiting.splice(0, count);
+  }
+
+  async #flushOnce(batch: Waiting[]): Promise<void> {
+    try {
+      if (this.#broken || this.#size >= this.#segmentBytes) await this.#begin(this.#segment + 1);
+    } catch (error) {
+      for (const waiting of batch) waiting.reject(error);
+      return;
+    }
+    const start = this.#size;
+    const data = batch.length === 1 ? (batch[0] as Waiting).line : Buffer.concat(batch.map((w) => w.line));
+    let fd: number;
+    try {
+      fd = await this.#writer();
+    } catch (error) {
+      this.#broken = true;
+      for (const waiting of batch) waiting.reject(error);
+      return;
+    }
+    try {
+      let written = 0;
+      while (written < data.length) {
+        const { bytesWritten } = await writeFd(fd, data, written, data.length - written, start + written);
+        written += bytesWritten;
+      }
+      await dataSync(fd);
+    } catch (error) {
+      // the segment may end in part of this batch: cut it back, and go on in a new segment
+      this.#broken = true;
+      await truncateFd(fd, start).catch(() => undefined);
+      await this.#closeWriter();
+      for (const waiting of batch) waiting.reject(error);
+      return;
+    }
+    this.#size = start + data.length;
+    let offset = start;
+    for (const waiting of batch) {
+      waiting.resolve({ segment: this.#segment, offset, length: waiting.line.length });
+      offset += waiting.line.length;
+    }
+  }
+}

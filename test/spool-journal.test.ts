@@ -1,0 +1,244 @@
+/**
+ * The spool's journal: a change is durable once its line is flushed, the record files catch up in checkpoints
+ * (a full segment, close, the next open), a line cut off at a crash is not a change, and a damaged one is
+ * reported without losing the others.
+ */
+import { execFileSync } from 'node:child_process';
+import { appendFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type Outbox, type OutboxHost, type OutboxMessage, spoolOutbox } from '../src/index.js';
+import { GroupCommit } from '../src/outbox/spool/group-commit.js';
+import { decodeChange, encodeChange, JournalWriter, readJournal } from '../src/outbox/spool/journal.js';
+import { recordFileName, SpoolLayout, TmpFiles } from '../src/outbox/spool/layout.js';
+import { RecordStore } from '../src/outbox/spool/record-store.js';
+import { ManualClock } from './support/manual-clock.js';
+
+const dirs: string[] = [];
+const outboxes: Outbox[] = [];
+
+afterEach(async () => {
+  for (const outbox of outboxes.splice(0)) await outbox.close().catch(() => undefined);
+  for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true });
+});
+
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'messenger-email-journal-'));
+  dirs.push(dir);
+  return dir;
+}
+
+const clock = new ManualClock();
+const host: OutboxHost = {
+  now: () => clock.now(),
+  setTimeout: (fn, ms) => clock.setTimeout(fn, ms),
+  clearTimeout: (handle) => clock.clearTimeout(handle),
+  wake: () => undefined,
+  dropped: () => undefined,
+};
+
+function open(dir: string): Outbox {
+  const outbox = spoolOutbox(dir);
+  outbox.bind(host);
+  outbox.setRetryRule({ delayMs: 60_000, maxFailures: 5 });
+  outboxes.push(outbox);
+  return outbox;
+}
+
+function message(id: string): OutboxMessage {
+  return {
+    id,
+    kind: 'standard',
+    context: { kind: 'standard', censusAddress: null, customSender: null },
+    recipients: ['parent@example.org'],
+    mail: {
+      to: ['parent@example.org'],
+      cc: [],
+      bcc: [],
+      subject: 'Attendance',
+      text: `Absent today (${id}).`,
+      headers: {},
+    },
+    attachments: [],
+    queuedAt: clock.now(),
+    attempts: 0,
+    failures: 0,
+  };
+}
+
+/** What the next process finds after this one is killed now: a copy of the directory, without the lock. */
+async function crashCopy(dir: string): Promise<string> {
+  const copy = join(await tempDir(), 'copy');
+  execFileSync('cp', ['-a', dir, copy]);
+  await rm(join(copy, 'lock'), { force: true });
+  return copy;
+}
+
+async function segments(dir: string): Promise<string[]> {
+  return (await readdir(join(dir, 'journal'))).filter((name) => name.endsWith('.log')).sort();
+}
+
+/** A record store on its own, with small segments so that checkpoints happen after a few changes. */
+async function store(dir: string, segmentBytes: number): Promise<RecordStore> {
+  const layout = new SpoolLayout(dir);
+  for (const sub of [layout.messages, layout.tmp, layout.quarantine, layout.journal]) {
+    await mkdir(sub, { recursive: true });
+  }
+  const records = new RecordStore(layout, new GroupCommit(new TmpFiles(layout.tmp)), segmentBytes);
+  await records.open();
+  return records;
+}
+
+describe('the spool journal', () => {
+  it('encodes one change a line, and refuses a line whose checksum does not match', () => {
+    const put = encodeChange({ name: 'm-a.rec', text: 'line one\nline two' });
+    expect(put.at(-1)).toBe(0x0a);
+    expect(put.subarray(0, -1).includes(0x0a)).toBe(false);
+    expect(decodeChange(put.subarray(0, -1))).toEqual({ name: 'm-a.rec', text: 'line one\nline two' });
+    expect(decodeChange(encodeChange({ name: 'm-a.rec', text: null }).subarray(0, -1))).toEqual({
+      name: 'm-a.rec',
+      text: null,
+    });
+    const changed = Buffer.from(put.subarray(0, -1));
+    changed[changed.length - 3] = (changed[changed.length - 3] as number) ^ 0x01;
+    expect(decodeChange(changed)).toBeUndefined();
+    expect(decodeChange(Buffer.from('not a line'))).toBeUndefined();
+  });
+
+  it('keeps an accepted message through a crash before any record file is written', async () => {
+    const dir = join(await tempDir(), 'spool');
+    const outbox = open(dir);
+    await outbox.add(message('early'));
+    await outbox.add(message('second'));
+    const [claimed] = await outbox.claim(1, clock.now()); // 'early': its attempt is recorded as started
+    await outbox.settle(claimed as OutboxMessage, { state: 'sent' });
+    await outbox.add(message('late'));
+    expect(await readdir(join(dir, 'messages'))).toEqual([]); // nothing in files yet: all in the journal
+    const copy = await crashCopy(dir);
+    const loaded = await open(copy).load();
+    expect(loaded.quarantined).toEqual([]);
+    expect(loaded.messages.map((m) => [m.message.id, m.recovered]).sort()).toEqual([
+      ['late', false],
+      ['second', false],
+    ]);
+    // opening wrote the journal into the files and removed it
+    expect((await readdir(join(copy, 'messages'))).sort()).toEqual(['m-late.rec', 'm-second.rec']);
+    expect(await segments(copy)).toEqual(['000000000002.log']); // the old one gone; the new process's own begun
+  });
+
+  it('counts an attempt recorded only in the journal as cut off after a crash', async () => {
+    const dir = join(await tempDir(), 'spool');
+    const outbox = open(dir);
+    await outbox.add(message('flight'));
+    await outbox.claim(1, clock.now());
+    const loaded = await open(await crashCopy(dir)).load();
+    expect(loaded.messages).toHaveLength(1);
+    expect(loaded.messages[0]).toMatchObject({
+      recovered: true,
+      message: { id: 'flight', attempts: 1, failures: 1 },
+    });
+  });
+
+  it('ignores a line cut off at the end of a segment (never acknowledged), silently', async () => {
+    const dir = join(await tempDir(), 'spool');
+    await open(dir).add(message('kept'));
+    const copy = await crashCopy(dir);
+    const [last] = (await segments(copy)).slice(-1);
+    const cut = encodeChange({ name: recordFileName('cut'), text: 'messenger-email-spool 1 abc\n{}\n{}' });
+    await appendFile(join(copy, 'journal', last as string), cut.subarray(0, cut.length - 9));
+    const loaded = await open(copy).load();
+    expect(loaded.quarantined).toEqual([]);
+    expect(loaded.messages.map((m) => m.message.id)).toEqual(['kept']);
+  });
+
+  it('reports a damaged line, keeps a copy of its segment in quarantine/, and loads every other change', async () => {
+    const dir = join(await tempDir(), 'spool');
+    const outbox = open(dir);
+    await outbox.add(message('first'));
+    await outbox.add(message('damaged'));
+    await outbox.add(message('third'));
+    const copy = await crashCopy(dir);
+    const [name] = await segments(copy);
+    const path = join(copy, 'journal', name as string);
+    const text = await readFile(path, 'utf8');
+    await writeFile(path, text.replace('Absent today (damaged)', 'Absent today (dAmaged)'));
+    const loaded = await open(copy).load();
+    expect(loaded.messages.map((m) => m.message.id)).toEqual(['first', 'third']);
+    expect(loaded.quarantined).toEqual([
+      {
+        file: join(copy, 'quarantine', `journal-${name}`),
+        reason: expect.stringMatching(
+          /^1 line of the spool's journal .* could not be read \(changed on disk\)/,
+        ),
+      },
+    ]);
+    expect(await readFile(join(copy, 'quarantine', `journal-${name}.why`), 'utf8')).toMatch(
+      /could not be read/,
+    );
+  });
+
+  it('writes full segments into the record files in the background, and removes them', async () => {
+    const dir = await tempDir();
+    const records = await store(dir, 2048);
+    const text = (i: number) => `messenger-email-spool 1 x\n{"n":${i}}\n${'b'.repeat(300)}`;
+    for (let i = 0; i < 40; i += 1) await records.put(`m-${i}.rec`, text(i), 'create');
+    for (let i = 0; i < 40; i += 2) await records.remove(`m-${i}.rec`);
+    await records.settled();
+    const journal = await segments(dir);
+    expect(journal.length).toBeLessThanOrEqual(2); // the current segment and at most one being written
+    expect((await readdir(join(dir, 'messages'))).length).toBeGreaterThan(0); // written before close
+    await expect(records.put('m-1.rec', 'again', 'create')).rejects.toMatchObject({ code: 'EEXIST' });
+    await records.close();
+    expect(await segments(dir)).toEqual([]);
+    const left = (await readdir(join(dir, 'messages'))).sort();
+    expect(left).toEqual(Array.from({ length: 20 }, (_, i) => `m-${2 * i + 1}.rec`).sort());
+    expect(await readFile(join(dir, 'messages', 'm-7.rec'), 'utf8')).toBe(text(7));
+    const again = await store(dir, 2048);
+    expect((await again.read('m-7.rec')).toString('utf8')).toBe(text(7));
+    await expect(again.read('m-8.rec')).rejects.toMatchObject({ code: 'ENOENT' });
+    await again.close();
+  });
+
+  it('gives the same records when a journal is written into the files twice (a crash while it was written)', async () => {
+    const dir = join(await tempDir(), 'spool');
+    const outbox = open(dir);
+    for (const id of ['a', 'b', 'c']) await outbox.add(message(id));
+    const [claimed] = await outbox.claim(1, clock.now());
+    await outbox.settle(claimed as OutboxMessage, { state: 'sent' });
+    const copy = await crashCopy(dir);
+    const journalBefore = await readJournal(join(copy, 'journal'));
+    const second = await crashCopy(copy); // the same journal, to be written twice
+    const first = await open(copy).load();
+    // the second copy: its files written once already (as if the crash came just before the journal was removed)
+    execFileSync('cp', ['-a', join(copy, 'messages', '.'), join(second, 'messages')]);
+    const twice = await open(second).load();
+    const byId = (a: { message: { id: string } }, b: { message: { id: string } }) =>
+      a.message.id.localeCompare(b.message.id);
+    expect(twice.messages.sort(byId)).toEqual(first.messages.sort(byId));
+    expect(first.messages.map((m) => m.message.id)).toEqual(['b', 'c']);
+    expect([...journalBefore.changes.keys()].sort()).toEqual(['m-a.rec', 'm-b.rec', 'm-c.rec']);
+  });
+});
+
+describe('the journal writer', () => {
+  it('flushes a line asked for while a run of flushes is ending (never leaves one waiting)', async () => {
+    const dir = await tempDir();
+    const writer = new JournalWriter(dir, () => undefined);
+    await writer.start(1);
+    const line = (i: number) => encodeChange({ name: `m-${i}.rec`, text: `record ${i}` });
+    // each line asked for at another moment after the one before was flushed: the end of a run of flushes
+    for (let i = 0; i < 300; i += 1) {
+      await writer.append(line(i));
+      const later = [
+        () => Promise.resolve(),
+        () => new Promise((resolve) => setImmediate(resolve)),
+        () => new Promise((resolve) => process.nextTick(resolve)),
+      ][i % 3] as () => Promise<unknown>;
+      await later();
+    }
+    await writer.close(false);
+    const { changes } = await readJournal(dir);
+    expect(changes.size).toBe(300);
+  }, 10_000);
+});

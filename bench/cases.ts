@@ -415,7 +415,7 @@ export async function spoolThroughput(args: {
 
 /**
  * Case 6b: durable enqueue: `count` small messages handed to enqueue() at once; the time until every promise
- * resolved (for the spool: each record written, fsynced, renamed into place, its directory fsynced). Nothing is
+ * resolved (for the spool: each message's change appended to the journal and flushed with fdatasync). Nothing is
  * sent meanwhile (one start a second to a transport that refuses). With `keep`, the spool stays for case 6c, and
  * its size on disk is measured.
  */

@@ -297,7 +297,7 @@ async function spoolCase(sink: Sink, dir: string) {
   });
   const enqueueRate = (variant: Variant) => median(enqueues[variant]);
   row({
-    case: `spool: durable enqueue() of ${enqueueCount} small messages (resolved = fsynced)`,
+    case: `spool: durable enqueue() of ${enqueueCount} small messages (resolved = flushed to disk)`,
     ours: `${fmt(enqueueRate('spool'), 0)}/s`,
     baseline: `memory outbox ${fmt(enqueueRate('memory'), 0)}/s`,
     ratio: fmt(enqueueRate('spool') / enqueueRate('memory'), 3),

@@ -92,11 +92,11 @@ async function store(dir: string, segmentBytes: number): Promise<RecordStore> {
 
 describe('the spool journal', () => {
   it('encodes one change a line, and refuses a line whose checksum does not match', () => {
-    const put = encodeChange({ name: 'm-a.rec', text: 'line one\nline two' });
+    const put = encodeChange('m-a.rec', 'line one\nline two');
     expect(put.at(-1)).toBe(0x0a);
     expect(put.subarray(0, -1).includes(0x0a)).toBe(false);
     expect(decodeChange(put.subarray(0, -1))).toEqual({ name: 'm-a.rec', text: 'line one\nline two' });
-    expect(decodeChange(encodeChange({ name: 'm-a.rec', text: null }).subarray(0, -1))).toEqual({
+    expect(decodeChange(encodeChange('m-a.rec', null).subarray(0, -1))).toEqual({
       name: 'm-a.rec',
       text: null,
     });
@@ -104,6 +104,7 @@ describe('the spool journal', () => {
     changed[changed.length - 3] = (changed[changed.length - 3] as number) ^ 0x01;
     expect(decodeChange(changed)).toBeUndefined();
     expect(decodeChange(Buffer.from('not a line'))).toBeUndefined();
+    expect(() => encodeChange('m-a.rec', 'a\tb')).toThrow(TypeError); // records never hold a TAB
   });
 
   it('keeps an accepted message through a crash before any record file is written', async () => {
@@ -145,7 +146,7 @@ describe('the spool journal', () => {
     await open(dir).add(message('kept'));
     const copy = await crashCopy(dir);
     const [last] = (await segments(copy)).slice(-1);
-    const cut = encodeChange({ name: recordFileName('cut'), text: 'messenger-email-spool 1 abc\n{}\n{}' });
+    const cut = encodeChange(recordFileName('cut'), 'messenger-email-spool 1 abc\n{}\n{}');
     await appendFile(join(copy, 'journal', last as string), cut.subarray(0, cut.length - 9));
     const loaded = await open(copy).load();
     expect(loaded.quarantined).toEqual([]);
@@ -226,7 +227,7 @@ describe('the journal writer', () => {
     const dir = await tempDir();
     const writer = new JournalWriter(dir, () => undefined);
     await writer.start(1);
-    const line = (i: number) => encodeChange({ name: `m-${i}.rec`, text: `record ${i}` });
+    const line = (i: number) => encodeChange(`m-${i}.rec`, `record ${i}`);
     // each line asked for at another moment after the one before was flushed: the end of a run of flushes
     for (let i = 0; i < 300; i += 1) {
       await writer.append(line(i));

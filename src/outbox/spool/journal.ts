@@ -6,12 +6,14 @@
  * The log is a series of segment files (`000000000001.log`, …). Each line is one change:
  *
  * ```text
- * <CRC-32 of the JSON, 8 hex digits> {"p":"m-<id>.rec","r":"<the whole record>"}
- * <…> {"d":"m-<id>.rec"}
+ * <CRC-32 of the rest of the line, 8 hex digits> p m-<id>.rec<TAB><the whole record, its newlines as TABs>
+ * <…> d m-<id>.rec
  * ```
  *
- * (On a Node.js without `zlib.crc32`, before 20.15, the checksum is the first 16 hex digits of the SHA-256 of the
- * JSON instead; both forms are read.) The record in a line carries its own SHA-256 as well.
+ * A record never holds a TAB of its own (its lines are JSON, which escapes them, or base64), so it is carried
+ * as it is, without escaping. (On a Node.js without `zlib.crc32`, before 20.15, the checksum is the first 16 hex
+ * digits of the SHA-256 of the rest of the line instead; both forms are read.) The record in a line carries its
+ * own SHA-256 as well.
  *
  * `p` puts a record (its file name and its whole text, exactly as the file would hold it); `d` removes one. A
  * line cut off at a crash is the end of its segment (a batch that failed is never followed by another line in the
@@ -46,9 +48,12 @@ export const SEGMENT_BYTES = 16 * 1024 * 1024;
 /** Most bytes written in one flush: a bound on one batch's latency. */
 const MAX_FLUSH_BYTES = 4 * 1024 * 1024;
 const NEWLINE = 0x0a;
+const TAB = 0x09;
+const SPACE = 0x20;
 const SHA_LENGTH = 16;
 const CRC_LENGTH = 8;
-const crc32 = (zlib as { crc32?: (data: string) => number }).crc32;
+const crc32 = (zlib as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
+const NEWLINE_BYTES = Buffer.from('\n');
 
 /** Where a line of the journal is. */
 export interface JournalRef {
@@ -74,38 +79,59 @@ export function segmentNumber(name: string): number | undefined {
   return match === null ? undefined : Number(match[1]);
 }
 
-/** The checksum of a line's JSON, in the form of `length` hex digits. */
-function checksum(json: string, length: number): string {
-  if (length === CRC_LENGTH && crc32 !== undefined) return crc32(json).toString(16).padStart(CRC_LENGTH, '0');
-  return createHash('sha256').update(json, 'utf8').digest('hex').slice(0, SHA_LENGTH);
+/** The checksum of the parts of a line after its checksum, in the form of `length` hex digits. */
+function checksum(parts: readonly Uint8Array[], length: number): string {
+  if (length === CRC_LENGTH && crc32 !== undefined) {
+    let value = 0;
+    for (const part of parts) value = crc32(part, value);
+    return value.toString(16).padStart(CRC_LENGTH, '0');
+  }
+  const hash = createHash('sha256');
+  for (const part of parts) hash.update(part);
+  return hash.digest('hex').slice(0, SHA_LENGTH);
+}
+
+/** Replaces every byte `from` of `bytes` with `to`, in place. */
+function swap(bytes: Uint8Array, from: number, to: number): void {
+  for (let i = bytes.indexOf(from); i !== -1; i = bytes.indexOf(from, i + 1)) bytes[i] = to;
 }
 
 /** The checksum form this process writes. */
 const WRITTEN_LENGTH = crc32 === undefined ? SHA_LENGTH : CRC_LENGTH;
 
-/** The line of one change. */
-export function encodeChange(change: JournalChange): Buffer {
-  const json = JSON.stringify(change.text === null ? { d: change.name } : { p: change.name, r: change.text });
-  return Buffer.from(`${checksum(json, WRITTEN_LENGTH)} ${json}\n`, 'utf8');
+/**
+ * The line of one change: a record's new text (UTF-8), or `null` for its removal.
+ *
+ * @throws TypeError when the record holds a TAB (records never do)
+ */
+export function encodeChange(name: string, record: Uint8Array | string | null): Buffer {
+  const head = Buffer.from(record === null ? `d ${name}` : `p ${name}\t`, 'utf8');
+  const parts: Uint8Array[] = [head];
+  if (record !== null) {
+    const body = typeof record === 'string' ? Buffer.from(record, 'utf8') : Buffer.from(record);
+    if (body.includes(TAB)) throw new TypeError(`the record ${name} holds a TAB`);
+    swap(body, NEWLINE, TAB);
+    parts.push(body);
+  }
+  const sum = Buffer.from(`${checksum(parts, WRITTEN_LENGTH)} `, 'latin1');
+  return Buffer.concat([sum, ...parts, NEWLINE_BYTES]);
 }
 
 /** The change of one line (without its newline); undefined when the line is damaged. */
 export function decodeChange(line: Buffer): JournalChange | undefined {
-  const text = line.toString('utf8');
-  const space = text.indexOf(' ');
+  const space = line.indexOf(SPACE);
   if (space !== CRC_LENGTH && space !== SHA_LENGTH) return undefined;
   if (space === CRC_LENGTH && crc32 === undefined) return undefined; // written by a newer Node.js: unreadable here
-  const json = text.slice(space + 1);
-  if (checksum(json, space) !== text.slice(0, space)) return undefined;
-  try {
-    const parsed = JSON.parse(json) as { p?: unknown; r?: unknown; d?: unknown };
-    if (typeof parsed.p === 'string' && typeof parsed.r === 'string')
-      return { name: parsed.p, text: parsed.r };
-    if (typeof parsed.d === 'string') return { name: parsed.d, text: null };
-  } catch {
-    // damaged
-  }
-  return undefined;
+  const rest = line.subarray(space + 1);
+  if (checksum([rest], space) !== line.toString('latin1', 0, space)) return undefined;
+  if (rest.length < 3 || rest[1] !== SPACE) return undefined;
+  if (rest[0] === 0x64 /* d */) return { name: rest.toString('utf8', 2), text: null };
+  if (rest[0] !== 0x70 /* p */) return undefined;
+  const tab = rest.indexOf(TAB, 2);
+  if (tab === -1) return undefined;
+  const body = Buffer.from(rest.subarray(tab + 1));
+  swap(body, TAB, NEWLINE);
+  return { name: rest.toString('utf8', 2, tab), text: body.toString('utf8') };
 }
 
 /** What a journal holds: the last change of each record, in order, and what could not be read. */

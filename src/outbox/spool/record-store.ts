@@ -148,8 +148,7 @@ export class RecordStore {
   async put(name: string, record: Uint8Array | string, mode: 'create' | 'replace'): Promise<void> {
     const journal = this.#writer();
     if (mode === 'create' && this.exists(name)) throw fsError('EEXIST', `the record ${name} exists`);
-    const text = typeof record === 'string' ? record : Buffer.from(record).toString('utf8');
-    const ref = await journal.append(encodeChange({ name, text }));
+    const ref = await journal.append(encodeChange(name, record));
     this.#pending.set(name, { ref, removed: false });
   }
 
@@ -161,7 +160,7 @@ export class RecordStore {
   async remove(name: string): Promise<boolean> {
     const journal = this.#writer();
     if (!this.exists(name)) return false;
-    const ref = await journal.append(encodeChange({ name, text: null }));
+    const ref = await journal.append(encodeChange(name, null));
     this.#pending.set(name, { ref, removed: true });
     return true;
   }

@@ -898,14 +898,17 @@ function describeKey(key: unknown): string {
 /**
  * An outbox that keeps every message on local disk, in the directory `dir`, so that it survives a restart, a
  * crash or a deploy; call {@link Mailer.resume} at startup to pick up what the last process left. A message is
- * on disk (written, flushed, renamed into place, the directory flushed) before `send()`/`enqueue()` report it
- * queued; its attachments are copied into the spool at that moment; every attempt's start and every failure is
- * written before it counts, so Max Errors Before Cancel holds across restarts. One process works a spool at a
- * time (a lock file names it).
+ * on disk (appended to the spool's journal and flushed) before `send()`/`enqueue()` report it queued; its
+ * attachments are copied into the spool at that moment; every attempt's start and every failure is written before
+ * it counts, so Max Errors Before Cancel holds across restarts. One process works a spool at a time (a lock file
+ * names it).
  *
- * The directory is created on first use (mode 700) with `messages/`, `blobs/`, `tmp/`, `quarantine/` and `lock`;
- * this function does no I/O. Writes of the same moment are flushed together (group commit). Only a light index of
- * each message (id, kind, counts, times, state) is kept in memory; the rest is read back for each attempt.
+ * The directory is created on first use (mode 700) with `messages/`, `journal/`, `blobs/`, `tmp/`, `quarantine/`
+ * and `lock`; this function does no I/O. The changes of the same moment share one flush of the journal; the record
+ * files in `messages/` (one per message) are written from it when a journal segment is full, at close, and at the
+ * next start. Only a light index of each message (id, kind, counts, times, state) is kept in memory, with the body
+ * of a message added by this process until its first attempt (up to 16 MiB in all); the rest is read back for
+ * each attempt.
  *
  * @param dir - the spool directory (created if missing); one per process; on a persistent local volume
  * @param options - `encryptionKey` to encrypt what is stored (see {@link SpoolOptions})

@@ -262,7 +262,13 @@ async function spoolCase(sink: Sink, dir: string) {
     }
   }
   const spoolDir = join(dir, 'resume');
-  const stored = await inChild<{ perSecond: number; files: number; bytes: number; allocated: number }>(
+  const stored = await inChild<{
+    perSecond: number;
+    closeSeconds: number;
+    files: number;
+    bytes: number;
+    allocated: number;
+  }>(
     'spoolEnqueue',
     { outbox: 'spool', port: sink.port, count: resumeCount, dir: spoolDir, keep: true },
   );
@@ -342,7 +348,7 @@ async function spoolCase(sink: Sink, dir: string) {
   const each = (values: number[], digits = 0) => values.map((v) => fmt(v, digits)).join(', ');
   notes.push(
     `spool throughput (messages/s at the server over the last ${count} MAIL FROM; in brackets the sender's own rate, from the first send() to the last resolved, stores included): ${variants.map((v) => `${v} ${rates[v].map((r) => `${fmt(r.server, 0)} (${fmt(r.sender, 0)})`).join(', ')}`).join('; ')}; MAIL FROM received per run (50 warm-up + ${count}): ${variants.map((v) => `${v} ${rates[v].map((r) => r.mailFrom).join(', ')}`).join('; ')}`,
-    `durable enqueue of ${enqueueCount} (messages/s): ${variants.map((v) => `${v} ${each(enqueues[v])}`).join('; ')}; the ${resumeCount} messages for the resume were stored at ${fmt(stored.perSecond, 0)}/s`,
+    `durable enqueue of ${enqueueCount} (messages/s): ${variants.map((v) => `${v} ${each(enqueues[v])}`).join('; ')}; the ${resumeCount} messages for the resume were stored at ${fmt(stored.perSecond, 0)}/s, and close() then wrote the journal into their record files in ${fmt(stored.closeSeconds, 1)} s`,
     `resume of ${resumeCount} (the page cache warm: the spool was just written): ${resumes.map((r) => `${fmt(r.seconds, 2)} s, ${fmt(r.heapPerMessage, 0)} B/message`).join('; ')}; spool on disk: ${stored.files} files, ${fmt(stored.bytes / 2 ** 20)} MiB in files, ${fmt(stored.allocated / 2 ** 20)} MiB allocated`,
   );
 }

@@ -1,13 +1,6 @@
-/**
- * A durable outbox on local disk, like a mail server's queue directory: every message is a record file, written
- * and flushed before the Mailer says it has it, and read again by the next process.
- */
-import { randomBytes } from 'node:crypto';
-import { link, mkdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { InvalidMessageError, MailerError, OutboxUnavailableError } from '../../errors.js';
-import type { HeldAttachment } from '../../mailer/held-attachments.js';
-import type { MessageKind, SenderContext } from '../../sender.js';
 import { showValue } from '../../truncate.js';
 import { DueQueue } from '../due-queue.js';
 import type {
@@ -26,8 +19,9 @@ import { KEY_BYTES, SpoolCipher } from './cipher.js';
 import { eachLimited, listDir } from './dir-tools.js';
 import { readWhole } from './fast-fs.js';
 import { GroupCommit } from './group-commit.js';
-import { REASON_EXTENSION, RECORD_EXTENSION, recordFileName, SpoolLayout, TmpFiles } from './layout.js';
+import { RECORD_EXTENSION, recordFileName, SpoolLayout, TmpFiles } from './layout.js';
 import { isRunning, type SpoolLock, takeLock } from './lock.js';
+import { moveToQuarantine } from './quarantine.js';
 import {
   decodeBody,
   decodeRecord,
@@ -36,12 +30,11 @@ import {
   type RecordBody,
   RecordError,
   type RecordHeader,
-  type RecordState,
-  restoreError,
   type StoredAttachment,
   storeError,
 } from './record.js';
 import { RecordStore } from './record-store.js';
+import { type Held, NO_BLOBS, SpoolEntry } from './spool-entry.js';
 import { osCode, storageError } from './storage-error.js';
 
 /** Options of {@link spoolOutbox}. */
@@ -73,68 +66,6 @@ const FRESH_BYTES = 16 * 1024 * 1024;
 /** The message of the error a message gets when its attempt was cut off by the process stopping. */
 export const CUT_OFF_MESSAGE =
   'The attempt was cut off when the process stopped; the server may have accepted the message';
-
-const NO_RECIPIENTS: readonly string[] = Object.freeze([]);
-const NO_BLOBS: readonly string[] = Object.freeze([]);
-
-/** A claimed message as this process holds it, with its record's body line for rewrites. */
-interface Held {
-  /** The message handed to the Mailer (which updates its counts and may empty its attachments). */
-  readonly message: OutboxMessage;
-  /** The body line as stored. */
-  body: string;
-  /** Whether the body line is sealed. */
-  readonly encrypted: boolean;
-  /** The attachments as stored, and the held attachment handed out for each. */
-  attachments: { stored: StoredAttachment; held: HeldAttachment }[];
-}
-
-/**
- * A message in the spool's index: what ordering, counting and settling need, and the names of its blobs. Its
- * mail and recipients stay on disk; `context` and `recipients` are known only while it is claimed (an entry the
- * retry rule gives back as exhausted shows none: the Mailer needs its id, counts and last error only).
- */
-class SpoolEntry implements OutboxEntry {
-  readonly id: string;
-  readonly kind: MessageKind;
-  readonly queuedAt: number;
-  attempts: number;
-  failures: number;
-  failedAt?: number;
-  lastError?: Error;
-  state: RecordState;
-  attemptStartedAt: number | undefined;
-  blobs: readonly string[];
-  /** The whole message, while it is claimed or a rewrite of its record is on its way. */
-  held: Held | undefined;
-  /** Rewrites of its record on their way. */
-  writes = 0;
-  /** While `held` is the message as added (not yet claimed): the bytes it counts against {@link FRESH_BYTES}. */
-  fresh = 0;
-
-  constructor(header: RecordHeader) {
-    this.id = header.id;
-    this.kind = header.kind;
-    this.queuedAt = header.queuedAt;
-    this.attempts = header.attempts;
-    this.failures = header.failures;
-    if (header.failedAt !== undefined) this.failedAt = header.failedAt;
-    const lastError = restoreError(header.lastError);
-    if (lastError !== undefined) this.lastError = lastError;
-    this.state = header.state;
-    this.attemptStartedAt = header.attemptStartedAt;
-    this.blobs = header.blobs.length === 0 ? NO_BLOBS : header.blobs;
-    this.held = undefined;
-  }
-
-  get context(): SenderContext {
-    return this.held?.message.context ?? { kind: this.kind, censusAddress: null, customSender: null };
-  }
-
-  get recipients(): readonly string[] {
-    return this.held?.message.recipients ?? NO_RECIPIENTS;
-  }
-}
 
 /** The spool outbox: see {@link spoolOutbox}. */
 class SpoolOutbox implements Outbox {
@@ -671,31 +602,9 @@ class SpoolOutbox implements Outbox {
     return this.#byId.has(id) || this.#adding.has(id) || this.#gone.has(id) || this.#unremoved.has(id);
   }
 
-  /** Moves a file to `quarantine/` (never over another), with a note saying why. */
+  /** Moves a record file to `quarantine/`, with a note saying why; its record no longer exists. */
   async #quarantine(path: string, reason: string, id?: string): Promise<QuarantinedRecord> {
-    const name = basename(path);
-    const report = (file: string, why: string): QuarantinedRecord => ({
-      ...(id === undefined ? {} : { id }),
-      file,
-      reason: why,
-    });
-    let target = join(this.#layout.quarantine, name);
-    try {
-      try {
-        await link(path, target);
-      } catch (error) {
-        if (osCode(error) !== 'EEXIST') throw error;
-        target = join(this.#layout.quarantine, `${name}.${Date.now()}-${randomBytes(3).toString('hex')}`);
-        await link(path, target);
-      }
-      await unlink(path);
-      this.#records.detach(name);
-    } catch (error) {
-      const why = `${reason}; it could not be moved to quarantine/ (${osCode(error) ?? String(error)}) and was left in place`;
-      return report(path, why);
-    }
-    await writeFile(`${target}${REASON_EXTENSION}`, `${reason}\n`, { mode: 0o600 }).catch(() => undefined);
-    return report(target, reason);
+    return moveToQuarantine(this.#layout, path, reason, id, () => this.#records.detach(basename(path)));
   }
 
   async #loadAll(): Promise<LoadedMessages> {

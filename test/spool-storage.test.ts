@@ -4,7 +4,7 @@
  * directory and the cause; nothing half-written stays; messages stored before are delivered once the disk works.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -208,6 +208,33 @@ describe('spoolOutbox on a failing disk', () => {
       expect(await sent).toMatchObject({ id: 'flaky', attempts: 2 });
       await mailer.close();
       expect(await readdir(join(dir, 'messages'))).toEqual([]);
+    },
+  );
+
+  it.skipIf(cannotMount !== undefined)(
+    'keeps refusing on a full disk without filling the journal with new segments, and goes on once space is free',
+    async () => {
+      const volume = await tmpfs('128k');
+      const { dir, mailer } = await oneWaiting(volume);
+      const filler = join(volume, 'filler');
+      await writeFile(filler, Buffer.alloc(16 * 1024));
+      let refused = 0;
+      for (let i = 0; i < 40; i += 1) {
+        // each a little over what is left: refused when its change is flushed, never half kept
+        const big = { ...message, text: 'x'.repeat(120 * 1024) };
+        await mailer.enqueue(big, { id: `big-${i}` }).catch((error: unknown) => {
+          expect(error).toMatchObject({ code: 'OUTBOX_UNAVAILABLE' });
+          refused += 1;
+        });
+      }
+      expect(refused).toBe(40);
+      // the segment a refusal left is written on (it was cut back): no new segment began for each refusal
+      const segments = (await readdir(join(dir, 'journal'))).map((name) => Number.parseInt(name, 10));
+      expect(Math.max(...segments)).toBeLessThanOrEqual(2);
+      await rm(filler);
+      await mailer.enqueue(message, { id: 'after' });
+      await mailer.close();
+      expect(await recordNamesNow(dir)).toEqual(['m-after.rec', 'm-before.rec']);
     },
   );
 

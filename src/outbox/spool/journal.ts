@@ -391,23 +391,30 @@ export class JournalWriter {
     const data = batch.length === 1 ? (batch[0] as Waiting).line : Buffer.concat(batch.map((w) => w.line));
     let fd: number;
     try {
-      fd = await this.#writer();
+      fd = await this.#writer(); // a read-only volume fails here: the segment is untouched
     } catch (error) {
-      this.#broken = true;
       for (const waiting of batch) waiting.reject(error);
       return;
     }
+    let flushing = false;
     try {
       let written = 0;
       while (written < data.length) {
         const { bytesWritten } = await writeFd(fd, data, written, data.length - written, start + written);
         written += bytesWritten;
       }
+      flushing = true;
       await dataSync(fd);
     } catch (error) {
-      // the segment may end in part of this batch: cut it back, and go on in a new segment
-      this.#broken = true;
-      await truncateFd(fd, start).catch(() => undefined);
+      // The segment may end in part of this batch: it is cut back. A write refused (a full disk) leaves the segment
+      // as it was, and the next batch goes on in it (a new segment for each refusal would fill the directory with
+      // empty files); after a failed flush, what the disk holds of the segment is unknown, and the next batch
+      // begins a new one.
+      const cut = await truncateFd(fd, start).then(
+        () => true,
+        () => false,
+      );
+      if (flushing || !cut) this.#broken = true;
       await this.#closeWriter();
       for (const waiting of batch) waiting.reject(error);
       return;

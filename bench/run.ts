@@ -268,10 +268,7 @@ async function spoolCase(sink: Sink, dir: string) {
     files: number;
     bytes: number;
     allocated: number;
-  }>(
-    'spoolEnqueue',
-    { outbox: 'spool', port: sink.port, count: resumeCount, dir: spoolDir, keep: true },
-  );
+  }>('spoolEnqueue', { outbox: 'spool', port: sink.port, count: resumeCount, dir: spoolDir, keep: true });
   const resumes: { resumed: number; quarantined: number; seconds: number; heapPerMessage: number }[] = [];
   for (let rep = 0; rep < reps; rep += 1) {
     resumes.push(

@@ -182,6 +182,9 @@ export class Mailer extends IsolatingEmitter<MailerEvents> {
     const delivered = new Promise<DeliveryReport>((resolve, reject) => {
       waiter = { resolve, reject };
     });
+    // an outcome may come before the store is confirmed (an outbox that lost the message): handled here, and
+    // passed on to the caller once the store settles
+    delivered.catch(ignore);
     const promise = this.#accept(message, options, waiter).then(() => delivered);
     promise.catch(ignore);
     return promise;

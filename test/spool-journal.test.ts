@@ -4,13 +4,22 @@
  * reported without losing the others.
  */
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { appendFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import * as zlib from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Outbox, type OutboxHost, type OutboxMessage, spoolOutbox } from '../src/index.js';
+import { eachLimited } from '../src/outbox/spool/dir-tools.js';
 import { GroupCommit } from '../src/outbox/spool/group-commit.js';
-import { decodeChange, encodeChange, JournalWriter, readJournal } from '../src/outbox/spool/journal.js';
+import {
+  crc32InJs,
+  decodeChange,
+  encodeChange,
+  JournalWriter,
+  readJournal,
+} from '../src/outbox/spool/journal.js';
 import { recordFileName, SpoolLayout, TmpFiles } from '../src/outbox/spool/layout.js';
 import { RecordStore } from '../src/outbox/spool/record-store.js';
 import { ManualClock } from './support/manual-clock.js';
@@ -168,15 +177,14 @@ describe('the spool journal', () => {
     expect(loaded.messages.map((m) => m.message.id).sort()).toEqual(['first', 'third']);
     expect(loaded.quarantined).toEqual([
       {
-        file: join(copy, 'quarantine', `journal-${name}`),
+        file: expect.stringMatching(new RegExp(`^${join(copy, 'quarantine')}/journal-\\d+-${name}$`)),
         reason: expect.stringMatching(
           /^1 line of the spool's journal .* could not be read \(changed on disk\)/,
         ),
       },
     ]);
-    expect(await readFile(join(copy, 'quarantine', `journal-${name}.why`), 'utf8')).toMatch(
-      /could not be read/,
-    );
+    const copied = (loaded.quarantined[0] as { file: string }).file;
+    expect(await readFile(`${copied}.why`, 'utf8')).toMatch(/could not be read/);
   });
 
   it('writes full segments into the record files in the background, and removes them', async () => {
@@ -242,4 +250,72 @@ describe('the journal writer', () => {
     const { changes } = await readJournal(dir);
     expect(changes.size).toBe(300);
   }, 10_000);
+});
+
+describe('the journal, against what goes wrong', () => {
+  it('computes the same CRC-32 as zlib where Node.js has none', () => {
+    const data = randomBytes(4096);
+    const zlibCrc = (zlib as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
+    expect(crc32InJs(Buffer.from('123456789'))).toBe(0xcbf43926); // the standard check value
+    if (zlibCrc !== undefined) {
+      expect(crc32InJs(data)).toBe(zlibCrc(data));
+      expect(crc32InJs(data.subarray(100), crc32InJs(data.subarray(0, 100)))).toBe(zlibCrc(data));
+    }
+  });
+
+  it('reports a damaged last line of a segment that is not the last one (it was acknowledged)', async () => {
+    const dir = await tempDir();
+    const first = encodeChange('m-a.rec', 'messenger-email-spool 1 x\n{}\n{}');
+    const damaged = Buffer.from(encodeChange('m-b.rec', null));
+    damaged[3] = damaged[3] === 0x30 ? 0x31 : 0x30;
+    await writeFile(join(dir, '000000000001.log'), Buffer.concat([first, damaged]));
+    await writeFile(join(dir, '000000000002.log'), encodeChange('m-c.rec', null));
+    const { changes, problems } = await readJournal(dir);
+    expect([...changes.keys()].sort()).toEqual(['m-a.rec', 'm-c.rec']);
+    expect(problems).toEqual([
+      { segment: 1, reason: expect.stringMatching(/^1 line of the spool's journal/) },
+    ]);
+  });
+
+  it('waits in close() for a change under way, and writes it into the files', async () => {
+    const dir = await tempDir();
+    const records = await store(dir, 1 << 20);
+    const put = records.put('m-late.rec', 'messenger-email-spool 1 x\n{"late":true}\n{}', 'create');
+    await records.close();
+    await put;
+    expect(await readFile(join(dir, 'messages', 'm-late.rec'), 'utf8')).toBe(
+      'messenger-email-spool 1 x\n{"late":true}\n{}',
+    );
+    expect(await segments(dir)).toEqual([]);
+  });
+
+  it('skips a line damaged on disk while the process ran, and still removes the journal at close', async () => {
+    const dir = await tempDir();
+    const records = await store(dir, 1 << 20);
+    await records.put('m-ok.rec', 'messenger-email-spool 1 x\n{"ok":true}\n{}', 'create');
+    await records.put('m-bad.rec', 'messenger-email-spool 1 x\n{"bad":true}\n{}', 'create');
+    const [name] = await segments(dir);
+    const path = join(dir, 'journal', name as string);
+    await writeFile(path, (await readFile(path, 'utf8')).replace('"bad":true', '"bad":fals'));
+    await records.close();
+    expect(await readdir(join(dir, 'messages'))).toEqual(['m-ok.rec']);
+    expect(await segments(dir)).toEqual([]);
+  });
+});
+
+describe('eachLimited', () => {
+  it('starts nothing after a failure, and rejects only once the items under way have settled', async () => {
+    const started: number[] = [];
+    let running = 0;
+    const failure = eachLimited([1, 2, 3, 4, 5, 6, 7, 8], 3, async (item) => {
+      started.push(item);
+      running += 1;
+      await new Promise((resolve) => setTimeout(resolve, item === 2 ? 1 : 20));
+      running -= 1;
+      if (item === 2) throw new Error('two failed');
+    });
+    await expect(failure).rejects.toThrow('two failed');
+    expect(running).toBe(0);
+    expect(started).toEqual([1, 2, 3]);
+  });
 });

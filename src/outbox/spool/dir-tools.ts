@@ -1,21 +1,31 @@
 import { readdir } from 'node:fs/promises';
 import { osCode } from './storage-error.js';
 
-/** Runs `work` on every item, at most `limit` at once (reads and writes of many small files). */
+/**
+ * Runs `work` on every item, at most `limit` at once (reads and writes of many small files). After a failure no
+ * further item is started, and it rejects with the first failure only once every item under way has settled:
+ * nothing of it still runs when the caller goes on.
+ */
 export async function eachLimited<T>(
   items: readonly T[],
   limit: number,
   work: (item: T) => Promise<void>,
 ): Promise<void> {
   let next = 0;
+  let failure: { error: unknown } | undefined;
   const runner = async (): Promise<void> => {
-    while (next < items.length) {
+    while (next < items.length && failure === undefined) {
       const item = items[next] as T;
       next += 1;
-      await work(item);
+      try {
+        await work(item);
+      } catch (error) {
+        failure ??= { error };
+      }
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, runner));
+  if (failure !== undefined) throw failure.error;
 }
 
 /** The names in a directory; none when it does not exist. */

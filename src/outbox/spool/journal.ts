@@ -11,9 +11,7 @@
  * ```
  *
  * A record never holds a TAB of its own (its lines are JSON, which escapes them, or base64), so it is carried
- * as it is, without escaping. (On a Node.js without `zlib.crc32`, before 20.15, the checksum is the first 16 hex
- * digits of the SHA-256 of the rest of the line instead; both forms are read.) The record in a line carries its
- * own SHA-256 as well.
+ * as it is, without escaping. The record in a line carries its own SHA-256 as well.
  *
  * `p` puts a record (its file name and its whole text, exactly as the file would hold it); `d` removes one. A
  * line cut off at a crash is the end of its segment (a batch that failed is never followed by another line in the
@@ -23,7 +21,6 @@
  * files an administrator can list and repair by hand; the log here only carries the changes between two
  * checkpoints of those files.
  */
-import { createHash } from 'node:crypto';
 import { close, fdatasync, ftruncate, open, read, readFile, unlink, write } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -50,9 +47,13 @@ const MAX_FLUSH_BYTES = 4 * 1024 * 1024;
 const NEWLINE = 0x0a;
 const TAB = 0x09;
 const SPACE = 0x20;
-const SHA_LENGTH = 16;
 const CRC_LENGTH = 8;
-const crc32 = (zlib as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
+/**
+ * CRC-32 (the polynomial of zlib and gzip), from `node:zlib` where Node.js has it (20.15 and later), else computed
+ * here from a table: the journal must be readable by every Node.js this package supports.
+ */
+const crc32: (data: Uint8Array, value?: number) => number =
+  (zlib as { crc32?: (data: Uint8Array, value?: number) => number }).crc32 ?? crc32InJs;
 const NEWLINE_BYTES = Buffer.from('\n');
 
 /** Where a line of the journal is. */
@@ -79,16 +80,21 @@ export function segmentNumber(name: string): number | undefined {
   return match === null ? undefined : Number(match[1]);
 }
 
-/** The checksum of the parts of a line after its checksum, in the form of `length` hex digits. */
-function checksum(parts: readonly Uint8Array[], length: number): string {
-  if (length === CRC_LENGTH && crc32 !== undefined) {
-    let value = 0;
-    for (const part of parts) value = crc32(part, value);
-    return value.toString(16).padStart(CRC_LENGTH, '0');
+let crcTable: Uint32Array | undefined;
+
+/** CRC-32 computed in JavaScript, for a Node.js without `zlib.crc32` (exported for its test). */
+export function crc32InJs(data: Uint8Array, value = 0): number {
+  if (crcTable === undefined) {
+    crcTable = new Uint32Array(256);
+    for (let n = 0; n < 256; n += 1) {
+      let c = n;
+      for (let k = 0; k < 8; k += 1) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+      crcTable[n] = c >>> 0;
+    }
   }
-  const hash = createHash('sha256');
-  for (const part of parts) hash.update(part);
-  return hash.digest('hex').slice(0, SHA_LENGTH);
+  let crc = (value ^ 0xffffffff) >>> 0;
+  for (const byte of data) crc = ((crcTable[(crc ^ byte) & 0xff] as number) ^ (crc >>> 8)) >>> 0;
+  return (crc ^ 0xffffffff) >>> 0;
 }
 
 /** Replaces every byte `from` of `bytes` with `to`, in place. */
@@ -96,8 +102,12 @@ function swap(bytes: Uint8Array, from: number, to: number): void {
   for (let i = bytes.indexOf(from); i !== -1; i = bytes.indexOf(from, i + 1)) bytes[i] = to;
 }
 
-/** The checksum form this process writes. */
-const WRITTEN_LENGTH = crc32 === undefined ? SHA_LENGTH : CRC_LENGTH;
+/** The checksum of the parts of a line after its checksum: CRC-32, 8 hex digits. */
+function checksum(parts: readonly Uint8Array[]): string {
+  let value = 0;
+  for (const part of parts) value = crc32(part, value);
+  return value.toString(16).padStart(CRC_LENGTH, '0');
+}
 
 /**
  * The line of one change: a record's new text (UTF-8), or `null` for its removal.
@@ -113,17 +123,16 @@ export function encodeChange(name: string, record: Uint8Array | string | null): 
     swap(body, NEWLINE, TAB);
     parts.push(body);
   }
-  const sum = Buffer.from(`${checksum(parts, WRITTEN_LENGTH)} `, 'latin1');
+  const sum = Buffer.from(`${checksum(parts)} `, 'latin1');
   return Buffer.concat([sum, ...parts, NEWLINE_BYTES]);
 }
 
 /** The change of one line (without its newline); undefined when the line is damaged. */
 export function decodeChange(line: Buffer): JournalChange | undefined {
   const space = line.indexOf(SPACE);
-  if (space !== CRC_LENGTH && space !== SHA_LENGTH) return undefined;
-  if (space === CRC_LENGTH && crc32 === undefined) return undefined; // written by a newer Node.js: unreadable here
+  if (space !== CRC_LENGTH) return undefined;
   const rest = line.subarray(space + 1);
-  if (checksum([rest], space) !== line.toString('latin1', 0, space)) return undefined;
+  if (checksum([rest]) !== line.toString('latin1', 0, space)) return undefined;
   if (rest.length < 3 || rest[1] !== SPACE) return undefined;
   if (rest[0] === 0x64 /* d */) return { name: rest.toString('utf8', 2), text: null };
   if (rest[0] !== 0x70 /* p */) return undefined;
@@ -166,9 +175,11 @@ export async function readJournal(dir: string): Promise<JournalContents> {
       const end = bytes.indexOf(NEWLINE, start);
       if (end === -1) break; // cut off while it was written: never acknowledged
       const change = decodeChange(bytes.subarray(start, end));
-      const last = end + 1 >= bytes.length;
+      // the damaged last line of the last segment was cut off by a crash as it was written (never acknowledged);
+      // anywhere else a damaged line was acknowledged once
+      const cutOff = end + 1 >= bytes.length && segment === segments[segments.length - 1];
       if (change !== undefined) changes.set(change.name, change.text);
-      else if (!last) damaged += 1; // a last line that is damaged was cut off too
+      else if (!cutOff) damaged += 1;
       start = end + 1;
     }
     if (damaged > 0) {
@@ -292,16 +303,23 @@ export class JournalWriter {
   async retire(last: number): Promise<void> {
     const upTo = Math.min(last, this.#segment - 1);
     while (this.#reads.size > 0) await Promise.all([...this.#reads]);
-    const gone = [...this.#fds.keys()].filter((segment) => segment <= upTo).sort((a, b) => a - b);
-    for (const segment of gone) {
-      const fd = this.#fds.get(segment) as number;
-      this.#fds.delete(segment);
-      await closeFd(fd).catch(() => undefined);
+    await this.#remove([...this.#fds.keys()].filter((segment) => segment <= upTo));
+  }
+
+  /**
+   * Removes segments oldest first, the directory flushed after each: a crash, or a removal that fails (which
+   * stops the rest), never leaves an older segment behind a newer one that is gone, whose removals it would undo.
+   */
+  async #remove(segments: number[]): Promise<void> {
+    for (const segment of segments.sort((a, b) => a - b)) {
       await unlinkPath(join(this.#dir, segmentName(segment))).catch((error: unknown) => {
         if (osCode(error) !== 'ENOENT') throw error;
       });
+      await syncDirectory(this.#dir);
+      const fd = this.#fds.get(segment);
+      this.#fds.delete(segment);
+      if (fd !== undefined) await closeFd(fd).catch(() => undefined);
     }
-    if (gone.length > 0) await syncDirectory(this.#dir);
   }
 
   /** Waits for the lines asked for, closes every descriptor, and removes every segment that is empty. */
@@ -309,13 +327,12 @@ export class JournalWriter {
     this.#closed = true;
     while (this.#flushing !== undefined) await this.#flushing;
     while (this.#reads.size > 0) await Promise.all([...this.#reads]);
-    for (const [segment, fd] of this.#fds) {
-      await closeFd(fd).catch(() => undefined);
-      const empty = segment === this.#segment && this.#size === 0 && !this.#broken;
-      if (removeAll || empty) await unlinkPath(join(this.#dir, segmentName(segment))).catch(() => undefined);
-    }
+    const empty = this.#size === 0 && !this.#broken;
+    // all of them once every change is in the files; else only the current one when it holds nothing
+    const gone = removeAll ? [...this.#fds.keys()] : empty ? [this.#segment] : [];
+    await this.#remove(gone).catch(() => undefined); // what is left is written into the files at the next start
+    for (const fd of this.#fds.values()) await closeFd(fd).catch(() => undefined);
     this.#fds.clear();
-    await syncDirectory(this.#dir).catch(() => undefined);
   }
 
   async #begin(segment: number): Promise<void> {
@@ -410,10 +427,13 @@ export class JournalWriter {
       // as it was, and the next batch goes on in it (a new segment for each refusal would fill the directory with
       // empty files); after a failed flush, what the disk holds of the segment is unknown, and the next batch
       // begins a new one.
-      const cut = await truncateFd(fd, start).then(
-        () => true,
-        () => false,
-      );
+      // the cut flushed too: lines of a refused batch must not come back after a crash
+      const cut = await truncateFd(fd, start)
+        .then(() => dataSync(fd))
+        .then(
+          () => true,
+          () => false,
+        );
       if (flushing || !cut) this.#broken = true;
       await this.#closeWriter();
       for (const waiting of batch) waiting.reject(error);

@@ -17,15 +17,13 @@ import { osCode } from './storage-error.js';
  * @param path - the file to move
  * @param reason - why, for a person
  * @param id - the message's id, when the file is a record known to hold one
- * @param moved - called once the file is gone from its place
  * @returns what to report: where the file is now, and why
  */
 export async function moveToQuarantine(
   layout: SpoolLayout,
   path: string,
   reason: string,
-  id: string | undefined,
-  moved: () => void,
+  id?: string,
 ): Promise<QuarantinedRecord> {
   const name = basename(path);
   const report = (file: string, why: string): QuarantinedRecord => ({
@@ -43,7 +41,6 @@ export async function moveToQuarantine(
       await link(path, target);
     }
     await unlink(path);
-    moved();
   } catch (error) {
     const why = `${reason}; it could not be moved to quarantine/ (${osCode(error) ?? String(error)}) and was left in place`;
     return report(path, why);

@@ -9,7 +9,8 @@
  * administrator reads, copies and repairs the spool with ordinary tools. While a process runs, the files may lag
  * behind the journal: `listSpool` reads both.
  */
-import { link, mkdir, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { link, mkdir, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { QuarantinedRecord } from '../types.js';
 import { eachLimited, listDir } from './dir-tools.js';
@@ -61,7 +62,7 @@ export async function replayJournal(
   });
   const notes: QuarantinedRecord[] = [];
   for (const { segment, reason } of problems) {
-    const file = join(layout.quarantine, `journal-${segmentName(segment)}`);
+    const file = join(layout.quarantine, `journal-${Date.now()}-${segmentName(segment)}`);
     try {
       await link(join(layout.journal, segmentName(segment)), file);
       await writeFile(`${file}${REASON_EXTENSION}`, `${reason}\n`, { mode: 0o600 });
@@ -77,8 +78,24 @@ export async function replayJournal(
   return { notes, last: segments[segments.length - 1] as number };
 }
 
+/** Whether names in `dir` that differ only in case name one file: a probe file, looked up in lower case. */
+async function caseless(dir: string): Promise<boolean> {
+  const name = `Case-${randomBytes(6).toString('hex')}`;
+  await writeFile(join(dir, name), '', { mode: 0o600 });
+  try {
+    return await stat(join(dir, name.toLowerCase())).then(
+      () => true,
+      () => false,
+    );
+  } finally {
+    await unlink(join(dir, name)).catch(() => undefined);
+  }
+}
+
 /** A change of a record that is in the journal and not yet in its file. */
 interface Pending {
+  /** The record's file name as written. */
+  readonly name: string;
   readonly ref: JournalRef;
   /** The change removes the record. */
   readonly removed: boolean;
@@ -90,10 +107,18 @@ export class RecordStore {
   readonly #commit: GroupCommit;
   readonly #segmentBytes: number | undefined;
   #journal: JournalWriter | undefined;
-  /** The last change of each record not yet written into its file, by file name. */
+  /**
+   * Whether the file system treats names that differ only in case as one name (macOS, Windows): then records are
+   * known by their name in lower case, so that a second id that differs from a pending one only in case is
+   * refused as already pending, as it would be by the file system, and never overwrites the first one's file.
+   */
+  #caseless = false;
+  /** The last change of each record not yet written into its file, by file name (see `#key`). */
   readonly #pending = new Map<string, Pending>();
   /** Record file names in `messages/` (as far as this process knows). */
   readonly #onDisk = new Set<string>();
+  /** Changes of the journal under way, which close() waits for. */
+  readonly #changing = new Set<Promise<unknown>>();
   /** The checkpoint running in the background, if any. */
   #checkpointing: Promise<void> | undefined;
   /** The highest full segment, and the highest one whose changes are all in files. */
@@ -118,9 +143,10 @@ export class RecordStore {
    */
   async open(): Promise<QuarantinedRecord[]> {
     await mkdir(this.#layout.journal, { recursive: true, mode: 0o700 });
+    this.#caseless = await caseless(this.#layout.journal);
     const { notes, last } = await replayJournal(this.#layout, this.#commit);
     for (const name of await listDir(this.#layout.messages)) {
-      if (name.endsWith(RECORD_EXTENSION)) this.#onDisk.add(name);
+      if (name.endsWith(RECORD_EXTENSION)) this.#onDisk.add(this.#key(name));
     }
     this.#done = last;
     this.#full = last;
@@ -136,8 +162,9 @@ export class RecordStore {
 
   /** Whether a record of that file name exists (in the journal or in `messages/`). */
   exists(name: string): boolean {
-    const pending = this.#pending.get(name);
-    return pending === undefined ? this.#onDisk.has(name) : !pending.removed;
+    const key = this.#key(name);
+    const pending = this.#pending.get(key);
+    return pending === undefined ? this.#onDisk.has(key) : !pending.removed;
   }
 
   /**
@@ -145,11 +172,12 @@ export class RecordStore {
    *
    * @throws the file system's error when the journal cannot be written
    */
-  async put(name: string, record: Uint8Array | string, mode: 'create' | 'replace'): Promise<void> {
-    const journal = this.#writer();
-    if (mode === 'create' && this.exists(name)) throw fsError('EEXIST', `the record ${name} exists`);
-    const ref = await journal.append(encodeChange(name, record));
-    this.#pending.set(name, { ref, removed: false });
+  put(name: string, record: Uint8Array | string, mode: 'create' | 'replace'): Promise<void> {
+    return this.#change(async (journal) => {
+      if (mode === 'create' && this.exists(name)) throw fsError('EEXIST', `the record ${name} exists`);
+      const ref = await journal.append(encodeChange(name, record));
+      this.#pending.set(this.#key(name), { name, ref, removed: false });
+    });
   }
 
   /**
@@ -157,12 +185,46 @@ export class RecordStore {
    *
    * @returns false when there was no such record
    */
-  async remove(name: string): Promise<boolean> {
-    const journal = this.#writer();
-    if (!this.exists(name)) return false;
+  remove(name: string): Promise<boolean> {
+    return this.#change(async (journal) => {
+      if (!this.exists(name)) return false;
+      await this.#removeNow(journal, name);
+      return true;
+    });
+  }
+
+  /**
+   * The record can no longer be used (moved to `quarantine/`, removed by hand, or its journal line damaged): it
+   * is removed from the journal as well, so that no older line of it comes back at the next start.
+   */
+  forget(name: string): Promise<void> {
+    return this.#change(async (journal) => {
+      this.#onDisk.delete(this.#key(name));
+      await this.#removeNow(journal, name);
+    });
+  }
+
+  async #removeNow(journal: JournalWriter, name: string): Promise<void> {
     const ref = await journal.append(encodeChange(name, null));
-    this.#pending.set(name, { ref, removed: true });
-    return true;
+    this.#pending.set(this.#key(name), { name, ref, removed: true });
+  }
+
+  /** Runs a change of the journal, counted so that close() waits for it. */
+  #change<T>(work: (journal: JournalWriter) => Promise<T>): Promise<T> {
+    let journal: JournalWriter;
+    try {
+      journal = this.#writer();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const running = work(journal);
+    const settled = running.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#changing.add(settled);
+    void settled.then(() => this.#changing.delete(settled));
+    return running;
   }
 
   /**
@@ -171,7 +233,7 @@ export class RecordStore {
    * @throws an error with code `ENOENT` when there is no such record
    */
   async read(name: string): Promise<Buffer> {
-    const pending = this.#pending.get(name);
+    const pending = this.#pending.get(this.#key(name));
     const path = join(this.#layout.messages, name);
     if (pending === undefined) return readWhole(path);
     if (pending.removed) throw fsError('ENOENT', `the record ${name} was removed`);
@@ -183,11 +245,6 @@ export class RecordStore {
     while (this.#checkpointing !== undefined) await this.#checkpointing;
   }
 
-  /** The record's file was moved away (to `quarantine/`): it no longer exists. */
-  detach(name: string): void {
-    this.#onDisk.delete(name);
-  }
-
   /**
    * Writes every change into the files and removes the journal. When that fails, the journal stays, and the next
    * process that opens the spool writes it.
@@ -195,8 +252,9 @@ export class RecordStore {
   async close(): Promise<void> {
     const journal = this.#journal;
     if (journal === undefined) return;
-    this.#journal = undefined;
-    await this.#checkpointing;
+    this.#journal = undefined; // no change starts from now on
+    while (this.#changing.size > 0) await Promise.all([...this.#changing]);
+    while (this.#checkpointing !== undefined) await this.#checkpointing;
     let complete = true;
     try {
       await this.#checkpoint(journal, journal.segment, FOREGROUND_WRITES);
@@ -204,6 +262,11 @@ export class RecordStore {
       complete = false;
     }
     await journal.close(complete);
+  }
+
+  /** The name under which a record is known: its file name, in lower case where case makes no difference. */
+  #key(name: string): string {
+    return this.#caseless ? name.toLowerCase() : name;
   }
 
   #writer(): JournalWriter {
@@ -243,19 +306,24 @@ export class RecordStore {
   /** Writes every change held in segments up to `upTo` into the files, then removes those segments. */
   async #checkpoint(journal: JournalWriter, upTo: number, parallel: number): Promise<void> {
     const work = [...this.#pending].filter(([, pending]) => pending.ref.segment <= upTo);
-    await eachLimited(work, parallel, async ([name, pending]) => {
-      const path = join(this.#layout.messages, name);
+    await eachLimited(work, parallel, async ([key, pending]) => {
+      if (this.#pending.get(key) !== pending) return; // changed again since: a later checkpoint writes it
+      const path = join(this.#layout.messages, pending.name);
       if (!pending.removed) {
         const change = decodeChange(await journal.read(pending.ref));
-        if (change === undefined || change.text === null)
-          throw new Error(`the journal line of ${name} changed`);
+        if (change === undefined || change.text === null) {
+          // damaged on disk while this process ran: nothing to write (the claim that reads it quarantines it)
+          if (this.#pending.get(key) === pending) this.#pending.delete(key);
+          return;
+        }
+        // counted as on disk before it is: a file the write leaves behind on a failure must be removed later
+        this.#onDisk.add(key);
         await this.#commit.write(path, change.text, 'replace');
-        this.#onDisk.add(name);
-      } else if (this.#onDisk.has(name)) {
+      } else if (this.#onDisk.has(key)) {
         await this.#commit.remove(path);
-        this.#onDisk.delete(name);
+        this.#onDisk.delete(key);
       }
-      if (this.#pending.get(name) === pending) this.#pending.delete(name);
+      if (this.#pending.get(key) === pending) this.#pending.delete(key);
     });
     await journal.retire(upTo);
   }

@@ -1,5 +1,5 @@
 import { mkdir, readFile, stat } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { InvalidMessageError, MailerError, OutboxUnavailableError } from '../../errors.js';
 import { showValue } from '../../truncate.js';
 import { DueQueue } from '../due-queue.js';
@@ -17,7 +17,6 @@ import type {
 import { attachmentMeta, type BlobRef, BlobStore } from './blobs.js';
 import { KEY_BYTES, SpoolCipher } from './cipher.js';
 import { eachLimited, listDir } from './dir-tools.js';
-import { readWhole } from './fast-fs.js';
 import { GroupCommit } from './group-commit.js';
 import { RECORD_EXTENSION, recordFileName, SpoolLayout, TmpFiles } from './layout.js';
 import { isRunning, type SpoolLock, takeLock } from './lock.js';
@@ -434,6 +433,7 @@ class SpoolOutbox implements Outbox {
         this.#claimed -= 1;
         this.#byId.delete(entry.id);
         for (const name of entry.blobs) this.#blobs.release(name);
+        await this.#records.forget(recordFileName(entry.id)).catch(() => undefined);
         quarantined.push(`${showValue(entry.id)} (${result.reason.message})`);
         continue;
       }
@@ -604,7 +604,11 @@ class SpoolOutbox implements Outbox {
 
   /** Moves a record file to `quarantine/`, with a note saying why; its record no longer exists. */
   async #quarantine(path: string, reason: string, id?: string): Promise<QuarantinedRecord> {
-    return moveToQuarantine(this.#layout, path, reason, id, () => this.#records.detach(basename(path)));
+    const name = basename(path);
+    const record = dirname(path) === this.#layout.messages && name.endsWith(RECORD_EXTENSION);
+    const report = await moveToQuarantine(this.#layout, path, reason, id);
+    if (record) await this.#records.forget(name).catch(() => undefined); // at worst found again at the next start
+    return report;
   }
 
   async #loadAll(): Promise<LoadedMessages> {
@@ -641,7 +645,9 @@ class SpoolOutbox implements Outbox {
       const path = join(layout.messages, name);
       let bytes: Buffer;
       try {
-        bytes = await readWhole(path);
+        // through the records: a record this process changed since it was written is read as it stands now, and
+        // one it removed is not read at all (a resume() called late would load it again)
+        bytes = await this.#records.read(name);
       } catch (error) {
         if (osCode(error) === 'ENOENT') return; // settled meanwhile
         // A directory someone made in messages/ is not a record: reported and left where it is (a directory cannot be

@@ -5,12 +5,11 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { appendFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { appendFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as zlib from 'node:zlib';
-import { afterEach, describe, expect, it } from 'vitest';
-import { type Outbox, type OutboxHost, type OutboxMessage, spoolOutbox } from '../src/index.js';
+import { describe, expect, it } from 'vitest';
+import type { Outbox, OutboxMessage } from '../src/index.js';
 import { eachLimited } from '../src/outbox/spool/dir-tools.js';
 import { GroupCommit } from '../src/outbox/spool/group-commit.js';
 import {
@@ -22,38 +21,10 @@ import {
 } from '../src/outbox/spool/journal.js';
 import { recordFileName, SpoolLayout, TmpFiles } from '../src/outbox/spool/layout.js';
 import { RecordStore } from '../src/outbox/spool/record-store.js';
-import { ManualClock } from './support/manual-clock.js';
+import { clock, openSpool, tempDir as tempDirOf } from './support/spool-outbox-harness.js';
 
-const dirs: string[] = [];
-const outboxes: Outbox[] = [];
-
-afterEach(async () => {
-  for (const outbox of outboxes.splice(0)) await outbox.close().catch(() => undefined);
-  for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true });
-});
-
-async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'messenger-email-journal-'));
-  dirs.push(dir);
-  return dir;
-}
-
-const clock = new ManualClock();
-const host: OutboxHost = {
-  now: () => clock.now(),
-  setTimeout: (fn, ms) => clock.setTimeout(fn, ms),
-  clearTimeout: (handle) => clock.clearTimeout(handle),
-  wake: () => undefined,
-  dropped: () => undefined,
-};
-
-function open(dir: string): Outbox {
-  const outbox = spoolOutbox(dir);
-  outbox.bind(host);
-  outbox.setRetryRule({ delayMs: 60_000, maxFailures: 5 });
-  outboxes.push(outbox);
-  return outbox;
-}
+const open = (dir: string): Outbox => openSpool(dir);
+const tempDir = (): Promise<string> => tempDirOf('messenger-email-journal-');
 
 function message(id: string): OutboxMessage {
   return {

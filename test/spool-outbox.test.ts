@@ -4,53 +4,17 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { afterEach, describe, expect, it } from 'vitest';
-import {
-  type HeldAttachment,
-  type Outbox,
-  type OutboxHost,
-  type OutboxMessage,
-  spoolOutbox,
-} from '../src/index.js';
+import { describe, expect, it } from 'vitest';
+import { type HeldAttachment, type OutboxMessage, spoolOutbox } from '../src/index.js';
 import { GroupCommit } from '../src/outbox/spool/group-commit.js';
 import { TmpFiles } from '../src/outbox/spool/layout.js';
-import { ManualClock } from './support/manual-clock.js';
 import { recordNow } from './support/spool-files.js';
+import { clock, openSpool, tempDir } from './support/spool-outbox-harness.js';
 
-const dirs: string[] = [];
-const outboxes: Outbox[] = [];
-
-afterEach(async () => {
-  for (const outbox of outboxes.splice(0)) await outbox.close().catch(() => undefined);
-  for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true });
-});
-
-async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'messenger-email-spool-'));
-  dirs.push(dir);
-  return dir;
-}
-
-const clock = new ManualClock();
-const host: OutboxHost = {
-  now: () => clock.now(),
-  setTimeout: (fn, ms) => clock.setTimeout(fn, ms),
-  clearTimeout: (handle) => clock.clearTimeout(handle),
-  wake: () => undefined,
-  dropped: () => undefined,
-};
-
-function open(dir: string, key?: Uint8Array): Outbox {
-  const outbox = spoolOutbox(dir, key === undefined ? {} : { encryptionKey: key });
-  outbox.bind(host);
-  outbox.setRetryRule({ delayMs: 60_000, maxFailures: 5 });
-  outboxes.push(outbox);
-  return outbox;
-}
+const open = openSpool;
 
 function message(id: string, attachments: HeldAttachment[] = []): OutboxMessage {
   return {

@@ -1,4 +1,5 @@
 import { readdir } from 'node:fs/promises';
+import { closeFile, openFile, syncFile } from './fast-fs.js';
 import { osCode } from './storage-error.js';
 
 /**
@@ -35,5 +36,18 @@ export async function listDir(dir: string): Promise<string[]> {
   } catch (error) {
     if (osCode(error) === 'ENOENT') return [];
     throw error;
+  }
+}
+
+/** Flushes a directory, so that the names created, renamed or removed in it survive a crash. */
+export async function syncDirectory(dir: string): Promise<void> {
+  const fd = await openFile(dir, 'r');
+  try {
+    await syncFile(fd);
+  } catch (error) {
+    // some platforms cannot fsync a directory (and need not): only a real I/O failure counts
+    if (!['EISDIR', 'EINVAL', 'ENOTSUP'].includes(osCode(error) ?? '')) throw error;
+  } finally {
+    await closeFile(fd);
   }
 }

@@ -11,7 +11,7 @@
  * for one log file, not for a directory of files that an administrator can list, move and repair by hand.
  */
 import { dirname } from 'node:path';
-import { eachLimited } from './dir-tools.js';
+import { eachLimited, syncDirectory } from './dir-tools.js';
 import { closeFile, linkFile, openFile, renameFile, syncFile, unlinkFile, writeWhole } from './fast-fs.js';
 import type { TmpFiles } from './layout.js';
 import { osCode } from './storage-error.js';
@@ -42,19 +42,6 @@ interface Operation {
   readonly reject: (error: unknown) => void;
   changed?: boolean;
   error?: unknown;
-}
-
-/** Flushes a directory, so that the names created, renamed or removed in it survive a crash. */
-async function syncDirectory(dir: string): Promise<void> {
-  const fd = await openFile(dir, 'r');
-  try {
-    await syncFile(fd);
-  } catch (error) {
-    // some platforms cannot fsync a directory (and need not): only a real I/O failure counts
-    if (!['EISDIR', 'EINVAL', 'ENOTSUP'].includes(osCode(error) ?? '')) throw error;
-  } finally {
-    await closeFile(fd);
-  }
 }
 
 /** Puts a flushed temporary file in place; false when `shared` found the file there already. */

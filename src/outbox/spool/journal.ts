@@ -25,8 +25,7 @@ import { close, fdatasync, ftruncate, open, read, readFile, unlink, write } from
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
-import { listDir } from './dir-tools.js';
-import { closeFile, openFile, syncFile } from './fast-fs.js';
+import { listDir, syncDirectory } from './dir-tools.js';
 import { osCode } from './storage-error.js';
 
 const openFd = promisify(open);
@@ -190,19 +189,6 @@ export async function readJournal(dir: string): Promise<JournalContents> {
     }
   }
   return { changes, segments, problems };
-}
-
-/** Flushes a directory, so that the files created and removed in it survive a crash. */
-export async function syncDirectory(dir: string): Promise<void> {
-  const fd = await openFile(dir, 'r');
-  try {
-    await syncFile(fd);
-  } catch (error) {
-    // some platforms cannot fsync a directory (and need not): only a real I/O failure counts
-    if (!['EISDIR', 'EINVAL', 'ENOTSUP'].includes(osCode(error) ?? '')) throw error;
-  } finally {
-    await closeFile(fd);
-  }
 }
 
 /** A line waiting for the next flush. */

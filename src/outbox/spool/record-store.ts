@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { link, mkdir, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { QuarantinedRecord } from '../types.js';
-import { eachLimited, listDir } from './dir-tools.js';
+import { eachLimited, listDir, syncDirectory } from './dir-tools.js';
 import { readWhole } from './fast-fs.js';
 import type { GroupCommit } from './group-commit.js';
 import {
@@ -23,7 +23,6 @@ import {
   JournalWriter,
   readJournal,
   segmentName,
-  syncDirectory,
 } from './journal.js';
 import { REASON_EXTENSION, RECORD_EXTENSION, type SpoolLayout } from './layout.js';
 import { RecordError } from './record.js';

@@ -20,6 +20,7 @@ import {
   readJournal,
 } from '../src/outbox/spool/journal.js';
 import { recordFileName, SpoolLayout, TmpFiles } from '../src/outbox/spool/layout.js';
+import { decodeRecord, encodeRecord, RecordError, sealRecord } from '../src/outbox/spool/record.js';
 import { RecordStore } from '../src/outbox/spool/record-store.js';
 import { clock, openSpool, tempDir as tempDirOf } from './support/spool-outbox-harness.js';
 
@@ -288,5 +289,28 @@ describe('eachLimited', () => {
     await expect(failure).rejects.toThrow('two failed');
     expect(running).toBe(0);
     expect(started).toEqual([1, 2, 3]);
+  });
+});
+
+describe('records in the journal', () => {
+  it('go in without their SHA-256, and get it when they leave the journal (and only then decode)', () => {
+    const header = {
+      id: 'r1',
+      kind: 'standard' as const,
+      state: 'queued' as const,
+      queuedAt: 1,
+      attempts: 0,
+      failures: 0,
+      recipients: 1,
+      blobs: [],
+      encrypted: false,
+    };
+    const unsealed = encodeRecord(header, '{"id":"r1"}', false).toString('utf8');
+    expect(unsealed.split('\n')[0]).toBe('messenger-email-spool 1 -');
+    expect(() => decodeRecord(Buffer.from(unsealed))).toThrow(RecordError);
+    const sealed = sealRecord(unsealed);
+    expect(sealed).toBe(encodeRecord(header, '{"id":"r1"}').toString('utf8'));
+    expect(decodeRecord(Buffer.from(sealed)).header).toEqual(header);
+    expect(sealRecord(sealed)).toBe(sealed);
   });
 });

@@ -6,13 +6,14 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readJournal } from '../../src/outbox/spool/journal.js';
 import { recordFileName } from '../../src/outbox/spool/layout.js';
+import { sealRecord } from '../../src/outbox/spool/record.js';
 
 /** The text of a message's record now, or undefined when the spool holds none. */
 export async function recordNow(dir: string, id: string): Promise<string | undefined> {
   const name = recordFileName(id);
   const { changes } = await readJournal(join(dir, 'journal'));
   const change = changes.get(name);
-  if (change !== undefined) return change ?? undefined;
+  if (change !== undefined) return change === null ? undefined : sealRecord(change);
   return readFile(join(dir, 'messages', name), 'utf8').catch(() => undefined);
 }
 

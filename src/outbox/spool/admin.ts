@@ -14,7 +14,7 @@ import { GroupCommit } from './group-commit.js';
 import { readJournal, segmentName } from './journal.js';
 import { REASON_EXTENSION, RECORD_EXTENSION, recordFileName, SpoolLayout, TmpFiles } from './layout.js';
 import { heldByThisProcess, isStale, readLock, type SpoolLock, takeLock } from './lock.js';
-import { decodeRecord, encodeRecord, RecordError, type RecordHeader } from './record.js';
+import { decodeRecord, encodeRecord, RecordError, type RecordHeader, sealRecord } from './record.js';
 import { replayJournal } from './record-store.js';
 import { osCode, storageError } from './storage-error.js';
 
@@ -168,7 +168,7 @@ export async function listSpool(dir: string): Promise<SpoolListing> {
     for (const [name, text] of changes) {
       if (text === null) continue;
       try {
-        items.push(itemOf(decodeRecord(Buffer.from(text, 'utf8')).header));
+        items.push(itemOf(decodeRecord(Buffer.from(sealRecord(text), 'utf8')).header));
       } catch (error) {
         if (!(error instanceof RecordError)) throw error;
         damaged(join(layout.journal, name), error.message);

@@ -25,7 +25,7 @@ import {
   segmentName,
 } from './journal.js';
 import { REASON_EXTENSION, RECORD_EXTENSION, type SpoolLayout } from './layout.js';
-import { RecordError } from './record.js';
+import { RecordError, sealRecord } from './record.js';
 
 /** Record files written at once by a checkpoint in the background (it shares the disk with delivery). */
 const BACKGROUND_WRITES = 16;
@@ -57,7 +57,7 @@ export async function replayJournal(
     if (!isRecordName(name)) return;
     const path = join(layout.messages, name);
     if (text === null) await commit.remove(path);
-    else await commit.write(path, text, 'replace');
+    else await commit.write(path, sealRecord(text), 'replace');
   });
   const notes: QuarantinedRecord[] = [];
   for (const { segment, reason } of problems) {
@@ -236,7 +236,7 @@ export class RecordStore {
     const path = join(this.#layout.messages, name);
     if (pending === undefined) return readWhole(path);
     if (pending.removed) throw fsError('ENOENT', `the record ${name} was removed`);
-    return Buffer.from(await this.#text(name, pending.ref), 'utf8');
+    return Buffer.from(sealRecord(await this.#text(name, pending.ref)), 'utf8');
   }
 
   /** Resolves once the checkpoint running in the background (if any) is over. */
@@ -317,7 +317,7 @@ export class RecordStore {
         }
         // counted as on disk before it is: a file the write leaves behind on a failure must be removed later
         this.#onDisk.add(key);
-        await this.#commit.write(path, change.text, 'replace');
+        await this.#commit.write(path, sealRecord(change.text), 'replace');
       } else if (this.#onDisk.has(key)) {
         await this.#commit.remove(path);
         this.#onDisk.delete(key);

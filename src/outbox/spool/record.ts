@@ -92,10 +92,30 @@ function checksum(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-/** The record file's bytes. */
-export function encodeRecord(header: RecordHeader, body: string): Buffer {
+/**
+ * The checksum in the first line of a record not yet sealed: a record written into the spool's journal, whose
+ * line has a checksum of its own. It is sealed (given its SHA-256) when it leaves the journal.
+ */
+const UNSEALED = '-';
+
+/**
+ * The record file's bytes.
+ *
+ * @param sealed - false for a record going into the journal: its checksum is computed by {@link sealRecord} when
+ *   it leaves the journal (most records never do: the message is gone before)
+ */
+export function encodeRecord(header: RecordHeader, body: string, sealed = true): Buffer {
   const rest = Buffer.from(`${JSON.stringify(header)}\n${body}\n`, 'utf8');
-  return Buffer.concat([Buffer.from(`${MAGIC} ${RECORD_VERSION} ${checksum(rest)}\n`, 'utf8'), rest]);
+  const sum = sealed ? checksum(rest) : UNSEALED;
+  return Buffer.concat([Buffer.from(`${MAGIC} ${RECORD_VERSION} ${sum}\n`, 'utf8'), rest]);
+}
+
+/** A record's text with its checksum: a record written unsealed into the journal, as a file would hold it. */
+export function sealRecord(text: string): string {
+  const end = text.indexOf('\n');
+  if (end === -1 || !text.startsWith(MAGIC) || text.slice(end - 2, end) !== ` ${UNSEALED}`) return text;
+  const rest = text.slice(end + 1);
+  return `${text.slice(0, end - 1)}${checksum(Buffer.from(rest, 'utf8'))}\n${rest}`;
 }
 
 /** The body line: JSON, or sealed JSON in an encrypted spool. */

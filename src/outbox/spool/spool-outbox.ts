@@ -295,7 +295,7 @@ class SpoolOutbox implements Outbox {
     const header = this.#header(entry, body.recipients.length, this.#cipher !== undefined);
     const line = encodeBody(body, this.#cipher);
     try {
-      await this.#records.put(recordFileName(id), encodeRecord(header, line), 'create');
+      await this.#records.put(recordFileName(id), encodeRecord(header, line, false), 'create');
     } catch (error) {
       for (const ref of refs) this.#blobs.release(ref.name);
       if (osCode(error) === 'EEXIST') throw alreadyPending(id);
@@ -411,7 +411,11 @@ class SpoolOutbox implements Outbox {
         delete header.nextAttemptAt;
         entry.writes += 1;
         try {
-          await this.#records.put(recordFileName(entry.id), encodeRecord(header, held.body), 'replace');
+          await this.#records.put(
+            recordFileName(entry.id),
+            encodeRecord(header, held.body, false),
+            'replace',
+          );
         } finally {
           entry.writes -= 1;
         }
@@ -498,7 +502,7 @@ class SpoolOutbox implements Outbox {
     const header = this.#header(entry, held.message.recipients.length, held.encrypted);
     entry.writes += 1;
     try {
-      await this.#records.put(recordFileName(entry.id), encodeRecord(header, held.body), 'replace');
+      await this.#records.put(recordFileName(entry.id), encodeRecord(header, held.body, false), 'replace');
     } catch (error) {
       throw storageError(this.#layout.dir, doing, error);
     } finally {
@@ -735,7 +739,9 @@ class SpoolOutbox implements Outbox {
       entry.attemptStartedAt = undefined;
       recovered.add(entry);
       const rewritten = this.#header(entry, header.recipients, header.encrypted);
-      rewrites.push(this.#records.put(recordFileName(entry.id), encodeRecord(rewritten, line), 'replace'));
+      rewrites.push(
+        this.#records.put(recordFileName(entry.id), encodeRecord(rewritten, line, false), 'replace'),
+      );
     }
     const failed = (await Promise.allSettled(rewrites)).find((result) => result.status === 'rejected');
     if (failed !== undefined) {

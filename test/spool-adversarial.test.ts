@@ -3,63 +3,29 @@
  * moments, secrets, and large spools. Each case is one a review found the spool got wrong, or one it must keep.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, rm, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import {
-  Mailer,
-  type Outbox,
-  type OutboxHost,
-  type OutboxMessage,
-  spoolOutbox,
-  type Transport,
-} from '../src/index.js';
+import { Mailer, type Outbox, type OutboxMessage, spoolOutbox, type Transport } from '../src/index.js';
 import { DueQueue } from '../src/outbox/due-queue.js';
 import { recordFileName } from '../src/outbox/spool/layout.js';
 import { encodeRecord, type RecordHeader } from '../src/outbox/spool/record.js';
 import { controlledSettings, ok } from './support/controlled-transport.js';
 import { sinkSettings, sinkTransport } from './support/harness.js';
-import { ManualClock } from './support/manual-clock.js';
 import { type SmtpSink, startSmtpSink } from './support/smtp-sink.js';
+import { clock, drops, openSpool, tempDir } from './support/spool-outbox-harness.js';
 
-const dirs: string[] = [];
-const outboxes: Outbox[] = [];
 const mailers: Mailer[] = [];
 let sink: SmtpSink | undefined;
 
 afterEach(async () => {
   for (const mailer of mailers.splice(0)) await mailer.close().catch(() => undefined);
-  for (const outbox of outboxes.splice(0)) await outbox.close().catch(() => undefined);
   await sink?.close();
   sink = undefined;
-  for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true });
 });
 
-async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'messenger-email-spool-'));
-  dirs.push(dir);
-  return dir;
-}
-
-const clock = new ManualClock();
-const host: OutboxHost = {
-  now: () => clock.now(),
-  setTimeout: (fn, ms) => clock.setTimeout(fn, ms),
-  clearTimeout: (handle) => clock.clearTimeout(handle),
-  wake: () => undefined,
-  dropped: (entries, error) => drops.push([entries.map((entry) => entry.id), error]),
-};
-/** What the outbox told its host it lost. */
-const drops: [string[], Error][] = [];
-
-function open(dir: string): Outbox {
-  const outbox = spoolOutbox(dir);
-  outbox.bind(host);
-  outbox.setRetryRule({ delayMs: 60_000, maxFailures: 5 });
-  outboxes.push(outbox);
-  return outbox;
-}
+const open = (dir: string): Outbox => openSpool(dir);
 
 function message(id: string): OutboxMessage {
   return {

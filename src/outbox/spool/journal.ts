@@ -26,6 +26,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
 import { listDir, syncDirectory } from './dir-tools.js';
+import { InFlight } from './in-flight.js';
 import { osCode } from './storage-error.js';
 
 const openFd = promisify(open);
@@ -213,7 +214,7 @@ export class JournalWriter {
    */
   readonly #fds = new Map<number, number>();
   /** Reads in progress, which a retirement waits for. */
-  readonly #reads = new Set<Promise<unknown>>();
+  readonly #reads = new InFlight();
   #segment = 0;
   #size = 0;
   #writeFd: number | undefined;
@@ -268,27 +269,13 @@ export class JournalWriter {
       }
       return buffer.subarray(0, ref.length - 1);
     })();
-    const tracked = work.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.#reads.add(tracked);
-    void tracked.then(() => this.#reads.delete(tracked));
-    return work;
-  }
-
-  /** Closes the current segment (if it holds anything) and begins the next; resolves the one closed. */
-  async roll(): Promise<number> {
-    await this.#flushing;
-    const closed = this.#segment;
-    if (this.#size > 0 || this.#broken) await this.#begin(closed + 1);
-    return closed;
+    return this.#reads.track(work);
   }
 
   /** Removes every segment up to `last` (never the current one), once no read of them is in progress. */
   async retire(last: number): Promise<void> {
     const upTo = Math.min(last, this.#segment - 1);
-    while (this.#reads.size > 0) await Promise.all([...this.#reads]);
+    await this.#reads.idle();
     await this.#remove([...this.#fds.keys()].filter((segment) => segment <= upTo));
   }
 
@@ -312,7 +299,7 @@ export class JournalWriter {
   async close(removeAll: boolean): Promise<void> {
     this.#closed = true;
     while (this.#flushing !== undefined) await this.#flushing;
-    while (this.#reads.size > 0) await Promise.all([...this.#reads]);
+    await this.#reads.idle();
     const empty = this.#size === 0 && !this.#broken;
     // all of them once every change is in the files; else only the current one when it holds nothing
     const gone = removeAll ? [...this.#fds.keys()] : empty ? [this.#segment] : [];

@@ -16,6 +16,7 @@ import type { QuarantinedRecord } from '../types.js';
 import { eachLimited, listDir, syncDirectory } from './dir-tools.js';
 import { readWhole } from './fast-fs.js';
 import type { GroupCommit } from './group-commit.js';
+import { InFlight } from './in-flight.js';
 import {
   decodeChange,
   encodeChange,
@@ -117,7 +118,7 @@ export class RecordStore {
   /** Record file names in `messages/` (as far as this process knows). */
   readonly #onDisk = new Set<string>();
   /** Changes of the journal under way, which close() waits for. */
-  readonly #changing = new Set<Promise<unknown>>();
+  readonly #changing = new InFlight();
   /** The checkpoint running in the background, if any. */
   #checkpointing: Promise<void> | undefined;
   /** The highest full segment, and the highest one whose changes are all in files. */
@@ -216,14 +217,7 @@ export class RecordStore {
     } catch (error) {
       return Promise.reject(error);
     }
-    const running = work(journal);
-    const settled = running.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.#changing.add(settled);
-    void settled.then(() => this.#changing.delete(settled));
-    return running;
+    return this.#changing.track(work(journal));
   }
 
   /**
@@ -252,7 +246,7 @@ export class RecordStore {
     const journal = this.#journal;
     if (journal === undefined) return;
     this.#journal = undefined; // no change starts from now on
-    while (this.#changing.size > 0) await Promise.all([...this.#changing]);
+    await this.#changing.idle();
     while (this.#checkpointing !== undefined) await this.#checkpointing;
     let complete = true;
     try {

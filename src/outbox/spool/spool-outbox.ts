@@ -18,6 +18,7 @@ import { attachmentMeta, type BlobRef, BlobStore } from './blobs.js';
 import { KEY_BYTES, SpoolCipher } from './cipher.js';
 import { eachLimited, listDir } from './dir-tools.js';
 import { GroupCommit } from './group-commit.js';
+import { InFlight } from './in-flight.js';
 import { RECORD_EXTENSION, recordFileName, SpoolLayout, TmpFiles } from './layout.js';
 import { isRunning, type SpoolLock, takeLock } from './lock.js';
 import { moveToQuarantine } from './quarantine.js';
@@ -91,7 +92,7 @@ class SpoolOutbox implements Outbox {
    */
   readonly #unremoved = new Map<string, SpoolEntry>();
   /** Work in progress, for close() to wait for. */
-  readonly #pending = new Set<Promise<unknown>>();
+  readonly #pending = new InFlight();
   #claimed = 0;
   /** Bytes of the bodies held for messages added and not yet claimed. */
   #freshBytes = 0;
@@ -226,13 +227,7 @@ class SpoolOutbox implements Outbox {
   }
 
   #track<T>(work: Promise<T>): Promise<T> {
-    const settled = work.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.#pending.add(settled);
-    void settled.then(() => this.#pending.delete(settled));
-    return work;
+    return this.#pending.track(work);
   }
 
   #closedError(): OutboxUnavailableError {
@@ -786,7 +781,7 @@ class SpoolOutbox implements Outbox {
 
   async #shutdown(): Promise<void> {
     this.#closed = true;
-    while (this.#pending.size > 0) await Promise.all([...this.#pending]);
+    await this.#pending.idle();
     if (this.#unremoved.size > 0) await this.#retryRemovals();
     await this.#records.close();
     await this.#commit.idle();

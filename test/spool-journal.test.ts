@@ -181,6 +181,65 @@ describe('the spool journal', () => {
     await again.close();
   });
 
+  it('copies the few current lines of a full segment forward instead of writing their files', async () => {
+    const dir = await tempDir();
+    const records = await store(dir, 4096);
+    const text = (i: number, v: number) => `messenger-email-spool 1 x\n{"n":${i},"v":${v}}\n${'b'.repeat(100)}`;
+    // three records wait while hundreds come and go: every full segment is mostly superseded lines
+    for (const i of [1, 2, 3]) await records.put(`m-keep${i}.rec`, text(i, 0), 'create');
+    for (let i = 0; i < 300; i += 1) {
+      await records.put(`m-churn${i}.rec`, text(100 + i, 0), 'create');
+      await records.remove(`m-churn${i}.rec`);
+      if (i % 50 === 0) await records.put('m-keep2.rec', text(2, i), 'replace');
+    }
+    await records.settled();
+    expect(await readdir(join(dir, 'messages'))).toEqual([]); // no file written: carried forward
+    expect((await segments(dir)).length).toBeLessThanOrEqual(2); // the old segments retired all the same
+    expect((await records.read('m-keep2.rec')).toString('utf8')).toContain('"v":250');
+    // a crash now: the next process finds every waiting record, each as last written
+    const copy = await crashCopy(dir);
+    const again = await store(copy, 4096);
+    expect((await readdir(join(copy, 'messages'))).sort()).toEqual(['m-keep1.rec', 'm-keep2.rec', 'm-keep3.rec']);
+    expect((await again.read('m-keep2.rec')).toString('utf8')).toContain('"v":250');
+    expect((await again.read('m-keep3.rec')).toString('utf8')).toContain('"n":3,"v":0');
+    await again.close();
+    await records.close();
+    expect((await readdir(join(dir, 'messages'))).sort()).toEqual(['m-keep1.rec', 'm-keep2.rec', 'm-keep3.rec']);
+  });
+
+  it('never lets a copied line overtake a change made while segments were retired', async () => {
+    const dir = await tempDir();
+    const records = await store(dir, 8192);
+    const text = (i: number, v: number) => `messenger-email-spool 1 x\n{"n":${i},"v":${v}}\n${'b'.repeat(60)}`;
+    const keeps = 20;
+    for (let i = 0; i < keeps; i += 1) await records.put(`m-keep${i}.rec`, text(i, 0), 'create');
+    const last: number[] = Array.from({ length: keeps }, () => 0);
+    const changes: Promise<unknown>[] = [];
+    // each waiting record changed every 20th batch, in the same batch as a churning one: its line before is in an
+    // older segment, and some of these changes are still on their way when that segment is retired
+    for (let v = 1; v <= 800; v += 1) {
+      const i = v % keeps;
+      last[i] = v;
+      changes.push(records.put(`m-keep${i}.rec`, text(i, v), 'replace'));
+      await records.put(`m-churn${v}.rec`, text(100, v), 'create');
+      await records.remove(`m-churn${v}.rec`);
+    }
+    await Promise.all(changes);
+    await records.settled();
+    const copy = await crashCopy(dir);
+    const again = await store(copy, 8192);
+    // nothing removed comes back, and nothing waiting is older than its last change
+    expect((await readdir(join(copy, 'messages'))).sort()).toEqual(
+      Array.from({ length: keeps }, (_, i) => `m-keep${i}.rec`).sort(),
+    );
+    for (let i = 0; i < keeps; i += 1) {
+      expect((await records.read(`m-keep${i}.rec`)).toString('utf8')).toContain(`"v":${last[i]}}`);
+      expect((await again.read(`m-keep${i}.rec`)).toString('utf8')).toContain(`"v":${last[i]}}`);
+    }
+    await again.close();
+    await records.close();
+  });
+
   it('gives the same records when a journal is written into the files twice (a crash while it was written)', async () => {
     const dir = join(await tempDir(), 'spool');
     const outbox = open(dir);

@@ -127,12 +127,16 @@ export function encodeChange(name: string, record: Uint8Array | string | null): 
   return Buffer.concat([sum, ...parts, NEWLINE_BYTES]);
 }
 
+/** Whether a line (without its newline) is as it was written: its checksum matches. */
+export function lineIntact(line: Buffer): boolean {
+  const space = line.indexOf(SPACE);
+  return space === CRC_LENGTH && checksum([line.subarray(space + 1)]) === line.toString('latin1', 0, space);
+}
+
 /** The change of one line (without its newline); undefined when the line is damaged. */
 export function decodeChange(line: Buffer): JournalChange | undefined {
-  const space = line.indexOf(SPACE);
-  if (space !== CRC_LENGTH) return undefined;
-  const rest = line.subarray(space + 1);
-  if (checksum([rest]) !== line.toString('latin1', 0, space)) return undefined;
+  if (!lineIntact(line)) return undefined;
+  const rest = line.subarray(CRC_LENGTH + 1);
   if (rest.length < 3 || rest[1] !== SPACE) return undefined;
   if (rest[0] === 0x64 /* d */) return { name: rest.toString('utf8', 2), text: null };
   if (rest[0] !== 0x70 /* p */) return undefined;
@@ -253,6 +257,17 @@ export class JournalWriter {
       this.#waiting.push({ line, resolve, reject });
       this.#flushing ??= this.#flushAll();
     });
+  }
+
+  /** The size at which a segment is closed. */
+  get segmentBytes(): number {
+    return this.#segmentBytes;
+  }
+
+  /** The whole of segment `segment`, which must not be retired (a full one: nothing is appended to it any more). */
+  readSegment(segment: number): Promise<Buffer> {
+    if (!this.#fds.has(segment)) return Promise.reject(new Error(`journal segment ${segment} is retired`));
+    return this.#reads.track(readWhole(join(this.#dir, segmentName(segment))));
   }
 
   /** The line at `ref` (without its newline). */

@@ -1,9 +1,16 @@
 /**
  * The record files of a spool, written through its journal. Writing a record file durably costs a flush of the
  * file and of its directory; the journal flushes once for a whole batch of changes, so that is what a change
- * waits for. The files catch up in checkpoints: when a journal segment is full (in the background), when the
- * spool is closed, and when the next process opens the spool (for a journal left by a crash). A message that
- * comes and goes between two checkpoints never has a file at all.
+ * waits for. The files catch up in checkpoints: when the spool is closed, when the next process opens the spool
+ * (for a journal left by a crash), and in the background when a journal segment is full. A message that comes and
+ * goes between two checkpoints never has a file at all.
+ *
+ * A full segment is retired in one of two ways. When most of it is still current (a backlog just stored), its
+ * current changes are written into the files. When most of it was superseded since (the usual case while messages
+ * come and go), its few current lines are copied to the end of the journal as they are: one sequential write
+ * instead of a file, a flush and a rename for each waiting message, which, on a large backlog, took the disk from
+ * delivery for seconds. Copying at most half a segment for each segment retired keeps the journal from copying
+ * more than it takes in.
  *
  * After a clean close, `messages/` holds exactly one file per waiting message and `journal/` is empty, so an
  * administrator reads, copies and repairs the spool with ordinary tools. While a process runs, the files may lag
@@ -22,6 +29,7 @@ import {
   encodeChange,
   type JournalRef,
   JournalWriter,
+  lineIntact,
   readJournal,
   segmentName,
 } from './journal.js';
@@ -119,6 +127,11 @@ export class RecordStore {
   readonly #onDisk = new Set<string>();
   /** Changes of the journal under way, which close() waits for. */
   readonly #changing = new InFlight();
+  /**
+   * Lines of each record appended and not yet flushed, by key (how many, and the last one settled): a line copied
+   * forward must not overtake them.
+   */
+  readonly #appending = new Map<string, { count: number; last: Promise<unknown> }>();
   /** The checkpoint running in the background, if any. */
   #checkpointing: Promise<void> | undefined;
   /** The highest full segment, and the highest one whose changes are all in files. */
@@ -175,8 +188,9 @@ export class RecordStore {
   put(name: string, record: Uint8Array | string, mode: 'create' | 'replace'): Promise<void> {
     return this.#change(async (journal) => {
       if (mode === 'create' && this.exists(name)) throw fsError('EEXIST', `the record ${name} exists`);
-      const ref = await journal.append(encodeChange(name, record));
-      this.#pending.set(this.#key(name), { name, ref, removed: false });
+      const key = this.#key(name);
+      const ref = await this.#append(journal, key, encodeChange(name, record));
+      this.#pending.set(key, { name, ref, removed: false });
     });
   }
 
@@ -205,8 +219,27 @@ export class RecordStore {
   }
 
   async #removeNow(journal: JournalWriter, name: string): Promise<void> {
-    const ref = await journal.append(encodeChange(name, null));
-    this.#pending.set(this.#key(name), { name, ref, removed: true });
+    const key = this.#key(name);
+    const ref = await this.#append(journal, key, encodeChange(name, null));
+    this.#pending.set(key, { name, ref, removed: true });
+  }
+
+  /** Appends a line of the record known as `key`, counted while it is on its way. */
+  async #append(journal: JournalWriter, key: string, line: Buffer): Promise<JournalRef> {
+    const appended = journal.append(line);
+    const last = appended.then(
+      () => undefined,
+      () => undefined,
+    );
+    const on = this.#appending.get(key);
+    this.#appending.set(key, { count: (on?.count ?? 0) + 1, last });
+    try {
+      return await appended;
+    } finally {
+      const now = this.#appending.get(key);
+      if (now !== undefined && now.count > 1) now.count -= 1;
+      else this.#appending.delete(key);
+    }
   }
 
   /** Runs a change of the journal, counted so that close() waits for it. */
@@ -285,7 +318,7 @@ export class RecordStore {
       while (this.#done < this.#full && this.#journal !== undefined) {
         const upTo = this.#full;
         try {
-          await this.#checkpoint(this.#journal, upTo, BACKGROUND_WRITES);
+          await this.#retire(this.#journal, upTo);
         } catch {
           return; // the segments stay; tried again when the next one is full, and at close
         }
@@ -296,28 +329,100 @@ export class RecordStore {
     }
   }
 
+  /**
+   * Retires the full segments up to `upTo` in the background: their current lines copied forward when they are at
+   * most half of those segments, else written into the files (see the module's description).
+   */
+  async #retire(journal: JournalWriter, upTo: number): Promise<void> {
+    const work = [...this.#pending].filter(([, pending]) => pending.ref.segment <= upTo);
+    let current = 0;
+    for (const [key, pending] of work) {
+      if (!pending.removed || this.#onDisk.has(key)) current += pending.ref.length;
+    }
+    const retiring = Math.max(1, upTo - this.#done) * journal.segmentBytes;
+    if (current * 2 > retiring) await this.#checkpoint(journal, upTo, BACKGROUND_WRITES);
+    else await this.#carryForward(journal, upTo, work);
+  }
+
+  /** Copies the current lines of the segments up to `upTo` to the end of the journal, then removes those segments. */
+  async #carryForward(journal: JournalWriter, upTo: number, work: [string, Pending][]): Promise<void> {
+    const segments = new Map<number, Buffer>();
+    for (const [, pending] of work) {
+      const { segment } = pending.ref;
+      if (!segments.has(segment)) segments.set(segment, await journal.readSegment(segment));
+    }
+    const copies: Promise<void>[] = [];
+    const writes: [string, Pending][] = [];
+    // Each pass runs without a pause from its first check to its last append: no change can slip in between.
+    const pass = (items: [string, Pending][], last: boolean): [string, Pending][] => {
+      const later: [string, Pending][] = [];
+      for (const item of items) {
+        const [key, pending] = item;
+        if (this.#pending.get(key) !== pending) continue; // changed since: its later line is in a later segment
+        if (pending.removed && !this.#onDisk.has(key)) {
+          this.#pending.delete(key); // gone, and never had a file: nothing left to say
+          continue;
+        }
+        if (this.#appending.has(key)) {
+          // a later line is on its way, and a copy must not follow it: once it is flushed, the copy is not needed
+          // (or, if it failed, it is); should yet another be on its way by then, the file is written instead
+          (last ? writes : later).push(item);
+          continue;
+        }
+        const { segment, offset, length } = pending.ref;
+        const line = (segments.get(segment) as Buffer).subarray(offset, offset + length);
+        if (line.length !== length || !lineIntact(line.subarray(0, -1))) {
+          writes.push(item); // damaged on disk while this process ran: handled as a checkpoint does
+          continue;
+        }
+        copies.push(
+          this.#append(journal, key, line).then((ref) => {
+            if (this.#pending.get(key) === pending) this.#pending.set(key, { ...pending, ref });
+          }),
+        );
+      }
+      return later;
+    };
+    const later = pass(work, false);
+    if (later.length > 0) {
+      await Promise.all(later.map(([key]) => this.#appending.get(key)?.last));
+      pass(later, true);
+    }
+    segments.clear();
+    const results = await Promise.allSettled([
+      ...copies,
+      eachLimited(writes, BACKGROUND_WRITES, ([key, pending]) => this.#writeOut(journal, key, pending)),
+    ]);
+    const failed = results.find((result) => result.status === 'rejected');
+    if (failed !== undefined) throw failed.reason; // the segments stay: retired later, or written at close
+    await journal.retire(upTo);
+  }
+
   /** Writes every change held in segments up to `upTo` into the files, then removes those segments. */
   async #checkpoint(journal: JournalWriter, upTo: number, parallel: number): Promise<void> {
     const work = [...this.#pending].filter(([, pending]) => pending.ref.segment <= upTo);
-    await eachLimited(work, parallel, async ([key, pending]) => {
-      if (this.#pending.get(key) !== pending) return; // changed again since: a later checkpoint writes it
-      const path = join(this.#layout.messages, pending.name);
-      if (!pending.removed) {
-        const change = decodeChange(await journal.read(pending.ref));
-        if (change === undefined || change.text === null) {
-          // damaged on disk while this process ran: nothing to write (the claim that reads it quarantines it)
-          if (this.#pending.get(key) === pending) this.#pending.delete(key);
-          return;
-        }
-        // counted as on disk before it is: a file the write leaves behind on a failure must be removed later
-        this.#onDisk.add(key);
-        await this.#commit.write(path, sealRecord(change.text), 'replace');
-      } else if (this.#onDisk.has(key)) {
-        await this.#commit.remove(path);
-        this.#onDisk.delete(key);
-      }
-      if (this.#pending.get(key) === pending) this.#pending.delete(key);
-    });
+    await eachLimited(work, parallel, ([key, pending]) => this.#writeOut(journal, key, pending));
     await journal.retire(upTo);
+  }
+
+  /** Writes one record's change held in the journal into its file (or removes the file). */
+  async #writeOut(journal: JournalWriter, key: string, pending: Pending): Promise<void> {
+    if (this.#pending.get(key) !== pending) return; // changed again since: a later checkpoint writes it
+    const path = join(this.#layout.messages, pending.name);
+    if (!pending.removed) {
+      const change = decodeChange(await journal.read(pending.ref));
+      if (change === undefined || change.text === null) {
+        // damaged on disk while this process ran: nothing to write (the claim that reads it quarantines it)
+        if (this.#pending.get(key) === pending) this.#pending.delete(key);
+        return;
+      }
+      // counted as on disk before it is: a file the write leaves behind on a failure must be removed later
+      this.#onDisk.add(key);
+      await this.#commit.write(path, sealRecord(change.text), 'replace');
+    } else if (this.#onDisk.has(key)) {
+      await this.#commit.remove(path);
+      this.#onDisk.delete(key);
+    }
+    if (this.#pending.get(key) === pending) this.#pending.delete(key);
   }
 }

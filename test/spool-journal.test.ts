@@ -60,13 +60,16 @@ async function segments(dir: string): Promise<string[]> {
   return (await readdir(join(dir, 'journal'))).filter((name) => name.endsWith('.log')).sort();
 }
 
-/** A record store on its own, with small segments so that checkpoints happen after a few changes. */
-async function store(dir: string, segmentBytes: number): Promise<RecordStore> {
+/**
+ * A record store on its own, with small segments so that checkpoints happen after a few changes, and as many full
+ * segments kept while mostly current as `kept` says.
+ */
+async function store(dir: string, segmentBytes: number, kept?: number): Promise<RecordStore> {
   const layout = new SpoolLayout(dir);
   for (const sub of [layout.messages, layout.tmp, layout.quarantine, layout.journal]) {
     await mkdir(sub, { recursive: true });
   }
-  const records = new RecordStore(layout, new GroupCommit(new TmpFiles(layout.tmp)), segmentBytes);
+  const records = new RecordStore(layout, new GroupCommit(new TmpFiles(layout.tmp)), segmentBytes, kept);
   await records.open();
   return records;
 }
@@ -159,15 +162,15 @@ describe('the spool journal', () => {
     expect(await readFile(`${copied}.why`, 'utf8')).toMatch(/could not be read/);
   });
 
-  it('writes full segments into the record files in the background, and removes them', async () => {
+  it('writes full segments still mostly current into the record files once too many are kept', async () => {
     const dir = await tempDir();
-    const records = await store(dir, 2048);
+    const records = await store(dir, 2048, 2);
     const text = (i: number) => `messenger-email-spool 1 x\n{"n":${i}}\n${'b'.repeat(300)}`;
     for (let i = 0; i < 40; i += 1) await records.put(`m-${i}.rec`, text(i), 'create');
     for (let i = 0; i < 40; i += 2) await records.remove(`m-${i}.rec`);
     await records.settled();
     const journal = await segments(dir);
-    expect(journal.length).toBeLessThanOrEqual(2); // the current segment and at most one being written
+    expect(journal.length).toBeLessThanOrEqual(4); // the current segment and at most two kept, one being written
     expect((await readdir(join(dir, 'messages'))).length).toBeGreaterThan(0); // written before close
     await expect(records.put('m-1.rec', 'again', 'create')).rejects.toMatchObject({ code: 'EEXIST' });
     await records.close();
@@ -205,6 +208,32 @@ describe('the spool journal', () => {
     await again.close();
     await records.close();
     expect((await readdir(join(dir, 'messages'))).sort()).toEqual(['m-keep1.rec', 'm-keep2.rec', 'm-keep3.rec']);
+  });
+
+  it('keeps a backlog in the journal without writing its files, and retires it as its messages go', async () => {
+    const dir = await tempDir();
+    const records = await store(dir, 4096);
+    const text = (i: number) => `messenger-email-spool 1 x\n{"n":${i}}\n${'b'.repeat(200)}`;
+    for (let i = 0; i < 100; i += 1) await records.put(`m-${i}.rec`, text(i), 'create'); // about 6 segments
+    await records.settled();
+    expect(await readdir(join(dir, 'messages'))).toEqual([]); // a backlog: kept in the journal, no file
+    expect((await segments(dir)).length).toBeGreaterThan(4);
+    for (let i = 0; i < 95; i += 1) await records.remove(`m-${i}.rec`); // most of it sent
+    for (let i = 0; i < 60; i += 1) {
+      await records.put(`m-churn${i}.rec`, text(1000 + i), 'create');
+      await records.remove(`m-churn${i}.rec`);
+    }
+    await records.settled();
+    expect(await readdir(join(dir, 'messages'))).toEqual([]);
+    expect((await segments(dir)).length).toBeLessThanOrEqual(2); // retired: the last five copied forward
+    const copy = await crashCopy(dir);
+    const again = await store(copy, 4096);
+    const expected = Array.from({ length: 5 }, (_, i) => `m-${95 + i}.rec`).sort();
+    expect((await readdir(join(copy, 'messages'))).sort()).toEqual(expected);
+    expect((await again.read('m-97.rec')).toString('utf8')).toBe(text(97));
+    await again.close();
+    await records.close();
+    expect((await readdir(join(dir, 'messages'))).sort()).toEqual(expected);
   });
 
   it('never lets a copied line overtake a change made while segments were retired', async () => {

@@ -5,12 +5,13 @@
  * (for a journal left by a crash), and in the background when a journal segment is full. A message that comes and
  * goes between two checkpoints never has a file at all.
  *
- * A full segment is retired in one of two ways. When most of it is still current (a backlog just stored), its
- * current changes are written into the files. When most of it was superseded since (the usual case while messages
- * come and go), its few current lines are copied to the end of the journal as they are: one sequential write
- * instead of a file, a flush and a rename for each waiting message, which, on a large backlog, took the disk from
- * delivery for seconds. Copying at most half a segment for each segment retired keeps the journal from copying
- * more than it takes in.
+ * Full segments are retired in the background, oldest first. Once most of their lines were superseded (messages
+ * sent, or changed again), the few still current are copied to the end of the journal as they are: one sequential
+ * write instead of a file, a flush and a rename for each waiting message, which, on a large backlog, took the disk
+ * and the CPU from delivery for seconds. Copying at most half a segment for each segment retired keeps the journal
+ * from copying more than it takes in. Segments still mostly current (a backlog just stored) are kept until their
+ * messages are sent; only when the journal holds more full segments than that (see `KEPT_SEGMENTS`) are they
+ * written into the record files.
  *
  * After a clean close, `messages/` holds exactly one file per waiting message and `journal/` is empty, so an
  * administrator reads, copies and repairs the spool with ordinary tools. While a process runs, the files may lag
@@ -40,6 +41,11 @@ import { RecordError, sealRecord } from './record.js';
 const BACKGROUND_WRITES = 16;
 /** Record files written at once when the spool is opened or closed. */
 const FOREGROUND_WRITES = 64;
+/**
+ * Full journal segments kept while most of their lines are current (a backlog waiting to be sent), before they are
+ * written into the record files: 8 of 16 MiB, about 200,000 small messages.
+ */
+const KEPT_SEGMENTS = 8;
 
 /** Whether `name` can be a record file name (journal lines name nothing else). */
 function isRecordName(name: string): boolean {
@@ -114,6 +120,8 @@ export class RecordStore {
   readonly #layout: SpoolLayout;
   readonly #commit: GroupCommit;
   readonly #segmentBytes: number | undefined;
+  /** Full journal segments kept while they are mostly current, before they are written into the files. */
+  readonly #keptSegments: number;
   #journal: JournalWriter | undefined;
   /**
    * Whether the file system treats names that differ only in case as one name (macOS, Windows): then records are
@@ -141,12 +149,14 @@ export class RecordStore {
   /**
    * @param layout - the spool's paths
    * @param commit - the spool's durable file writer
-   * @param segmentBytes - the size at which a journal segment is closed (and written into the files)
+   * @param segmentBytes - the size at which a journal segment is closed
+   * @param keptSegments - full segments kept while mostly current, before they are written into the files
    */
-  constructor(layout: SpoolLayout, commit: GroupCommit, segmentBytes?: number) {
+  constructor(layout: SpoolLayout, commit: GroupCommit, segmentBytes?: number, keptSegments = KEPT_SEGMENTS) {
     this.#layout = layout;
     this.#commit = commit;
     this.#segmentBytes = segmentBytes;
+    this.#keptSegments = keptSegments;
   }
 
   /**
@@ -316,13 +326,14 @@ export class RecordStore {
   async #checkpointInBackground(): Promise<void> {
     try {
       while (this.#done < this.#full && this.#journal !== undefined) {
-        const upTo = this.#full;
+        let done: number;
         try {
-          await this.#retire(this.#journal, upTo);
+          done = await this.#retire(this.#journal, this.#full);
         } catch {
           return; // the segments stay; tried again when the next one is full, and at close
         }
-        this.#done = upTo;
+        if (done === this.#done) return; // nothing to retire yet: asked again when the next segment is full
+        this.#done = done;
       }
     } finally {
       this.#checkpointing = undefined;
@@ -330,18 +341,39 @@ export class RecordStore {
   }
 
   /**
-   * Retires the full segments up to `upTo` in the background: their current lines copied forward when they are at
-   * most half of those segments, else written into the files (see the module's description).
+   * Retires full segments, oldest first, up to `upTo` at most (see the module's description): the longest run of
+   * them whose current lines are at most half their size has those lines copied forward. A run still mostly
+   * current is kept, since its messages will soon be sent, unless the journal holds more full segments than
+   * {@link RecordStore} keeps: then they are written into the files.
+   *
+   * @returns the last segment retired (the one retired before, when none was)
    */
-  async #retire(journal: JournalWriter, upTo: number): Promise<void> {
-    const work = [...this.#pending].filter(([, pending]) => pending.ref.segment <= upTo);
-    let current = 0;
-    for (const [key, pending] of work) {
-      if (!pending.removed || this.#onDisk.has(key)) current += pending.ref.length;
+  async #retire(journal: JournalWriter, upTo: number): Promise<number> {
+    const current = new Map<number, number>();
+    for (const [key, pending] of this.#pending) {
+      const { segment, length } = pending.ref;
+      if (segment <= upTo && (!pending.removed || this.#onDisk.has(key))) {
+        current.set(segment, (current.get(segment) ?? 0) + length);
+      }
     }
-    const retiring = Math.max(1, upTo - this.#done) * journal.segmentBytes;
-    if (current * 2 > retiring) await this.#checkpoint(journal, upTo, BACKGROUND_WRITES);
-    else await this.#carryForward(journal, upTo, work);
+    let last = this.#done;
+    let bytes = 0;
+    for (let segment = this.#done + 1; segment <= upTo; segment += 1) {
+      bytes += current.get(segment) ?? 0;
+      if (bytes * 2 <= (segment - this.#done) * journal.segmentBytes) last = segment;
+    }
+    if (last > this.#done) {
+      await this.#carryForward(journal, last, this.#pendingUpTo(last));
+      return last;
+    }
+    if (upTo - this.#done <= this.#keptSegments) return this.#done;
+    await this.#checkpoint(journal, upTo, BACKGROUND_WRITES);
+    return upTo;
+  }
+
+  /** The changes held in segments up to `upTo`. */
+  #pendingUpTo(upTo: number): [string, Pending][] {
+    return [...this.#pending].filter(([, pending]) => pending.ref.segment <= upTo);
   }
 
   /** Copies the current lines of the segments up to `upTo` to the end of the journal, then removes those segments. */
@@ -400,7 +432,7 @@ export class RecordStore {
 
   /** Writes every change held in segments up to `upTo` into the files, then removes those segments. */
   async #checkpoint(journal: JournalWriter, upTo: number, parallel: number): Promise<void> {
-    const work = [...this.#pending].filter(([, pending]) => pending.ref.segment <= upTo);
+    const work = this.#pendingUpTo(upTo);
     await eachLimited(work, parallel, ([key, pending]) => this.#writeOut(journal, key, pending));
     await journal.retire(upTo);
   }

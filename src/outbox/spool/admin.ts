@@ -12,10 +12,10 @@ import { eachLimited, listDir } from './dir-tools.js';
 import { readWhole } from './fast-fs.js';
 import { GroupCommit } from './group-commit.js';
 import { readJournal, segmentName } from './journal.js';
+import { replayJournal } from './journal-replay.js';
 import { REASON_EXTENSION, RECORD_EXTENSION, recordFileName, SpoolLayout, TmpFiles } from './layout.js';
 import { heldByThisProcess, isStale, readLock, type SpoolLock, takeLock } from './lock.js';
 import { decodeRecord, encodeRecord, RecordError, type RecordHeader, sealRecord } from './record.js';
-import { replayJournal } from './record-store.js';
 import { osCode, storageError } from './storage-error.js';
 
 /** One message in a spool, as a queue listing shows it (readable without the key). */

@@ -18,23 +18,16 @@
  * behind the journal: `listSpool` reads both.
  */
 import { randomBytes } from 'node:crypto';
-import { link, mkdir, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { QuarantinedRecord } from '../types.js';
-import { eachLimited, listDir, syncDirectory } from './dir-tools.js';
+import { eachLimited, listDir } from './dir-tools.js';
 import { readWhole } from './fast-fs.js';
 import type { GroupCommit } from './group-commit.js';
 import { InFlight } from './in-flight.js';
-import {
-  decodeChange,
-  encodeChange,
-  type JournalRef,
-  JournalWriter,
-  lineIntact,
-  readJournal,
-  segmentName,
-} from './journal.js';
-import { REASON_EXTENSION, RECORD_EXTENSION, type SpoolLayout } from './layout.js';
+import { decodeChange, encodeChange, type JournalRef, JournalWriter, lineIntact } from './journal.js';
+import { replayJournal } from './journal-replay.js';
+import { RECORD_EXTENSION, type SpoolLayout } from './layout.js';
 import { RecordError, sealRecord } from './record.js';
 
 /** Record files written at once by a checkpoint in the background (it shares the disk with delivery). */
@@ -47,49 +40,8 @@ const FOREGROUND_WRITES = 64;
  */
 const KEPT_SEGMENTS = 8;
 
-/** Whether `name` can be a record file name (journal lines name nothing else). */
-function isRecordName(name: string): boolean {
-  return /^[mh]-[A-Za-z0-9._-]{1,100}\.rec$/.test(name) && !name.includes('..');
-}
-
 function fsError(code: string, message: string): Error {
   return Object.assign(new Error(`${code}: ${message}`), { code });
-}
-
-/**
- * Writes what the journal in `layout.journal` holds into `messages/`, then removes the journal. Damaged lines are
- * reported (the segment is copied to `quarantine/` first); the cut-off end of a segment is not a change.
- *
- * @returns notes on damaged segments, and the highest segment number found (0 when there was no journal)
- */
-export async function replayJournal(
-  layout: SpoolLayout,
-  commit: GroupCommit,
-): Promise<{ notes: QuarantinedRecord[]; last: number }> {
-  const { changes, segments, problems } = await readJournal(layout.journal);
-  if (segments.length === 0) return { notes: [], last: 0 };
-  await eachLimited([...changes], FOREGROUND_WRITES, async ([name, text]) => {
-    if (!isRecordName(name)) return;
-    const path = join(layout.messages, name);
-    if (text === null) await commit.remove(path);
-    else await commit.write(path, sealRecord(text), 'replace');
-  });
-  const notes: QuarantinedRecord[] = [];
-  for (const { segment, reason } of problems) {
-    const file = join(layout.quarantine, `journal-${Date.now()}-${segmentName(segment)}`);
-    try {
-      await link(join(layout.journal, segmentName(segment)), file);
-      await writeFile(`${file}${REASON_EXTENSION}`, `${reason}\n`, { mode: 0o600 });
-      notes.push({ file, reason });
-    } catch {
-      notes.push({ file: join(layout.journal, segmentName(segment)), reason });
-    }
-  }
-  for (const segment of segments) {
-    await commit.remove(join(layout.journal, segmentName(segment)));
-  }
-  await syncDirectory(layout.journal);
-  return { notes, last: segments[segments.length - 1] as number };
 }
 
 /** Whether names in `dir` that differ only in case name one file: a probe file, looked up in lower case. */
@@ -363,7 +315,9 @@ export class RecordStore {
       if (bytes * 2 <= (segment - this.#done) * journal.segmentBytes) last = segment;
     }
     if (last > this.#done) {
-      await this.#carryForward(journal, last, this.#pendingUpTo(last));
+      for (let segment = this.#done + 1; segment <= last; segment += 1)
+        await this.#carryForward(journal, segment);
+      await journal.retire(last);
       return last;
     }
     if (upTo - this.#done <= this.#keptSegments) return this.#done;
@@ -371,18 +325,14 @@ export class RecordStore {
     return upTo;
   }
 
-  /** The changes held in segments up to `upTo`. */
-  #pendingUpTo(upTo: number): [string, Pending][] {
-    return [...this.#pending].filter(([, pending]) => pending.ref.segment <= upTo);
-  }
-
-  /** Copies the current lines of the segments up to `upTo` to the end of the journal, then removes those segments. */
-  async #carryForward(journal: JournalWriter, upTo: number, work: [string, Pending][]): Promise<void> {
-    const segments = new Map<number, Buffer>();
-    for (const [, pending] of work) {
-      const { segment } = pending.ref;
-      if (!segments.has(segment)) segments.set(segment, await journal.readSegment(segment));
-    }
+  /**
+   * Copies the current lines of one full segment to the end of the journal (one segment at a time: each is read
+   * whole, and held until its copies are flushed).
+   */
+  async #carryForward(journal: JournalWriter, segment: number): Promise<void> {
+    const work = [...this.#pending].filter(([, pending]) => pending.ref.segment === segment);
+    if (work.length === 0) return;
+    const bytes = await journal.readSegment(segment);
     const copies: Promise<void>[] = [];
     const writes: [string, Pending][] = [];
     // Each pass runs without a pause from its first check to its last append: no change can slip in between.
@@ -401,8 +351,8 @@ export class RecordStore {
           (last ? writes : later).push(item);
           continue;
         }
-        const { segment, offset, length } = pending.ref;
-        const line = (segments.get(segment) as Buffer).subarray(offset, offset + length);
+        const { offset, length } = pending.ref;
+        const line = bytes.subarray(offset, offset + length);
         if (line.length !== length || !lineIntact(line.subarray(0, -1))) {
           writes.push(item); // damaged on disk while this process ran: handled as a checkpoint does
           continue;
@@ -420,19 +370,17 @@ export class RecordStore {
       await Promise.all(later.map(([key]) => this.#appending.get(key)?.last));
       pass(later, true);
     }
-    segments.clear();
     const results = await Promise.allSettled([
       ...copies,
       eachLimited(writes, BACKGROUND_WRITES, ([key, pending]) => this.#writeOut(journal, key, pending)),
     ]);
     const failed = results.find((result) => result.status === 'rejected');
     if (failed !== undefined) throw failed.reason; // the segments stay: retired later, or written at close
-    await journal.retire(upTo);
   }
 
   /** Writes every change held in segments up to `upTo` into the files, then removes those segments. */
   async #checkpoint(journal: JournalWriter, upTo: number, parallel: number): Promise<void> {
-    const work = this.#pendingUpTo(upTo);
+    const work = [...this.#pending].filter(([, pending]) => pending.ref.segment <= upTo);
     await eachLimited(work, parallel, ([key, pending]) => this.#writeOut(journal, key, pending));
     await journal.retire(upTo);
   }

@@ -187,7 +187,8 @@ describe('the spool journal', () => {
   it('copies the few current lines of a full segment forward instead of writing their files', async () => {
     const dir = await tempDir();
     const records = await store(dir, 4096);
-    const text = (i: number, v: number) => `messenger-email-spool 1 x\n{"n":${i},"v":${v}}\n${'b'.repeat(100)}`;
+    const text = (i: number, v: number) =>
+      `messenger-email-spool 1 x\n{"n":${i},"v":${v}}\n${'b'.repeat(100)}`;
     // three records wait while hundreds come and go: every full segment is mostly superseded lines
     for (const i of [1, 2, 3]) await records.put(`m-keep${i}.rec`, text(i, 0), 'create');
     for (let i = 0; i < 300; i += 1) {
@@ -202,12 +203,20 @@ describe('the spool journal', () => {
     // a crash now: the next process finds every waiting record, each as last written
     const copy = await crashCopy(dir);
     const again = await store(copy, 4096);
-    expect((await readdir(join(copy, 'messages'))).sort()).toEqual(['m-keep1.rec', 'm-keep2.rec', 'm-keep3.rec']);
+    expect((await readdir(join(copy, 'messages'))).sort()).toEqual([
+      'm-keep1.rec',
+      'm-keep2.rec',
+      'm-keep3.rec',
+    ]);
     expect((await again.read('m-keep2.rec')).toString('utf8')).toContain('"v":250');
     expect((await again.read('m-keep3.rec')).toString('utf8')).toContain('"n":3,"v":0');
     await again.close();
     await records.close();
-    expect((await readdir(join(dir, 'messages'))).sort()).toEqual(['m-keep1.rec', 'm-keep2.rec', 'm-keep3.rec']);
+    expect((await readdir(join(dir, 'messages'))).sort()).toEqual([
+      'm-keep1.rec',
+      'm-keep2.rec',
+      'm-keep3.rec',
+    ]);
   });
 
   it('keeps a backlog in the journal without writing its files, and retires it as its messages go', async () => {
@@ -239,7 +248,8 @@ describe('the spool journal', () => {
   it('never lets a copied line overtake a change made while segments were retired', async () => {
     const dir = await tempDir();
     const records = await store(dir, 8192);
-    const text = (i: number, v: number) => `messenger-email-spool 1 x\n{"n":${i},"v":${v}}\n${'b'.repeat(60)}`;
+    const text = (i: number, v: number) =>
+      `messenger-email-spool 1 x\n{"n":${i},"v":${v}}\n${'b'.repeat(60)}`;
     const keeps = 20;
     for (let i = 0; i < keeps; i += 1) await records.put(`m-keep${i}.rec`, text(i, 0), 'create');
     const last: number[] = Array.from({ length: keeps }, () => 0);

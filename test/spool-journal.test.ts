@@ -5,7 +5,17 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { appendFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import {
+  appendFile,
+  mkdir,
+  open as openFile,
+  readdir,
+  readFile,
+  rm,
+  stat,
+  truncate,
+  writeFile,
+} from 'node:fs/promises';
 import { join } from 'node:path';
 import * as zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
@@ -297,6 +307,87 @@ describe('the spool journal', () => {
     expect(twice.messages.sort(byId)).toEqual(first.messages.sort(byId));
     expect(first.messages.map((m) => m.message.id)).toEqual(['b', 'c']);
     expect([...journalBefore.changes.keys()].sort()).toEqual(['m-a.rec', 'm-b.rec', 'm-c.rec']);
+  });
+});
+
+describe('retiring journal segments, against what goes wrong', () => {
+  const text = (i: number, v = 0, pad = 100) =>
+    `messenger-email-spool 1 x\n{"n":${i},"v":${v}}\n${'b'.repeat(pad)}`;
+
+  it('never copies a line whose newline was damaged on disk (the copy would swallow the next line)', async () => {
+    const dir = await tempDir();
+    const records = await store(dir, 4096, 8);
+    await records.put('m-keep.rec', text(1, 1), 'create');
+    const first = join(dir, 'journal', '000000000001.log');
+    const newline = (await readFile(first)).indexOf(0x0a);
+    const file = await openFile(first, 'r+');
+    await file.write(Buffer.from('X'), 0, 1, newline);
+    await file.close();
+    for (let i = 0; i < 40; i += 1) {
+      await records.put(`m-c${i}.rec`, text(100 + i), 'create');
+      await records.remove(`m-c${i}.rec`);
+    }
+    await records.settled();
+    await records.put('m-other.rec', text(2, 2), 'create');
+    const again = await store(await crashCopy(dir), 4096, 8);
+    expect((await again.read('m-other.rec')).toString('utf8')).toBe(text(2, 2)); // not swallowed
+    expect((await again.read('m-keep.rec')).toString('utf8')).toBe(text(1, 1)); // its file was written instead
+    await again.close();
+    await records.close();
+  });
+
+  it('removes the files of messages sent since the last start while it runs, not at close', async () => {
+    const dir = await tempDir();
+    let records = await store(dir, 16384, 8);
+    for (let i = 0; i < 200; i += 1) await records.put(`m-b${i}.rec`, text(i), 'create');
+    await records.close(); // a backlog in files, as a restart finds it
+    records = await store(dir, 16384, 8);
+    for (let i = 0; i < 200; i += 1) await records.remove(`m-b${i}.rec`);
+    for (let i = 0; i < 300; i += 1) {
+      await records.put(`m-c${i}.rec`, text(1000 + i, 0, 400), 'create');
+      await records.remove(`m-c${i}.rec`);
+    }
+    await records.settled();
+    expect((await readdir(join(dir, 'messages'))).length).toBeLessThan(10);
+    expect((await segments(dir)).length).toBeLessThanOrEqual(2);
+    await records.close();
+    expect(await readdir(join(dir, 'messages'))).toEqual([]);
+  });
+
+  it('closes while a change that fills a segment is still on its way', async () => {
+    const dir = await tempDir();
+    const records = await store(dir, 1024);
+    let i = 0;
+    for (;;) {
+      await records.put(`m-${i}.rec`, text(i), 'create');
+      i += 1;
+      const [first] = await segments(dir);
+      if ((await stat(join(dir, 'journal', first as string))).size >= 1024) break;
+    }
+    const put = records.put(`m-${i}.rec`, text(i), 'create'); // begins segment 2: segment 1 is full
+    await Promise.all([put, records.close()]);
+    expect((await readdir(join(dir, 'messages'))).length).toBe(i + 1);
+  });
+
+  it('goes on retiring segments after a kept one was cut short on disk', async () => {
+    const dir = await tempDir();
+    const records = await store(dir, 4096, 8);
+    let n = 0;
+    while ((await segments(dir)).length < 2) {
+      await records.put(`m-k${n}.rec`, text(n), 'create');
+      n += 1;
+    }
+    const first = join(dir, 'journal', '000000000001.log');
+    await truncate(first, (await stat(first)).size - 20); // its last line cut
+    for (let i = 0; i < n - 2; i += 1) await records.remove(`m-k${i}.rec`);
+    for (let i = 0; i < 500; i += 1) {
+      await records.put(`m-c${i}.rec`, text(100 + i), 'create');
+      await records.remove(`m-c${i}.rec`);
+    }
+    await records.settled();
+    expect((await segments(dir)).length).toBeLessThanOrEqual(2);
+    await records.close();
+    expect(await segments(dir)).toEqual([]);
   });
 });
 

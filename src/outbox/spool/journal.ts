@@ -199,6 +199,8 @@ export async function readJournal(dir: string): Promise<JournalContents> {
 /** A line waiting for the next flush. */
 interface Waiting {
   readonly line: Buffer;
+  /** A line copied forward: flushed in batches of its own, so that a write the disk refuses fails no other change. */
+  readonly copy: boolean;
   readonly resolve: (ref: JournalRef) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -250,11 +252,16 @@ export class JournalWriter {
     await this.#begin(first);
   }
 
-  /** Appends a line; resolves where it is, once it is flushed. */
-  append(line: Buffer): Promise<JournalRef> {
+  /**
+   * Appends a line; resolves where it is, once it is flushed.
+   *
+   * @param copy - the line is a copy of one in an older segment (see {@link RecordStore}): never flushed together
+   *   with other changes
+   */
+  append(line: Buffer, copy = false): Promise<JournalRef> {
     if (this.#closed) return Promise.reject(new Error("the spool's journal is closed"));
     return new Promise<JournalRef>((resolve, reject) => {
-      this.#waiting.push({ line, resolve, reject });
+      this.#waiting.push({ line, copy, resolve, reject });
       this.#flushing ??= this.#flushAll();
     });
   }
@@ -374,11 +381,13 @@ export class JournalWriter {
     if (fd !== undefined) await closeFd(fd).catch(() => undefined);
   }
 
+  /** The next batch: the lines waiting, in order, up to a size, copies and other lines never together. */
   #take(): Waiting[] {
     let bytes = 0;
     let count = 0;
+    const copy = this.#waiting[0]?.copy;
     for (const waiting of this.#waiting) {
-      if (count > 0 && bytes + waiting.line.length > MAX_FLUSH_BYTES) break;
+      if (count > 0 && (bytes + waiting.line.length > MAX_FLUSH_BYTES || waiting.copy !== copy)) break;
       bytes += waiting.line.length;
       count += 1;
     }

@@ -30,6 +30,7 @@ import { replayJournal } from './journal-replay.js';
 import { RECORD_EXTENSION, type SpoolLayout } from './layout.js';
 import { RecordError, sealRecord } from './record.js';
 
+const NEWLINE = 0x0a;
 /** Record files written at once by a checkpoint in the background (it shares the disk with delivery). */
 const BACKGROUND_WRITES = 16;
 /** Record files written at once when the spool is opened or closed. */
@@ -187,8 +188,8 @@ export class RecordStore {
   }
 
   /** Appends a line of the record known as `key`, counted while it is on its way. */
-  async #append(journal: JournalWriter, key: string, line: Buffer): Promise<JournalRef> {
-    const appended = journal.append(line);
+  async #append(journal: JournalWriter, key: string, line: Buffer, copy = false): Promise<JournalRef> {
+    const appended = journal.append(line, copy);
     const last = appended.then(
       () => undefined,
       () => undefined,
@@ -272,23 +273,25 @@ export class RecordStore {
 
   #segmentFull(segment: number): void {
     this.#full = Math.max(this.#full, segment);
-    this.#checkpointing ??= this.#checkpointInBackground();
+    if (this.#journal === undefined || this.#checkpointing !== undefined) return; // closing, or a run goes on
+    const run = this.#checkpointInBackground();
+    this.#checkpointing = run;
+    void run.finally(() => {
+      if (this.#checkpointing === run) this.#checkpointing = undefined;
+    });
   }
 
+  /** Retires what can be retired; never rejects (a failure leaves the segments for a later run or for close). */
   async #checkpointInBackground(): Promise<void> {
-    try {
-      while (this.#done < this.#full && this.#journal !== undefined) {
-        let done: number;
-        try {
-          done = await this.#retire(this.#journal, this.#full);
-        } catch {
-          return; // the segments stay; tried again when the next one is full, and at close
-        }
-        if (done === this.#done) return; // nothing to retire yet: asked again when the next segment is full
-        this.#done = done;
+    while (this.#done < this.#full && this.#journal !== undefined) {
+      let done: number;
+      try {
+        done = await this.#retire(this.#journal, this.#full);
+      } catch {
+        return; // the segments stay; tried again when the next one is full, and at close
       }
-    } finally {
-      this.#checkpointing = undefined;
+      if (done === this.#done) return; // nothing to retire yet: asked again when the next segment is full
+      this.#done = done;
     }
   }
 
@@ -341,8 +344,10 @@ export class RecordStore {
       for (const item of items) {
         const [key, pending] = item;
         if (this.#pending.get(key) !== pending) continue; // changed since: its later line is in a later segment
-        if (pending.removed && !this.#onDisk.has(key)) {
-          this.#pending.delete(key); // gone, and never had a file: nothing left to say
+        if (pending.removed) {
+          // gone: its file (if it has one) is removed now, not carried forward until close
+          if (this.#onDisk.has(key)) writes.push(item);
+          else this.#pending.delete(key); // never had a file: nothing left to say
           continue;
         }
         if (this.#appending.has(key)) {
@@ -353,12 +358,12 @@ export class RecordStore {
         }
         const { offset, length } = pending.ref;
         const line = bytes.subarray(offset, offset + length);
-        if (line.length !== length || !lineIntact(line.subarray(0, -1))) {
+        if (line.length !== length || line[length - 1] !== NEWLINE || !lineIntact(line.subarray(0, -1))) {
           writes.push(item); // damaged on disk while this process ran: handled as a checkpoint does
           continue;
         }
         copies.push(
-          this.#append(journal, key, line).then((ref) => {
+          this.#append(journal, key, line, true).then((ref) => {
             if (this.#pending.get(key) === pending) this.#pending.set(key, { ...pending, ref });
           }),
         );
@@ -390,7 +395,8 @@ export class RecordStore {
     if (this.#pending.get(key) !== pending) return; // changed again since: a later checkpoint writes it
     const path = join(this.#layout.messages, pending.name);
     if (!pending.removed) {
-      const change = decodeChange(await journal.read(pending.ref));
+      // a line cut short on disk is damaged like one changed: nothing to write
+      const change = await journal.read(pending.ref).then(decodeChange, () => undefined);
       if (change === undefined || change.text === null) {
         // damaged on disk while this process ran: nothing to write (the claim that reads it quarantines it)
         if (this.#pending.get(key) === pending) this.#pending.delete(key);

@@ -2,13 +2,17 @@ import { defineConfig } from 'tsup';
 
 export default defineConfig([
   {
-    entry: ['src/index.ts'],
+    // The library and its `fleet` entry point. Split, so that both load the same error classes (`instanceof` holds
+    // across them); ioredis, an optional peer dependency, stays outside and is loaded by the fleet entry alone.
+    entry: { index: 'src/index.ts', fleet: 'src/fleet/index.ts' },
     format: ['esm', 'cjs'],
     dts: true,
+    splitting: true,
     sourcemap: true,
     clean: false,
     target: 'node20',
     platform: 'node',
+    external: ['ioredis'],
   },
   {
     // The command-line tool: one ESM file with its shebang, the library bundled in.

@@ -16,7 +16,8 @@ export type MailerErrorCode =
   | 'DELIVERY_CANCELLED'
   | 'MAILER_CLOSED'
   | 'OUTBOX_UNAVAILABLE'
-  | 'OUTBOX_LOCKED';
+  | 'OUTBOX_LOCKED'
+  | 'FLEET_UNAVAILABLE';
 
 /** Options accepted by every error constructor of the package. */
 export interface MailerErrorOptions {
@@ -230,7 +231,24 @@ export class OutboxLockedError extends MailerError {
   }
 }
 
+/**
+ * The Redis server that shared start permits (`fleetPermits` from `messenger-email/fleet`) keep their window in
+ * cannot be reached, did not answer in time, or refused the command. No start is granted meanwhile: the Mailer
+ * reports the error as an `outboxError` event and asks again a second later, and every waiting message stays
+ * queued. The message names the Redis server (host and port, never a password) and what to check.
+ */
+export class FleetUnavailableError extends MailerError {
+  /**
+   * @param message - which Redis, what failed, and what to check
+   * @param options - `cause`, the Redis client's own error
+   */
+  constructor(message: string, options: MailerErrorOptions = {}) {
+    super('FLEET_UNAVAILABLE', message, options);
+  }
+}
+
 const ERROR_NAMES = new Set([
+  'FleetUnavailableError',
   'OutboxUnavailableError',
   'OutboxLockedError',
   'MailerError',

@@ -1,8 +1,10 @@
 /**
  * messenger-email: the Email Settings of a messaging system as a validated model, and a Mailer that sends
- * with them. Every public name is exported here; modules not listed are private on purpose.
+ * with them. Every public name is exported here; modules not listed are private on purpose. The shared throttle
+ * on Redis has its own entry point, `messenger-email/fleet`.
  *
  * @packageDocumentation
+ * @module messenger-email
  */
 
 export { attachmentLimitBytes, checkAttachment, MB } from './attachments.js';
@@ -18,6 +20,7 @@ export {
   AttachmentTooLargeError,
   DeliveryCancelledError,
   EmailSettingsError,
+  FleetUnavailableError,
   InvalidMessageError,
   InvalidSenderError,
   isMailerError,

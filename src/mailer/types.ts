@@ -178,15 +178,19 @@ export interface MailerEvents {
    */
   listenerError: [e: ListenerErrorEvent];
   /**
-   * The outbox could not record a change (a full or read-only disk): delivery goes on, and the message stays as it
-   * was stored (a delivered message may be sent again after a restart; a claim is tried again a second later).
+   * The outbox could not record a change (a full or read-only disk), or the start permits could not be taken
+   * (shared permits whose Redis does not answer): delivery goes on, and the message stays as it was stored (a
+   * delivered message may be sent again after a restart; a claim is tried again a second later).
    */
   outboxError: [e: OutboxErrorEvent];
 }
 
 /** Payload of the `outboxError` event. */
 export interface OutboxErrorEvent {
-  /** What failed (an {@link OutboxUnavailableError} for a storage failure), secrets removed. */
+  /**
+   * What failed (an {@link OutboxUnavailableError} for a storage failure, a {@link FleetUnavailableError} for
+   * shared permits), secrets removed.
+   */
   error: Error;
   /** The message concerned, when one was. */
   id?: string;

@@ -1,6 +1,7 @@
 import Bottleneck from 'bottleneck';
 import { SlidingWindow } from '../mailer/window.js';
 import type { PermitsHost, StartPermit, StartPermits } from './types.js';
+import { WINDOW_MS } from './window.js';
 
 /**
  * The pacer ticks at most this often; above it, each tick grants a batch of starts. A Bottleneck job costs about
@@ -8,13 +9,6 @@ import type { PermitsHost, StartPermit, StartPermits } from './types.js';
  * messages a second one job per message would cost nearly as much CPU as sending the message.
  */
 const MAX_TICKS_PER_SECOND = 20;
-
-/**
- * The window the exact check uses: one second. No guard is needed: a start's place frees a second after the reply
- * to its MAIL FROM arrived, which is after the server counted it, and the next start's MAIL FROM is written after
- * the check, so the server sees more than a second between them.
- */
-export const WINDOW_MS = 1000;
 
 /** The pacer for a rate: ticks `minTime` apart, each granting `batch` starts. */
 function createPacer(perSecond: number): { batch: number; pacer: Bottleneck } {

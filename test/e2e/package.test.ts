@@ -69,7 +69,9 @@ describe('the packed package, installed from its tarball', () => {
     const files = stdout.trim().split('\n');
     expect(
       files.every((file) =>
-        /^package\/(dist\/|package\.json$|README\.md$|LICENSE$|CHANGELOG\.md$)/.test(file),
+        /^package\/(dist\/|package\.json$|fleet\/package\.json$|README\.md$|LICENSE$|CHANGELOG\.md$)/.test(
+          file,
+        ),
       ),
     ).toBe(true);
     expect(files).toContain('package/dist/index.js');
@@ -77,6 +79,12 @@ describe('the packed package, installed from its tarball', () => {
     expect(files).toContain('package/dist/index.d.ts');
     expect(files).toContain('package/dist/index.d.cts');
     expect(files).toContain('package/dist/cli.js');
+    expect(files).toContain('package/dist/fleet.js');
+    expect(files).toContain('package/dist/fleet.cjs');
+    expect(files).toContain('package/dist/fleet.d.ts');
+    expect(files).toContain('package/dist/fleet.d.cts');
+    // `messenger-email/fleet` for TypeScript's older `node` resolution, which reads no `exports`
+    expect(files).toContain('package/fleet/package.json');
   });
 
   it('sends from an ESM project', async () => {

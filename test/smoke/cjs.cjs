@@ -11,6 +11,16 @@ assert.throws(() => api.parseEmailSettings({}), api.EmailSettingsError);
 assert.ok(new api.NotConfiguredError() instanceof api.MailerError);
 process.stdout.write(`cjs: ${Object.keys(api).length} exports ok\n`);
 
+// The main entry never loads ioredis (an optional peer dependency); the fleet entry does, and shares the errors.
+const loadedIoredis = () => Object.keys(require.cache).some((file) => /[\\/]ioredis[\\/]/.test(file));
+assert.equal(loadedIoredis(), false);
+const fleet = require('messenger-email/fleet');
+assert.equal(loadedIoredis(), true);
+assert.equal(fleet.FleetUnavailableError, api.FleetUnavailableError);
+assert.throws(() => fleet.fleetPermits({ connection: { lazyConnect: true }, key: '' }), TypeError);
+const idle = fleet.fleetPermits({ connection: { lazyConnect: true }, key: 'smoke' });
+idle.close().then(() => process.stdout.write('cjs: fleet ok\n'));
+
 // A Mailer with a plugged-in transport that always defers: cancelled after Max Errors Before Cancel.
 const mailer = new api.Mailer({
   settings: {

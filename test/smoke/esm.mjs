@@ -12,6 +12,13 @@ assert.throws(() => api.parseEmailSettings({}), api.EmailSettingsError);
 assert.equal(api.resolveSender(settings, { kind: 'emergency' }).address, 'messenger@district.k12.us');
 process.stdout.write(`esm: ${Object.keys(api).length} exports ok\n`);
 
+// The fleet entry point: its own file, the same error classes as the main entry.
+const fleet = await import('messenger-email/fleet');
+assert.equal(fleet.FleetUnavailableError, api.FleetUnavailableError);
+assert.ok(new fleet.FleetUnavailableError('x') instanceof api.MailerError);
+await fleet.fleetPermits({ connection: { lazyConnect: true }, key: 'smoke' }).close();
+process.stdout.write('esm: fleet ok\n');
+
 // A Mailer with a plugged-in transport, through the throttle and the events.
 const delivered = [];
 const mailer = new api.Mailer({

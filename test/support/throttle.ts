@@ -9,7 +9,7 @@ import type { OutboxHost, OutboxMessage } from '../../src/outbox/types.js';
 import { LocalPermits } from '../../src/permits/local.js';
 import type { StartPermit } from '../../src/permits/types.js';
 
-export { WINDOW_MS } from '../../src/permits/local.js';
+export { WINDOW_MS } from '../../src/permits/window.js';
 
 /** Rate and concurrency. */
 export interface ThrottleLimits {

@@ -9,3 +9,15 @@ export function maxInWindow(times: readonly number[], windowMs = 1000): number {
   }
   return best;
 }
+
+/**
+ * Starts a second as the server saw them: the MAIL FROM in the first K whole seconds from the first one, over K
+ * (K as many whole seconds as the run lasted). Never above R when the throttle holds; bursts do not inflate it.
+ */
+export function achievedRate(times: readonly number[]): number {
+  const sorted = [...times].sort((a, b) => a - b);
+  const first = sorted[0] ?? 0;
+  const seconds = Math.floor(((sorted.at(-1) ?? first) - first) / 1000);
+  if (seconds < 1) return Number.NaN;
+  return sorted.filter((t) => t < first + seconds * 1000).length / seconds;
+}

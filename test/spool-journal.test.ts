@@ -22,13 +22,8 @@ import { describe, expect, it } from 'vitest';
 import type { Outbox, OutboxMessage } from '../src/index.js';
 import { eachLimited } from '../src/outbox/spool/dir-tools.js';
 import { GroupCommit } from '../src/outbox/spool/group-commit.js';
-import {
-  crc32InJs,
-  decodeChange,
-  encodeChange,
-  JournalWriter,
-  readJournal,
-} from '../src/outbox/spool/journal.js';
+import { JournalWriter, readJournal } from '../src/outbox/spool/journal.js';
+import { crc32InJs, decodeChange, encodeChange } from '../src/outbox/spool/journal-line.js';
 import { recordFileName, SpoolLayout, TmpFiles } from '../src/outbox/spool/layout.js';
 import { decodeRecord, encodeRecord, RecordError, sealRecord } from '../src/outbox/spool/record.js';
 import { RecordStore } from '../src/outbox/spool/record-store.js';

@@ -20,8 +20,9 @@ interface TakeRequest {
  *
  * - `take(n)` runs one script (the takes asked for in one turn of the event loop go together): it drops the entries
  *   that left the window, counts, and grants up to `n` places as reservations. When the window is full it says how
- *   long until enough places leave it, and one timer wakes the host then: no polling. A reservation of another process's that is not committed yet can be freed only by that
- *   process; it is asked about again after a window.
+ *   long until enough places leave it, and one timer wakes the host then: no polling. A place held by another
+ *   process's reservation (not committed yet) can be freed only by that process: it is asked about again after a
+ *   window.
  * - `started()` and `release()` are batched (see {@link SettleQueue}); a release, or a commit while the host waits
  *   on a reservation, wakes the host once the batch is sent.
  * - While a permit is on its way its lease is renewed, so a slow connection keeps its place; the lease runs out

@@ -7,6 +7,7 @@ import { lstat, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import Bottleneck from 'bottleneck';
 import nodemailer from 'nodemailer';
+import { fleetPermits } from '../dist/fleet.js';
 import {
   Mailer,
   type MailerEvents,
@@ -488,4 +489,36 @@ export async function spoolResume(args: { port: number; dir: string; warmDir: st
     seconds,
     heapPerMessage: (after - before) / report.resumed,
   };
+}
+
+/**
+ * Case 7: one of three processes sending at once through one relay, with `fleetPermits` (the window shared in
+ * Redis: every process at the full rate) or with its own throttle at a third of the rate (the split
+ * docs/multi-server.md describes). The three wait until `startAt` (the wall clock) so that they begin together.
+ */
+export async function fleetSender(args: {
+  mode: 'fleet' | 'split';
+  port: number;
+  redisPort: number;
+  key: string;
+  perSecond: number;
+  count: number;
+  startAt: number;
+}) {
+  const { mode, port, redisPort, key, perSecond, count, startAt } = args;
+  const shared = mode === 'fleet';
+  const mailer = new Mailer({
+    settings: settings(port, { throttlePerSecond: shared ? perSecond : Math.floor(perSecond / 3) }),
+    maxConcurrent: 5,
+    ...(shared ? { permits: fleetPermits({ connection: { host: '127.0.0.1', port: redisPort }, key }) } : {}),
+  });
+  await Promise.all(Array.from({ length: 20 }, (_, i) => mailer.send(small(i)))); // warm-up
+  await sleep(Math.max(0, startAt - Date.now()));
+  const cpu0 = process.cpuUsage();
+  const t0 = now();
+  await Promise.all(Array.from({ length: count }, (_, i) => mailer.send(small(i))));
+  const elapsed = now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  await mailer.close();
+  return { cpuMsPerMessage: (cpu.user + cpu.system) / 1000 / count, seconds: elapsed / 1000 };
 }

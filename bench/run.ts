@@ -1,7 +1,7 @@
 /**
  * `npm run bench [-- --quick] [-- --only throttle]`: every case side by side with its baseline in the same run,
  * written to bench/results.md. The sink runs in a process of its own; every case runs in a fresh process.
- * `--only NAME` runs one case (throughput, throttle, attachments, queue, spool) and records it in a section of its own
+ * `--only NAME` runs one case (throughput, throttle, attachments, queue, spool, fleet) and records it in a section of its own
  * in bench/results.md (the last full run's table stays).
  */
 
@@ -9,6 +9,7 @@ import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { redisServerMissing, startRedisServer } from '../test/support/redis-server.js';
 import { inChild, machine, median, type Sink, startSink, startStats } from './lib.js';
 
 const quick = process.argv.includes('--quick');
@@ -423,6 +424,101 @@ ${notes.map((n) => `- ${n}`).join('\n')}
   await writeFile(path, `${before}${section}${after}`);
 }
 
+/**
+ * 7. Three processes through one relay at Throttle 999: the throttle shared through Redis (`fleetPermits`, every
+ * process at the full rate) against each process at a third of it (the split without Redis), side by side. Judged
+ * at the sink: the most MAIL FROM in any sliding second (warm-up included) and the rate over the jobs' MAIL FROM;
+ * Redis script calls per message, and CPU per message in the senders.
+ */
+async function fleetCase(sink: Sink) {
+  log('7. Three processes through one relay: the throttle shared in Redis against a split one');
+  const missing = redisServerMissing();
+  if (missing !== undefined) {
+    log(`  skipped: ${missing}`);
+    notes.push(`fleet case skipped: ${missing}`);
+    return;
+  }
+  const redis = await startRedisServer();
+  const perSecond = 999;
+  const count = quick ? 1000 : 4000; // each of the three
+  const reps = quick ? 1 : 3;
+  type Mode = 'fleet' | 'split';
+  const modes: Mode[] = ['fleet', 'split'];
+  const results: Record<Mode, { rate: number; maxWindow: number; cpu: number; calls: number }[]> = {
+    fleet: [],
+    split: [],
+  };
+  try {
+    for (let rep = 0; rep < reps; rep += 1) {
+      for (const mode of modes) {
+        await sink.reset();
+        const callsBefore = await redis.scriptCalls();
+        const startAt = Date.now() + 6000; // every child started and warmed up by then
+        const senders = await Promise.all(
+          [0, 1, 2].map(() =>
+            inChild<{ cpuMsPerMessage: number }>('fleetSender', {
+              mode,
+              port: sink.port,
+              redisPort: redis.port,
+              key: `bench-${rep}-${mode}`,
+              perSecond,
+              count,
+              startAt,
+            }),
+          ),
+        );
+        const calls = (await redis.scriptCalls()) - callsBefore;
+        const { mailFrom } = await sink.stats();
+        results[mode].push({
+          rate: startStats(mailFrom.slice(-3 * count), perSecond).rate,
+          maxWindow: startStats(mailFrom, perSecond).maxWindow,
+          cpu: median(senders.map((s) => s.cpuMsPerMessage)),
+          calls: calls / mailFrom.length,
+        });
+      }
+    }
+  } finally {
+    await redis.close();
+  }
+  const of = (mode: Mode, key: 'rate' | 'cpu' | 'calls') => median(results[mode].map((r) => r[key]));
+  const maxOf = (mode: Mode) => Math.max(...results[mode].map((r) => r.maxWindow));
+  row({
+    case: `fleet: 3 processes, ${count} small messages each, Throttle ${perSecond} shared in Redis: max MAIL FROM in any sliding 1 s, counted by the server`,
+    ours: `${maxOf('fleet')}`,
+    baseline: `each process at ${Math.floor(perSecond / 3)}: ${maxOf('split')}`,
+    ratio: fmt(maxOf('fleet') / perSecond, 3),
+    target: `<= ${perSecond}`,
+    pass: maxOf('fleet') <= perSecond,
+  });
+  row({
+    case: 'fleet: the same, achieved rate at the server',
+    ours: `${fmt(of('fleet', 'rate'))}/s`,
+    baseline: `each process at ${Math.floor(perSecond / 3)}: ${fmt(of('split', 'rate'))}/s`,
+    ratio: fmt(of('fleet', 'rate') / perSecond, 3),
+    target: `>= 0.95 R (${fmt(0.95 * perSecond, 0)}/s)`,
+    pass: of('fleet', 'rate') >= 0.95 * perSecond,
+  });
+  row({
+    case: 'fleet: Redis script calls per message (take and settle together)',
+    ours: fmt(of('fleet', 'calls'), 2),
+    baseline: 'none (no Redis)',
+    ratio: '-',
+    target: 'reported',
+    pass: undefined,
+  });
+  row({
+    case: 'fleet: CPU per message in each sender process',
+    ours: `${fmt(of('fleet', 'cpu'), 3)} ms`,
+    baseline: `local throttle: ${fmt(of('split', 'cpu'), 3)} ms`,
+    ratio: fmt(of('fleet', 'cpu') / of('split', 'cpu'), 3),
+    target: 'reported',
+    pass: undefined,
+  });
+  notes.push(
+    `fleet, per run (rate at the server over the jobs' MAIL FROM, max in a sliding second, Redis calls per message, CPU ms per message): ${modes.map((m) => `${m} ${results[m].map((r) => `${fmt(r.rate, 0)}/s max ${r.maxWindow} calls ${fmt(r.calls, 2)} cpu ${fmt(r.cpu, 3)}`).join('; ')}`).join(' | ')}`,
+  );
+}
+
 const started = Date.now();
 const dir = join(process.cwd(), 'bench', '.tmp');
 await mkdir(dir, { recursive: true });
@@ -434,6 +530,7 @@ try {
   if (runs('attachments')) await attachmentCase(sink, dir);
   if (runs('queue')) await queueCase(sink);
   if (runs('spool')) await spoolCase(sink, dir);
+  if (runs('fleet')) await fleetCase(sink);
 } finally {
   sink.stop();
   await rm(dir, { recursive: true, force: true });

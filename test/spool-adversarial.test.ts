@@ -14,7 +14,7 @@ import { encodeRecord, type RecordHeader } from '../src/outbox/spool/record.js';
 import { controlledSettings, ok } from './support/controlled-transport.js';
 import { sinkSettings, sinkTransport } from './support/harness.js';
 import { type SmtpSink, startSmtpSink } from './support/smtp-sink.js';
-import { clock, drops, openSpool, tempDir } from './support/spool-outbox-harness.js';
+import { clock, drops, openSpool, spoolMessage, tempDir } from './support/spool-outbox-harness.js';
 
 const mailers: Mailer[] = [];
 let sink: SmtpSink | undefined;
@@ -27,26 +27,7 @@ afterEach(async () => {
 
 const open = (dir: string): Outbox => openSpool(dir);
 
-function message(id: string): OutboxMessage {
-  return {
-    id,
-    kind: 'standard',
-    context: { kind: 'standard', censusAddress: null, customSender: null },
-    recipients: ['parent@example.org'],
-    mail: {
-      to: ['parent@example.org'],
-      cc: [],
-      bcc: [],
-      subject: 'Attendance',
-      text: 'Absent today.',
-      headers: { 'Message-ID': `<m@district.k12.us>` },
-    },
-    attachments: [],
-    queuedAt: clock.now(),
-    attempts: 0,
-    failures: 0,
-  };
-}
+const message = spoolMessage;
 
 /** A transport that accepts every message and counts its calls. */
 function counting(calls: string[]): () => Transport {

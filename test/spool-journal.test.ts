@@ -27,31 +27,12 @@ import { crc32InJs, decodeChange, encodeChange } from '../src/outbox/spool/journ
 import { recordFileName, SpoolLayout, TmpFiles } from '../src/outbox/spool/layout.js';
 import { decodeRecord, encodeRecord, RecordError, sealRecord } from '../src/outbox/spool/record.js';
 import { RecordStore } from '../src/outbox/spool/record-store.js';
-import { clock, openSpool, tempDir as tempDirOf } from './support/spool-outbox-harness.js';
+import { clock, openSpool, spoolMessage, tempDir as tempDirOf } from './support/spool-outbox-harness.js';
 
 const open = (dir: string): Outbox => openSpool(dir);
 const tempDir = (): Promise<string> => tempDirOf('messenger-email-journal-');
 
-function message(id: string): OutboxMessage {
-  return {
-    id,
-    kind: 'standard',
-    context: { kind: 'standard', censusAddress: null, customSender: null },
-    recipients: ['parent@example.org'],
-    mail: {
-      to: ['parent@example.org'],
-      cc: [],
-      bcc: [],
-      subject: 'Attendance',
-      text: `Absent today (${id}).`,
-      headers: {},
-    },
-    attachments: [],
-    queuedAt: clock.now(),
-    attempts: 0,
-    failures: 0,
-  };
-}
+const message = spoolMessage;
 
 /** What the next process finds after this one is killed now: a copy of the directory, without the lock. */
 async function crashCopy(dir: string): Promise<string> {

@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach } from 'vitest';
-import { type Outbox, type OutboxHost, spoolOutbox } from '../../src/index.js';
+import { type Outbox, type OutboxHost, type OutboxMessage, spoolOutbox } from '../../src/index.js';
 import { ManualClock } from './manual-clock.js';
 
 const dirs: string[] = [];
@@ -46,4 +46,26 @@ export function openSpool(dir: string, key?: Uint8Array): Outbox {
   outbox.setRetryRule({ delayMs: 60_000, maxFailures: 5 });
   outboxes.push(outbox);
   return outbox;
+}
+
+/** A small standard message to one parent, queued now by {@link clock}, its text naming its id. */
+export function spoolMessage(id: string): OutboxMessage {
+  return {
+    id,
+    kind: 'standard',
+    context: { kind: 'standard', censusAddress: null, customSender: null },
+    recipients: ['parent@example.org'],
+    mail: {
+      to: ['parent@example.org'],
+      cc: [],
+      bcc: [],
+      subject: 'Attendance',
+      text: `Absent today (${id}).`,
+      headers: { 'Message-ID': `<${id}@district.k12.us>` },
+    },
+    attachments: [],
+    queuedAt: clock.now(),
+    attempts: 0,
+    failures: 0,
+  };
 }

@@ -67,6 +67,7 @@ export type {
   OutboxMessage,
   QuarantinedRecord,
   QueuedMail,
+  RecoveredMessage,
   RetryRule,
   Settlement,
 } from './outbox/types.js';

@@ -18,6 +18,7 @@ function hostOf(clock: ManualClock, wake: () => void = () => undefined): OutboxH
     clearTimeout: (h) => clock.clearTimeout(h),
     wake,
     dropped: () => undefined,
+    recovered: () => undefined,
   };
 }
 

@@ -1,16 +1,61 @@
 /**
- * `messenger-email/fleet`: one throttle shared by every process that sends through the same relay, kept in Redis.
- * Needs `ioredis` (an optional peer dependency: install it to use this entry point).
+ * `messenger-email/fleet`: several servers (or processes) that send through the same relay share one outbox on
+ * BullMQ and one exact throttle, both in Redis. Needs `bullmq` and `ioredis` (optional peer dependencies: install
+ * them to use this entry point).
  *
  * @packageDocumentation
  * @module messenger-email/fleet
  */
+import type { Outbox } from '../outbox/types.js';
 import type { StartPermits } from '../permits/types.js';
+import { FleetOutbox } from './fleet-outbox.js';
 import { FleetPermits } from './fleet-permits.js';
 import { type FleetPermitsOptions, resolveFleetOptions } from './options.js';
+import { type FleetOutboxOptions, resolveFleetOutboxOptions } from './outbox-options.js';
 
 export { FleetUnavailableError } from '../errors.js';
 export type { FleetPermitsOptions } from './options.js';
+export type { FleetOutboxOptions } from './outbox-options.js';
+
+/**
+ * One outbox for every server of a fleet, on BullMQ in Redis: a message handed to any server's Mailer is in Redis
+ * before its `queued` event (and before `enqueue()` resolves), and any server's Mailer may deliver it. Give each
+ * Mailer its own `fleetOutbox()` with the same Redis and queue name, and {@link fleetPermits} for the throttle.
+ *
+ * - **Order:** an emergency handed to any server is claimed before every waiting standard message of the fleet.
+ * - **Counts in the job:** attempts and failures live in BullMQ's job, so Max Errors Before Cancel holds whichever
+ *   server tries next, across restarts.
+ * - **A server that stops** leaves its claims; after `lockMs` BullMQ's stalled-job check puts them back, and the
+ *   next server counts the attempt that was cut off as failed with an unknown outcome (`failed` with
+ *   `unknownOutcome: true`), then retries it with the same Message-ID after Minutes Between Retries.
+ * - **Redis down:** `send()`/`enqueue()` reject within 2 s with a {@link FleetUnavailableError} (nothing is
+ *   accepted that is not stored); claims wait for Redis to come back, and delivery goes on.
+ * - **Attachments** travel in the job: their bytes are read when the message is accepted (within the attachment
+ *   limits), so any server can send them.
+ * - **The password** is never written to Redis; with `encryptionKey` the message itself is sealed too.
+ *
+ * `resume()` finds nothing to load (the messages stay in Redis, claimed where they are) and `stats()` counts what
+ * this server knows: the fleet's ready messages as last seen, the retries it scheduled, its attempts in progress.
+ *
+ * @param options - the Redis connection, the queue's name, the key, the claim's lease
+ * @returns a new outbox for one Mailer
+ * @throws TypeError when an option is not valid
+ * @example
+ * ```ts
+ * import { Mailer } from 'messenger-email';
+ * import { fleetOutbox, fleetPermits } from 'messenger-email/fleet';
+ *
+ * const connection = { host: 'redis.internal', port: 6379 };
+ * const mailer = new Mailer({
+ *   settings,
+ *   outbox: fleetOutbox({ connection, queue: 'district-mail' }),
+ *   permits: fleetPermits({ connection, key: 'messenger-email:relay' }),
+ * });
+ * ```
+ */
+export function fleetOutbox(options: FleetOutboxOptions): Outbox {
+  return new FleetOutbox(resolveFleetOutboxOptions(options));
+}
 
 /**
  * Start permits shared by several processes or servers through Redis: at most Throttle Email Messages attempt

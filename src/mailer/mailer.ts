@@ -2,7 +2,7 @@ import { inspect } from 'node:util';
 import type { EventEmitter } from 'eventemitter3';
 import { type CancelReason, MailerClosedError, NotConfiguredError } from '../errors.js';
 import { checkMessage, type MailMessage, type SendOptions } from '../message.js';
-import type { Outbox, OutboxEntry, OutboxHost, OutboxMessage } from '../outbox/types.js';
+import type { Outbox, OutboxEntry, OutboxHost, OutboxMessage, RecoveredMessage } from '../outbox/types.js';
 import type { StartPermit, StartPermits } from '../permits/types.js';
 import { decideRetryable } from '../retry.js';
 import { afterFailure, mayAttemptAgain, retryDelayMs } from '../retry-policy.js';
@@ -25,7 +25,7 @@ import type { Clock } from './clock.js';
 import { Dispatcher } from './dispatcher.js';
 import { IsolatingEmitter } from './isolating-emitter.js';
 import { resolveMailerOptions } from './options.js';
-import { announceResumed } from './resume.js';
+import { announceRecovered, announceResumed } from './resume.js';
 import { TransportSlots } from './transport-slots.js';
 import type {
   DeliveryReport,
@@ -124,6 +124,7 @@ export class Mailer extends IsolatingEmitter<MailerEvents> {
       clearTimeout: (handle) => clock.clearTimeout(handle),
       wake: () => this.#dispatcher.poke(),
       dropped: (entries, error) => this.#dropped(entries, error),
+      recovered: (found) => this.#recovered(found),
     };
     this.#outbox.bind(host);
     this.#permits.bind(host);
@@ -516,6 +517,17 @@ export class Mailer extends IsolatingEmitter<MailerEvents> {
     this.#cancelled += 1;
     this.#emit('cancelled', { id: message.id, attempts: message.attempts, reason, error });
     this.#waiters.reject(message.id, cancellationError(message.id, message.attempts, reason, error));
+  }
+
+  /** A shared outbox found attempts cut off by another server: each is reported as failed, or cancelled. */
+  #recovered(found: readonly RecoveredMessage[]): void {
+    const settings = this.#settings;
+    if (settings === undefined) return;
+    announceRecovered(found, settings, this.#clock.now(), {
+      failed: (event) => this.#emit('failed', event),
+      cancel: (entry, error) => this.#cancel(entry, 'max-errors', error),
+    });
+    this.#checkIdle();
   }
 
   /** The outbox lost messages (removed or changed on disk) and let go of them: each is given up, never settled. */

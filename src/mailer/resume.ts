@@ -1,4 +1,4 @@
-import type { LoadedMessages, OutboxEntry } from '../outbox/types.js';
+import type { LoadedMessages, OutboxEntry, RecoveredMessage } from '../outbox/types.js';
 import { retryDelayMs } from '../retry-policy.js';
 import { type ResolvedSender, resolveSender } from '../sender.js';
 import type { HostPolicy } from '../settings/policy.js';
@@ -50,20 +50,37 @@ export function announceResumed(
       recipients: [...message.recipients],
       resumed: true,
     });
-    const error = message.lastError ?? new Error('Max Errors Before Cancel was reached');
     if (cutOff) {
       recovered += 1;
-      sink.failed({
-        id: message.id,
-        attempt: message.attempts,
-        error,
-        retryable: true,
-        willRetry: !exhausted,
-        unknownOutcome: true,
-        ...(exhausted ? {} : { nextAttemptAt: (message.failedAt ?? now) + retryDelayMs(settings) }),
-      });
+      announceRecovered([{ message, exhausted }], settings, now, sink);
+    } else if (exhausted) {
+      sink.cancel(message, message.lastError ?? new Error('Max Errors Before Cancel was reached'));
     }
-    if (exhausted) sink.cancel(message, error);
   }
   return { resumed: loaded.length, recovered };
+}
+
+/**
+ * Announces attempts cut off (found at a load, or by a shared outbox when another server stopped): `failed` with
+ * `unknownOutcome` for each, then the cancellation of those that reached Max Errors Before Cancel.
+ */
+export function announceRecovered(
+  found: readonly RecoveredMessage[],
+  settings: EmailSettings,
+  now: number,
+  sink: Pick<ResumeSink, 'failed' | 'cancel'>,
+): void {
+  for (const { message, exhausted } of found) {
+    const error = message.lastError ?? new Error('Max Errors Before Cancel was reached');
+    sink.failed({
+      id: message.id,
+      attempt: message.attempts,
+      error,
+      retryable: true,
+      willRetry: !exhausted,
+      unknownOutcome: true,
+      ...(exhausted ? {} : { nextAttemptAt: (message.failedAt ?? now) + retryDelayMs(settings) }),
+    });
+    if (exhausted) sink.cancel(message, error);
+  }
 }

@@ -106,6 +106,23 @@ export interface OutboxHost {
    * @param error - what the outbox found (which records, and where they were moved)
    */
   dropped(entries: readonly OutboxEntry[], error: Error): void;
+  /**
+   * A shared outbox found attempts cut off by another server that stopped (killed, crashed, cut off from the
+   * store): each counts as failed with an unknown outcome (the relay may have accepted the message), and the
+   * Mailer reports it as `failed` with `unknownOutcome: true`. A message whose failures reached the maximum is
+   * `exhausted`: it is held as claimed, for the Mailer to settle as cancelled; the others wait for their retry.
+   *
+   * @param found - each message, its counts already including the attempt cut off
+   */
+  recovered(found: readonly RecoveredMessage[]): void;
+}
+
+/** A message whose attempt was cut off, as {@link OutboxHost.recovered} and {@link Outbox.load} report it. */
+export interface RecoveredMessage {
+  /** The message as the outbox keeps it (its counts already include the attempt cut off). */
+  message: OutboxEntry;
+  /** Its failures reached the retry rule's maximum: held as claimed, for the Mailer to settle as cancelled. */
+  exhausted: boolean;
 }
 
 /** A record found at {@link Outbox.load} that could not be used: moved aside, never loaded as garbage. */

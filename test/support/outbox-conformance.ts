@@ -2,8 +2,8 @@
  * What every Outbox must do, as one suite run against each implementation (in memory, spool, shared): ordering,
  * counts, retries as data, the retry rule, claims and settlements, and for a durable one, what survives a reopen.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import type { Outbox, OutboxEntry, OutboxHost, OutboxMessage } from '../../src/index.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { Outbox, OutboxEntry, OutboxHost, OutboxMessage, RecoveredMessage } from '../../src/index.js';
 import { ManualClock } from './manual-clock.js';
 
 /** One outbox under test, and how to open the same store again (a durable outbox only). */
@@ -11,6 +11,12 @@ export interface OutboxUnderTest {
   outbox: Outbox;
   /** Opens the same store again, as a new process would (after `outbox.close()`, or without it: a crash). */
   reopen?: () => Outbox;
+  /**
+   * A shared outbox (several servers, one store). Its store times retries by the wall clock, so the suite's clock
+   * moves `Date` too; `load()` finds nothing (the messages stay where they are), and an attempt cut off is found
+   * when the message is claimed again, once `cutOffFound()` resolves (the claim's lease ran out).
+   */
+  shared?: { cutOffFound(): Promise<void> };
   cleanup(): Promise<void>;
 }
 
@@ -42,11 +48,20 @@ export function describeOutbox(name: string, make: () => Promise<OutboxUnderTest
     const opened: Outbox[] = [];
     let clock: ManualClock;
     let wakes = 0;
+    let recovered: RecoveredMessage[] = [];
+
+    /** Moves the clock (and `Date`, for a shared outbox), running the timers that come due. */
+    function advance(ms: number): void {
+      if (current?.shared !== undefined) vi.setSystemTime(clock.now() + ms);
+      clock.advance(ms);
+    }
 
     async function setup(rule = { delayMs: 60_000, maxFailures: 3 }) {
       clock = new ManualClock();
       wakes = 0;
+      recovered = [];
       current = await make();
+      if (current.shared !== undefined) vi.useFakeTimers({ toFake: ['Date'], now: clock.now() });
       bindTo(current.outbox);
       current.outbox.setRetryRule(rule);
       return current;
@@ -61,12 +76,16 @@ export function describeOutbox(name: string, make: () => Promise<OutboxUnderTest
           wakes += 1;
         },
         dropped: () => undefined,
+        recovered: (found) => {
+          recovered.push(...found);
+        },
       };
       outbox.bind(host);
       opened.push(outbox);
     }
 
     afterEach(async () => {
+      vi.useRealTimers();
       for (const outbox of opened.splice(0)) await outbox.close().catch(() => undefined);
       await current?.cleanup();
       current = undefined;
@@ -99,6 +118,7 @@ export function describeOutbox(name: string, make: () => Promise<OutboxUnderTest
           clearTimeout: () => 0,
           wake: () => 0,
           dropped: () => 0,
+          recovered: () => 0,
         }),
       ).toThrow(TypeError);
     });
@@ -114,9 +134,9 @@ export function describeOutbox(name: string, make: () => Promise<OutboxUnderTest
       await outbox.settle(entry, { state: 'waiting' });
       expect(outbox.counts(clock.now())).toEqual({ queued: 0, waitingRetry: 1, sending: 0 });
       expect(await outbox.claim(5, clock.now())).toEqual([]);
-      clock.advance(59_999);
+      advance(59_999);
       expect(wakes).toBe(0);
-      clock.advance(1);
+      advance(1);
       expect(wakes).toBe(1);
       const [again] = await outbox.claim(5, clock.now());
       expect(again?.attempts).toBe(2);
@@ -132,7 +152,7 @@ export function describeOutbox(name: string, make: () => Promise<OutboxUnderTest
         entry.failedAt = clock.now();
         await outbox.settle(entry, { state: 'waiting' });
       }
-      clock.advance(60_000);
+      advance(60_000);
       expect(outbox.ready(clock.now())).toBe(0);
       const exhausted: OutboxEntry[] = outbox.setRetryRule({ delayMs: 30_000, maxFailures: 3 });
       expect(exhausted.map((e) => e.id)).toEqual(['thrice']);
@@ -180,6 +200,24 @@ export function describeOutbox(name: string, make: () => Promise<OutboxUnderTest
       const again = under.reopen();
       bindTo(again);
       again.setRetryRule({ delayMs: 60_000, maxFailures: 3 });
+      if (under.shared !== undefined) {
+        expect(await again.load()).toEqual({ messages: [], quarantined: [] });
+        expect((await again.claim(5, clock.now())).map((m) => m.id)).toEqual(['fresh']);
+        await under.shared.cutOffFound();
+        expect(await again.claim(5, clock.now())).toEqual([]); // 'cut' is found, counted and waits its retry
+        expect(
+          recovered.map((r) => [r.message.id, r.message.attempts, r.message.failures, r.exhausted]),
+        ).toEqual([['cut', 1, 1, false]]);
+        advance(60_000);
+        const retried = await again.claim(5, clock.now());
+        expect(retried.map((m) => [m.id, m.attempts, m.failures]).sort()).toEqual([
+          ['cut', 2, 1],
+          ['waits', 2, 1],
+        ]);
+        expect(retried.find((m) => m.id === 'waits')?.lastError?.message).toBe('421 busy');
+        expect(retried.find((m) => m.id === 'cut')?.mail.headers['Message-ID']).toBe('<cut@district.k12.us>');
+        return;
+      }
       const loaded = await again.load();
       const byId = new Map(loaded.messages.map((m) => [m.message.id, m]));
       expect([...byId.keys()].sort()).toEqual(['cut', 'fresh', 'waits']);
@@ -195,7 +233,7 @@ export function describeOutbox(name: string, make: () => Promise<OutboxUnderTest
       const ready = await again.claim(5, clock.now());
       expect(ready.map((m) => m.id)).toEqual(['fresh']);
       expect(ready[0]?.mail.text).toBe('Body of fresh');
-      clock.advance(60_000);
+      advance(60_000);
       const retried = await again.claim(5, clock.now());
       expect(retried.map((m) => m.id).sort()).toEqual(['cut', 'waits']);
       expect(retried.find((m) => m.id === 'cut')?.mail.headers['Message-ID']).toBe('<cut@district.k12.us>');

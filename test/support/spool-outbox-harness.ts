@@ -30,6 +30,7 @@ export const host: OutboxHost = {
   clearTimeout: (handle) => clock.clearTimeout(handle),
   wake: () => undefined,
   dropped: (entries, error) => drops.push([entries.map((entry) => entry.id), error]),
+  recovered: () => undefined,
 };
 
 /** A new temporary directory, removed after the test. */

@@ -39,6 +39,7 @@ export class Throttle<T> {
       clearTimeout: (h) => clock.clearTimeout(h),
       wake: () => this.#dispatcher.poke(),
       dropped: () => undefined,
+      recovered: () => undefined,
     };
     this.#permits = new LocalPermits(limits.perSecond);
     this.#outbox.bind(host);

@@ -40,6 +40,27 @@ export interface BlobEncryptor {
   final(): { rest: Buffer; tag: Buffer };
 }
 
+function describeKey(key: unknown): string {
+  if (key instanceof Uint8Array) return `${key.byteLength} bytes`;
+  if (key === null) return 'null';
+  return typeof key;
+}
+
+/**
+ * A copy of the caller's `encryptionKey` option, checked.
+ *
+ * @throws TypeError when it is given and is not exactly {@link KEY_BYTES} bytes
+ */
+export function checkedEncryptionKey(key: unknown): Uint8Array | undefined {
+  if (key === undefined) return undefined;
+  if (!(key instanceof Uint8Array) || key.byteLength !== KEY_BYTES) {
+    throw new TypeError(
+      `encryptionKey must be ${KEY_BYTES} bytes for AES-256-GCM (received ${describeKey(key)}): generate one with crypto.randomBytes(32) and keep it in a secret store`,
+    );
+  }
+  return Uint8Array.from(key);
+}
+
 /** The keys of an encrypted spool. */
 export class SpoolCipher {
   readonly #encryption: Buffer;

@@ -15,7 +15,7 @@ import type {
   Settlement,
 } from '../types.js';
 import { attachmentMeta, type BlobRef, BlobStore } from './blobs.js';
-import { KEY_BYTES, SpoolCipher } from './cipher.js';
+import { checkedEncryptionKey, SpoolCipher } from './cipher.js';
 import { eachLimited, listDir } from './dir-tools.js';
 import { GroupCommit } from './group-commit.js';
 import { InFlight } from './in-flight.js';
@@ -805,12 +805,6 @@ function alreadyPending(id: string): InvalidMessageError {
   return new InvalidMessageError(`A message with id ${showValue(id)} is already pending: use a unique id`);
 }
 
-function describeKey(key: unknown): string {
-  if (key instanceof Uint8Array) return `${key.byteLength} bytes`;
-  if (key === null) return 'null';
-  return typeof key;
-}
-
 /**
  * An outbox that keeps every message on local disk, in the directory `dir`, so that it survives a restart, a
  * crash or a deploy; call {@link Mailer.resume} at startup to pick up what the last process left. A message is
@@ -837,11 +831,5 @@ export function spoolOutbox(dir: string, options: SpoolOptions = {}): Outbox {
       `spoolOutbox() needs the spool directory as a path (received ${showValue(String(dir))})`,
     );
   }
-  const key = options?.encryptionKey;
-  if (key !== undefined && (!(key instanceof Uint8Array) || key.byteLength !== KEY_BYTES)) {
-    throw new TypeError(
-      `encryptionKey must be ${KEY_BYTES} bytes for AES-256-GCM (received ${describeKey(key)}): generate one with crypto.randomBytes(32) and keep it in a secret store`,
-    );
-  }
-  return new SpoolOutbox(resolve(dir), key === undefined ? undefined : Uint8Array.from(key));
+  return new SpoolOutbox(resolve(dir), checkedEncryptionKey(options?.encryptionKey));
 }

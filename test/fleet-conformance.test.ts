@@ -1,0 +1,46 @@
+/**
+ * The Outbox conformance suite against the fleet outbox, on a real redis-server started for this file. Without
+ * redis-server the file is skipped, except in CI, where it fails.
+ */
+import { afterAll, beforeAll, describe, it } from 'vitest';
+import { fleetOutbox } from '../src/fleet/index.js';
+import { describeOutbox } from './support/outbox-conformance.js';
+import { type RedisServer, redisServerMissing, startRedisServer } from './support/redis-server.js';
+
+const missing = redisServerMissing();
+/** A short claim lease, so that an attempt cut off is found within seconds. */
+const LOCK_MS = 1000;
+
+let redis: RedisServer;
+let queues = 0;
+
+if (missing !== undefined && process.env.CI === undefined) {
+  describe.skip(`fleet outbox conformance (${missing})`, () => {
+    it('needs redis-server', () => undefined);
+  });
+} else {
+  beforeAll(async () => {
+    if (missing !== undefined) throw new Error(missing);
+    redis = await startRedisServer();
+  });
+  afterAll(async () => {
+    await redis?.close();
+  });
+
+  describeOutbox('fleetOutbox', async () => {
+    const options = {
+      connection: { host: redis.host, port: redis.port },
+      queue: `conformance-${process.pid}-${++queues}`,
+      lockMs: LOCK_MS,
+    };
+    return {
+      outbox: fleetOutbox(options),
+      reopen: () => fleetOutbox(options),
+      shared: {
+        // the lease runs out, then BullMQ's stalled check (every lockMs / 2) marks the claim and takes it back
+        cutOffFound: () => new Promise((resolve) => setTimeout(resolve, LOCK_MS * 2 + 500)),
+      },
+      cleanup: async () => undefined,
+    };
+  });
+}

@@ -1,12 +1,16 @@
 /**
- * The parent's side of test/support/fleet-child.ts: starts one with `node --import tsx` and collects the JSON lines
- * it says.
+ * The parent's side of test/support/fleet-child.ts and fleet-outbox-child.ts: starts one with `node --import tsx`,
+ * collects the JSON lines it says, and tells it commands as JSON lines on its stdin.
  */
 import { type ChildProcessByStdio, spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 
-const childScript = resolve(import.meta.dirname, 'fleet-child.ts');
+/** The child scripts, by what they run. */
+const SCRIPTS = {
+  permits: resolve(import.meta.dirname, 'fleet-child.ts'),
+  outbox: resolve(import.meta.dirname, 'fleet-outbox-child.ts'),
+};
 /** Longest wait for one line (a child starting with tsx on a slow, busy machine takes a few seconds). */
 const STEP_MS = 30_000;
 
@@ -16,11 +20,13 @@ export interface FleetChild {
   readonly lines: Record<string, unknown>[];
   until(test: (line: Record<string, unknown>) => boolean, what: string): Promise<Record<string, unknown>>;
   readonly exited: Promise<number | null>;
+  /** Writes one command line to its stdin. */
+  tell(command: object): void;
 }
 
-/** Starts a child with `options` (see test/support/fleet-child.ts). */
-export function startFleetChild(options: object): FleetChild {
-  const child = spawn(process.execPath, ['--import', 'tsx', childScript, JSON.stringify(options)], {
+/** Starts a child with `options` (see test/support/fleet-child.ts, or fleet-outbox-child.ts for `'outbox'`). */
+export function startFleetChild(options: object, script: keyof typeof SCRIPTS = 'permits'): FleetChild {
+  const child = spawn(process.execPath, ['--import', 'tsx', SCRIPTS[script], JSON.stringify(options)], {
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   const lines: Record<string, unknown>[] = [];
@@ -68,5 +74,8 @@ export function startFleetChild(options: object): FleetChild {
         for (const waiter of waiters.splice(0)) waiter();
       });
     });
-  return { process: child, lines, until, exited };
+  const tell = (command: object): void => {
+    child.stdin.write(`${JSON.stringify(command)}\n`);
+  };
+  return { process: child, lines, until, exited, tell };
 }

@@ -1,6 +1,8 @@
 /**
- * A real `redis-server` for tests, on 127.0.0.1 and a free random port, with nothing written to disk: started, made
- * to fail (SIGKILL) and restarted on the same port. Needs `redis-server` on the PATH (Debian: `apt-get install
+ * A real `redis-server` for tests, on 127.0.0.1 and a free random port: started, made to fail (SIGKILL) and
+ * restarted on the same port. By default nothing is written to disk; with `persist`, every write is in the
+ * append-only file before Redis answers (`appendfsync always`), so a restart after SIGKILL keeps all it said it
+ * stored. Needs `redis-server` on the PATH (Debian: `apt-get install
  * redis-server`); {@link redisServerMissing} tells the tests to skip, or to fail in CI.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
@@ -91,6 +93,7 @@ class Server implements RedisServer {
   constructor(
     readonly port: number,
     readonly dir: string,
+    readonly persist: boolean,
   ) {}
 
   get running(): boolean {
@@ -99,7 +102,8 @@ class Server implements RedisServer {
 
   /** Starts redis-server; rejects with its output when it exits first (a port taken meanwhile) or never answers. */
   async start(): Promise<void> {
-    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
+    const disk = this.persist ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
+    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', ...disk];
     const child = spawn(BINARY, [...args, '--dir', this.dir, '--loglevel', 'warning'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -172,12 +176,16 @@ class Server implements RedisServer {
   }
 }
 
-/** Starts a redis-server on a free port of 127.0.0.1 (another port when the one found is taken meanwhile). */
-export async function startRedisServer(): Promise<RedisServer> {
+/**
+ * Starts a redis-server on a free port of 127.0.0.1 (another port when the one found is taken meanwhile).
+ *
+ * @param options - `persist`: keep every write in an append-only file, so that a restart keeps the data
+ */
+export async function startRedisServer(options: { persist?: boolean } = {}): Promise<RedisServer> {
   const dir = await mkdtemp(join(tmpdir(), 'messenger-email-redis-'));
   let failure: unknown;
   for (let tries = 0; tries < 5; tries += 1) {
-    const server = new Server(await freePort(), dir);
+    const server = new Server(await freePort(), dir, options.persist === true);
     try {
       await server.start();
       return server;

@@ -1,0 +1,314 @@
+/**
+ * fleetOutbox with a real redis-server and a real SMTP server on 127.0.0.1: Mailers in one process hand messages
+ * to each other through Redis; then three real processes share one outbox, one throttle and one emergency lane,
+ * one of them killed with SIGKILL and Redis itself killed and restarted (with its append-only file) mid-run. What
+ * counts is what the SMTP server received: every message, how many times, in which order, at what rate.
+ * Without redis-server the file is skipped, except in CI, where it fails.
+ */
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { fleetOutbox, fleetPermits } from '../src/fleet/index.js';
+import { FleetUnavailableError, Mailer, type MailerEvents } from '../src/index.js';
+import { type FleetChild, startFleetChild } from './support/fleet-children.js';
+import { sinkSettings, sinkTransport } from './support/harness.js';
+import { type RedisServer, redisServerMissing, startRedisServer } from './support/redis-server.js';
+import { type ReceivedMessage, type SmtpSink, startSmtpSink } from './support/smtp-sink.js';
+import { maxInWindow } from './support/window-count.js';
+
+const missing = redisServerMissing();
+const PASSWORD = 'fleet-relay-password-7Qx';
+
+let queues = 0;
+/** A queue name no other test uses. */
+const freshQueue = () => `fleet-test-${process.pid}-${++queues}`;
+
+/** How many times the sink received each subject. */
+function receivedCounts(messages: readonly ReceivedMessage[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const { subject } of messages) counts.set(subject, (counts.get(subject) ?? 0) + 1);
+  return counts;
+}
+
+async function until(test: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!test()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** Every value Redis holds, as text: to look for what must never be there. */
+async function everythingIn(redis: RedisServer): Promise<string> {
+  const client = new Redis({ host: redis.host, port: redis.port });
+  try {
+    const parts: string[] = [];
+    for (const key of await client.keys('*')) {
+      const type = await client.type(key);
+      if (type === 'string') parts.push(String(await client.get(key)));
+      else if (type === 'hash') parts.push(JSON.stringify(await client.hgetall(key)));
+      else if (type === 'list') parts.push(JSON.stringify(await client.lrange(key, 0, -1)));
+      else if (type === 'zset') parts.push(JSON.stringify(await client.zrange(key, 0, -1)));
+      else if (type === 'set') parts.push(JSON.stringify(await client.smembers(key)));
+      else if (type === 'stream') parts.push(JSON.stringify(await client.xrange(key, '-', '+')));
+      parts.push(key);
+    }
+    return parts.join('\n');
+  } finally {
+    client.disconnect();
+  }
+}
+
+if (missing !== undefined && process.env.CI) {
+  describe('fleetOutbox', () => {
+    it('needs redis-server in CI', () => {
+      throw new Error(`The fleet tests need a real Redis: ${missing}`);
+    });
+  });
+}
+
+describe.skipIf(missing !== undefined)('fleetOutbox', () => {
+  let redis: RedisServer;
+  let sink: SmtpSink;
+  const closing: (() => Promise<unknown>)[] = [];
+  const children: FleetChild[] = [];
+
+  beforeAll(async () => {
+    [redis, sink] = await Promise.all([startRedisServer({ persist: true }), startSmtpSink()]);
+  });
+
+  afterAll(async () => {
+    await Promise.all([redis?.close(), sink?.close()]);
+  });
+
+  afterEach(async () => {
+    for (const child of children.splice(0)) {
+      child.process.kill('SIGKILL');
+      await child.exited;
+    }
+    for (const close of closing.splice(0)) await close();
+    if (!redis.running) await redis.restart();
+    sink.reset();
+  });
+
+  function fleetMailer(queue: string, extra: { password?: boolean } = {}): Mailer {
+    const mailer = new Mailer({
+      settings: sinkSettings(sink, {
+        throttlePerSecond: 50,
+        ...(extra.password ? { useAuthentication: true, username: 'district', password: PASSWORD } : {}),
+      }),
+      transport: sinkTransport(sink),
+      outbox: fleetOutbox({
+        connection: { host: redis.host, port: redis.port },
+        queue,
+        lockMs: 2000,
+        pollMs: 50,
+      }),
+    });
+    closing.push(() => mailer.close());
+    return mailer;
+  }
+
+  /** Three servers on one queue and one throttle, each a real process, ready. */
+  async function startFleet(perSecond: number): Promise<FleetChild[]> {
+    const queue = freshQueue();
+    const fleet = [0, 1, 2].map(() =>
+      startFleetChild(
+        {
+          redisPort: redis.port,
+          smtpPort: sink.port,
+          queue,
+          key: `${queue}:permits`,
+          perSecond,
+          lockMs: 2000,
+        },
+        'outbox',
+      ),
+    );
+    children.push(...fleet);
+    await Promise.all(fleet.map((child) => child.until((line) => line.ready === true, 'ready')));
+    return fleet;
+  }
+
+  /** Tells a server to hand over `count` messages `prefix-0`…, and waits until it did. */
+  async function enqueue(server: FleetChild, prefix: string, count: number, kind = 'standard') {
+    server.tell({ enqueue: { prefix, count, kind } });
+    return (await server.until((line) => line.enqueued === prefix, `${prefix} handed over`)) as {
+      ok: number;
+      rejected: { id: string; code: string; ms: number }[];
+    };
+  }
+
+  const sentBy = (server: FleetChild) => server.lines.filter((line) => line.sent !== undefined).length;
+
+  it('keeps a message handed to one server in Redis, without the password, for another server to send', async () => {
+    const queue = freshQueue();
+    const settings = sinkSettings(sink, { allowAttachments: true, throttlePerSecond: 50 });
+    // a server that only hands messages over: its start permits never grant a start
+    const handing = new Mailer({
+      settings: { ...settings, useAuthentication: true, username: 'district', password: PASSWORD },
+      outbox: fleetOutbox({ connection: { host: redis.host, port: redis.port }, queue }),
+      permits: {
+        bind: () => undefined,
+        setRate: () => undefined,
+        take: () => [],
+        close: async () => undefined,
+      },
+    });
+    closing.push(() => handing.close());
+    for (let i = 0; i < 5; i += 1) {
+      await handing.enqueue(
+        {
+          to: `h-${i}@example.org`,
+          subject: `h-${i}`,
+          text: 'x',
+          attachments: [{ filename: 'a.txt', content: 'abc' }],
+        },
+        { id: `h-${i}` },
+      );
+    }
+    expect(handing.stats().queued).toBe(5);
+    const stored = await everythingIn(redis);
+    expect(stored).toContain('h-4@example.org');
+    expect(stored).not.toContain(PASSWORD);
+    expect(stored).not.toContain(Buffer.from(PASSWORD).toString('base64'));
+    expect(sink.messages).toEqual([]);
+
+    const delivering = new Mailer({
+      settings,
+      transport: sinkTransport(sink),
+      outbox: fleetOutbox({ connection: { host: redis.host, port: redis.port }, queue, pollMs: 50 }),
+    });
+    closing.push(() => delivering.close());
+    const sent: string[] = [];
+    delivering.on('sent', (e) => sent.push(e.id));
+    await until(() => sent.length === 5, 'the other server to send all five');
+    expect(sent.sort()).toEqual(['h-0', 'h-1', 'h-2', 'h-3', 'h-4']);
+    expect([...receivedCounts(sink.messages).values()]).toEqual([1, 1, 1, 1, 1]);
+    expect(sink.messages[0]?.raw.toString('utf8')).toContain('filename=a.txt');
+  });
+
+  it('refuses a message at once with FleetUnavailableError while Redis is down, then delivers after it returns', async () => {
+    const queue = freshQueue();
+    const mailer = fleetMailer(queue);
+    const events: MailerEvents['cancelled'][0][] = [];
+    mailer.on('cancelled', (e) => events.push(e));
+    await mailer.enqueue({ to: 'before@example.org', subject: 'before', text: 'x' });
+    await until(() => sink.messages.length === 1, 'the first message');
+    await redis.stop('SIGKILL');
+    const started = performance.now();
+    const refused = await mailer
+      .enqueue({ to: 'down@example.org', subject: 'down', text: 'x' })
+      .catch((e) => e);
+    const tookMs = performance.now() - started;
+    console.log(`Redis down: enqueue refused in ${Math.round(tookMs)} ms with ${refused?.name}`);
+    expect(refused).toBeInstanceOf(FleetUnavailableError);
+    expect(String(refused.message)).toContain(`127.0.0.1:${redis.port}`);
+    expect(tookMs).toBeLessThan(3000);
+    await redis.restart();
+    let tries = 0;
+    for (;;) {
+      tries += 1;
+      const handed = await mailer.enqueue({ to: 'after@example.org', subject: 'after', text: 'x' }).then(
+        () => true,
+        (error: unknown) => {
+          expect(error).toBeInstanceOf(FleetUnavailableError);
+          return false;
+        },
+      );
+      if (handed) break;
+      expect(tries).toBeLessThan(100);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    console.log(`Redis back: the next message was accepted after ${tries} tries, 100 ms apart`);
+    await until(() => sink.messages.length === 2, 'the message after Redis came back');
+    expect(sink.messages.map((m) => m.subject)).toEqual(['before', 'after']);
+    expect(events).toEqual([]);
+  });
+
+  it.each([
+    [10, 40],
+    [100, 400],
+  ])(
+    'sends each message once across three processes, at most R = %i starts in any second at the server',
+    async (perSecond, count) => {
+      const [a, b, c] = (await startFleet(perSecond)) as [FleetChild, FleetChild, FleetChild];
+      await enqueue(a, 'm', count);
+      await until(() => sink.messages.length >= count, `${count} messages at the server`);
+      await new Promise((resolve) => setTimeout(resolve, 300)); // any duplicate would arrive now
+      const times = sink.mailFromTimes;
+      console.log(
+        `3 processes, one outbox, R = ${perSecond}: ${sink.messages.length} received, max ${maxInWindow(times)} MAIL FROM in a sliding second; sent by each: ${[a, b, c].map(sentBy).join(', ')}`,
+      );
+      expect(sink.messages).toHaveLength(count);
+      expect(new Set(sink.messages.map((m) => m.subject)).size).toBe(count);
+      expect(maxInWindow(times)).toBeLessThanOrEqual(perSecond);
+      if (perSecond === 100) for (const server of [a, b, c]) expect(sentBy(server)).toBeGreaterThan(0);
+    },
+  );
+
+  it("starts an emergency handed to one server before the other servers' waiting backlog", async () => {
+    const [a, b, c] = (await startFleet(20)) as [FleetChild, FleetChild, FleetChild];
+    await Promise.all([enqueue(b, 'b', 150), enqueue(c, 'c', 150)]);
+    await until(() => sink.messages.length >= 20, 'the backlogs to start');
+    const before = sink.messages.length;
+    await enqueue(a, 'e', 1, 'emergency');
+    await until(() => sink.messages.some((m) => m.subject === 'e-0'), 'the emergency');
+    const at = sink.messages.findIndex((m) => m.subject === 'e-0');
+    const overtaken = 300 - at;
+    const ahead = at - before; // standard messages already claimed (or on their way) when it was handed over
+    console.log(
+      `emergency from server A: ${ahead} standard messages of B and C started after it was handed over and before it, ${overtaken} after it`,
+    );
+    // each server claims at most two per connection ahead (maxConcurrent 2): 3 × 4 at most were claimed already
+    expect(ahead).toBeLessThanOrEqual(12);
+    expect(overtaken).toBeGreaterThan(200);
+  });
+
+  it('loses nothing when one server is killed and Redis is killed and restarted mid-run: duplicates only for attempts in flight', async () => {
+    const [a, b, c] = (await startFleet(100)) as [FleetChild, FleetChild, FleetChild];
+    await Promise.all([enqueue(a, 'a', 200), enqueue(b, 'b', 200), enqueue(c, 'c', 200)]);
+    await until(() => sink.messages.length >= 100, '100 delivered');
+    b.process.kill('SIGKILL');
+    await b.exited;
+    const atKill = sink.messages.length;
+    await until(() => sink.messages.length >= 250, '250 delivered');
+    await redis.stop('SIGKILL');
+    const refused = await enqueue(a, 'x', 3);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await redis.restart();
+    const refusedIds = new Set(refused.rejected.map((r) => r.id));
+    const expected = [
+      ...['a', 'b', 'c'].flatMap((p) => Array.from({ length: 200 }, (_, i) => `${p}-${i}`)),
+      ...['x-0', 'x-1', 'x-2'].filter((id) => !refusedIds.has(id)),
+    ];
+    const counts = receivedCounts(sink.messages);
+    await until(
+      () => expected.every((id) => (receivedCounts(sink.messages).get(id) ?? 0) > 0),
+      'every accepted message at the server',
+      90_000,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    counts.clear();
+    for (const [subject, n] of receivedCounts(sink.messages)) counts.set(subject, n);
+    const duplicates = [...counts.entries()].filter(([, n]) => n > 1);
+    const cutOff = [a, c].flatMap((s) =>
+      s.lines.filter((l) => l.failed !== undefined && l.unknownOutcome === true),
+    );
+    const cancelled = [a, c].flatMap((s) => s.lines.filter((l) => l.cancelled !== undefined));
+    console.log(
+      `kill test: ${expected.length} accepted (${refused.rejected.length} refused while Redis was down, in ${refused.rejected.map((r) => Math.round(r.ms)).join('/')} ms), ${counts.size} distinct received, ${sink.messages.length} in all; server B killed after ${atKill} received; duplicates: ${duplicates.length} (${duplicates.map(([id, n]) => `${id}×${n}`).join(', ') || 'none'}); attempts cut off, reported unknownOutcome: ${cutOff.length}; cancelled: ${cancelled.length}`,
+    );
+    expect(refused.rejected.every((r) => r.code === 'FLEET_UNAVAILABLE' && r.ms < 3000)).toBe(true);
+    expect(cancelled).toEqual([]);
+    for (const id of expected) expect(counts.get(id), id).toBeGreaterThanOrEqual(1);
+    expect([...counts.keys()].filter((id) => !expected.includes(id))).toEqual([]);
+    // in flight: B's claims at its kill (2 connections, 2 claimed ahead), and every server's at Redis's restart
+    expect(duplicates.length).toBeLessThanOrEqual(4 + 12);
+    for (const [id] of duplicates) {
+      const ids = new Set(
+        sink.messages.filter((m) => m.subject === id).map((m) => m.headers.get('message-id')),
+      );
+      expect(ids.size, `${id} kept its Message-ID`).toBe(1);
+    }
+  });
+});

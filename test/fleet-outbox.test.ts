@@ -7,7 +7,7 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { fleetOutbox, fleetPermits } from '../src/fleet/index.js';
+import { fleetEvents, fleetOutbox, fleetPermits } from '../src/fleet/index.js';
 import { FleetUnavailableError, Mailer, type MailerEvents } from '../src/index.js';
 import { type FleetChild, startFleetChild } from './support/fleet-children.js';
 import { sinkSettings, sinkTransport } from './support/harness.js';
@@ -223,6 +223,35 @@ describe.skipIf(missing !== undefined)('fleetOutbox', () => {
     await until(() => sink.messages.length === 2, 'the message after Redis came back');
     expect(sink.messages.map((m) => m.subject)).toEqual(['before', 'after']);
     expect(events).toEqual([]);
+  });
+
+  it('lets any process follow every message of the fleet and read its counts', async () => {
+    const queue = freshQueue();
+    const events = fleetEvents({ connection: { host: redis.host, port: redis.port }, queue });
+    closing.push(() => events.close());
+    await events.ready();
+    const seen: string[] = [];
+    for (const name of ['queued', 'sending', 'sent', 'failed', 'cancelled'] as const) {
+      events.on(name, (e: { id: string }) => seen.push(`${name} ${e.id}`));
+    }
+    sink.failNext('retry@example.org', { type: 'rcpt', code: 451 });
+    sink.failAlways('refused@example.org', { type: 'rcpt', code: 550 });
+    const mailer = fleetMailer(queue);
+    for (const name of ['fine', 'retry', 'refused']) {
+      await mailer.enqueue({ to: `${name}@example.org`, subject: name, text: 'x' }, { id: name });
+    }
+    await until(() => seen.filter((e) => /^(sent|cancelled) /.test(e)).length === 3, 'every outcome');
+    expect(seen.filter((e) => e.startsWith('queued ')).sort()).toEqual([
+      'queued fine',
+      'queued refused',
+      'queued retry',
+    ]);
+    expect(seen).toContain('sent fine');
+    expect(seen).toContain('failed retry');
+    expect(seen).toContain('sent retry');
+    expect(seen).toContain('cancelled refused');
+    expect(seen.filter((e) => e === 'sending retry')).toHaveLength(2);
+    expect(await events.counts()).toEqual({ queued: 0, waitingRetry: 0, sending: 0 });
   });
 
   it.each([

@@ -8,12 +8,16 @@
  */
 import type { Outbox } from '../outbox/types.js';
 import type { StartPermits } from '../permits/types.js';
+import { FleetEvents } from './fleet-events.js';
 import { FleetOutbox } from './fleet-outbox.js';
 import { FleetPermits } from './fleet-permits.js';
+import { FleetSettings, type FleetSettingsOptions } from './fleet-settings.js';
 import { type FleetPermitsOptions, resolveFleetOptions } from './options.js';
 import { type FleetOutboxOptions, resolveFleetOutboxOptions } from './outbox-options.js';
 
 export { FleetUnavailableError } from '../errors.js';
+export type { FleetCounts, FleetEventMap, FleetEvents } from './fleet-events.js';
+export type { FleetSettings, FleetSettingsEventMap, FleetSettingsOptions } from './fleet-settings.js';
 export type { FleetPermitsOptions } from './options.js';
 export type { FleetOutboxOptions } from './outbox-options.js';
 
@@ -83,4 +87,59 @@ export function fleetOutbox(options: FleetOutboxOptions): Outbox {
  */
 export function fleetPermits(options: FleetPermitsOptions): StartPermits {
   return new FleetPermits(resolveFleetOptions(options));
+}
+
+/**
+ * Follows every message of a fleet's outbox from any process, wherever it is sent: `queued`, `sending`, `sent`,
+ * `failed` (waiting for a retry, or cut off by a server that stopped) and `cancelled`, each with the message's id;
+ * and `counts()`, the fleet-wide counts read from Redis. The events come from BullMQ's event stream of the queue
+ * (kept in Redis, about the last 10,000 events); each Mailer's own events keep working as before.
+ *
+ * @param options - the Redis connection, the queue's name and prefix, as given to {@link fleetOutbox}
+ * @throws TypeError when an option is not valid
+ * @example
+ * ```ts
+ * const events = fleetEvents({ connection, queue: 'district-mail' });
+ * events.on('cancelled', ({ id, reason }) => log.warn({ id, reason }, 'message given up'));
+ * console.log(await events.counts()); // { queued: 1200, waitingRetry: 3, sending: 12 }
+ * ```
+ */
+export function fleetEvents(
+  options: Pick<FleetOutboxOptions, 'connection' | 'queue' | 'prefix'>,
+): FleetEvents {
+  return new FleetEvents(resolveFleetOutboxOptions(options));
+}
+
+/**
+ * One set of Email Settings for every server of a fleet, kept in Redis without the password. Attach one to each
+ * server's Mailer with that server's own password; `save()` on any server applies new settings there and, within
+ * about a second, on every other (a change notice on Pub/Sub, and a check of the version twice a second). A server
+ * whose password is not the one the settings were saved with reports `passwordMismatch`; settings a server cannot
+ * apply are reported as `error` and its old settings stay in force.
+ *
+ * @param options - the Redis connection, the settings' key, this server's password
+ * @throws TypeError when an option is not valid
+ * @example
+ * ```ts
+ * const shared = fleetSettings({ connection, key: 'district-42:email-settings', password: process.env.SMTP_PASSWORD });
+ * shared.on('passwordMismatch', ({ message }) => log.error(message));
+ * await shared.attach(mailer);          // applies what the fleet has, then follows changes
+ * await shared.save(formSettings);       // from the admin screen, on any server
+ * ```
+ */
+export function fleetSettings(options: FleetSettingsOptions): FleetSettings {
+  const { connection, key, password, checkMs = 500 } = options ?? {};
+  if (typeof connection !== 'object' || connection === null) {
+    throw new TypeError('fleetSettings: connection must be an ioredis client or ioredis options');
+  }
+  if (typeof key !== 'string' || key === '') {
+    throw new TypeError('fleetSettings: key must be a non-empty string, the same on every server');
+  }
+  if (password !== undefined && typeof password !== 'string') {
+    throw new TypeError("fleetSettings: password must be a string (this server's SMTP password)");
+  }
+  if (typeof checkMs !== 'number' || !Number.isInteger(checkMs) || checkMs < 100) {
+    throw new TypeError('fleetSettings: checkMs must be a whole number of milliseconds of at least 100');
+  }
+  return new FleetSettings({ connection, key, ...(password === undefined ? {} : { password }), checkMs });
 }

@@ -1,0 +1,120 @@
+/**
+ * What happens to every message of a fleet's outbox, wherever it is sent: BullMQ's own event stream of the queue
+ * (`QueueEvents`, read from Redis), named as the Mailer names its events. Also the fleet-wide counts.
+ */
+import { type ConnectionOptions, Queue, QueueEvents } from 'bullmq';
+import { EventEmitter } from 'eventemitter3';
+import { FleetUnavailableError } from '../errors.js';
+import { scrubForeign, secretForms } from '../secrets.js';
+import { showValue } from '../truncate.js';
+import { messageIdOf } from './job-id.js';
+import type { ResolvedFleetOutboxOptions } from './outbox-options.js';
+
+/** Counts of a fleet's outbox, across every server. */
+export interface FleetCounts {
+  /** Ready to be claimed by any server (new messages and retries that are due). */
+  queued: number;
+  /** Failed, waiting for their retry time. */
+  waitingRetry: number;
+  /** Claimed by a server, its attempt under way. */
+  sending: number;
+}
+
+/** The events of {@link FleetEvents}: each names the message by the id `send()`/`enqueue()` gave it. */
+export interface FleetEventMap {
+  /** A server handed the message to the fleet. */
+  queued: [event: { id: string }];
+  /** A server claimed it for an attempt. */
+  sending: [event: { id: string }];
+  /** The relay accepted it. */
+  sent: [event: { id: string }];
+  /**
+   * An attempt failed and the message waits for its retry (`delayMs` from now); or, with `unknownOutcome`, the
+   * server of the attempt stopped while it was under way and another server will count and retry it.
+   */
+  failed: [event: { id: string; delayMs?: number; unknownOutcome?: true }];
+  /** The message was given up (Max Errors Before Cancel, a permanent failure): why, as the Mailer recorded it. */
+  cancelled: [event: { id: string; reason: string }];
+  /** Redis could not be read: the events resume when it is back. */
+  error: [error: FleetUnavailableError];
+}
+
+/** Follows a fleet's outbox from any process; see {@link "messenger-email/fleet".fleetEvents}. */
+export class FleetEvents extends EventEmitter<FleetEventMap> {
+  readonly #events: QueueEvents;
+  readonly #queue: Queue;
+  readonly #server: string;
+  readonly #name: string;
+  readonly #secrets: string[];
+
+  /** @param options - the same options as the fleet's outbox */
+  constructor(options: ResolvedFleetOutboxOptions) {
+    super();
+    const { redis, queue, prefix } = options;
+    const { username, password, host, port, path } = redis;
+    this.#secrets = secretForms(username ?? undefined, password ?? undefined);
+    this.#server = path ?? `${host ?? 'localhost'}:${port ?? 6379}`;
+    this.#name = queue;
+    this.#events = new QueueEvents(queue, {
+      connection: { ...redis, maxRetriesPerRequest: null } as ConnectionOptions,
+      prefix,
+    });
+    this.#queue = new Queue(queue, {
+      connection: { ...redis, enableOfflineQueue: false, maxRetriesPerRequest: 1 } as ConnectionOptions,
+      prefix,
+    });
+    const id = (jobId: string) => messageIdOf(jobId);
+    this.#events.on('added', ({ jobId }) => this.emit('queued', { id: id(jobId) }));
+    this.#events.on('active', ({ jobId }) => this.emit('sending', { id: id(jobId) }));
+    this.#events.on('completed', ({ jobId }) => this.emit('sent', { id: id(jobId) }));
+    this.#events.on('delayed', ({ jobId, delay }) => {
+      this.emit('failed', { id: id(jobId), delayMs: Math.max(0, Number(delay) - Date.now()) });
+    });
+    this.#events.on('stalled', ({ jobId }) => this.emit('failed', { id: id(jobId), unknownOutcome: true }));
+    this.#events.on('failed', ({ jobId, failedReason }) => {
+      this.emit('cancelled', { id: id(jobId), reason: failedReason });
+    });
+    const failure = (error: Error) => this.emit('error', this.#unavailable(error));
+    this.#events.on('error', failure);
+    this.#queue.on('error', failure);
+  }
+
+  /** Resolves once the events are being read (events before it are not seen). */
+  async ready(): Promise<void> {
+    await this.#events.waitUntilReady();
+  }
+
+  /**
+   * The fleet-wide counts, read from Redis now.
+   *
+   * @throws FleetUnavailableError when Redis cannot be read
+   */
+  async counts(): Promise<FleetCounts> {
+    try {
+      const counts = await this.#queue.getJobCounts('waiting', 'prioritized', 'delayed', 'active');
+      return {
+        queued: (counts.waiting ?? 0) + (counts.prioritized ?? 0),
+        waitingRetry: counts.delayed ?? 0,
+        sending: counts.active ?? 0,
+      };
+    } catch (error) {
+      throw this.#unavailable(error);
+    }
+  }
+
+  /** Stops reading and closes the connections. */
+  async close(): Promise<void> {
+    await Promise.all([
+      this.#events.close().catch(() => undefined),
+      this.#queue.close().catch(() => undefined),
+    ]);
+  }
+
+  #unavailable(error: unknown): FleetUnavailableError {
+    const cause = scrubForeign(error, this.#secrets);
+    return new FleetUnavailableError(
+      `Redis at ${this.#server} could not be read for the events of the fleet's outbox ${showValue(this.#name)}: ${showValue(cause.message, { quote: false })}. Check that Redis is running and that this server can reach it.`,
+      { cause },
+    );
+  }
+}

@@ -1,0 +1,150 @@
+/**
+ * fleetSettings with a real redis-server on 127.0.0.1: settings saved on one server reach the others within a
+ * second (a change notice, or the version check when a notice is lost), never with the password in Redis; a server
+ * with another password reports it; settings a server cannot apply are reported and its old settings stay.
+ * Without redis-server the file is skipped, except in CI, where it fails.
+ */
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type FleetSettings, fleetSettings } from '../src/fleet/index.js';
+import {
+  EmailSettingsError,
+  type EmailSettingsInput,
+  Mailer,
+  type SettingsChangedEvent,
+} from '../src/index.js';
+import { type RedisServer, redisServerMissing, startRedisServer } from './support/redis-server.js';
+
+const missing = redisServerMissing();
+const PASSWORD = 'district-relay-secret-91';
+let keys = 0;
+
+const base: EmailSettingsInput = {
+  defaultSenderAddress: 'messenger@district.k12.us',
+  smtpHost: '127.0.0.1',
+  smtpPort: 2525,
+  useAuthentication: true,
+  username: 'district',
+  throttlePerSecond: 7,
+};
+
+function nextEvent<T>(
+  emitter: { once(event: string, fn: (value: T) => void): unknown },
+  event: string,
+): Promise<T> {
+  return new Promise((resolve) => emitter.once(event, resolve));
+}
+
+if (missing !== undefined && process.env.CI) {
+  describe('fleetSettings', () => {
+    it('needs redis-server in CI', () => {
+      throw new Error(`The fleet tests need a real Redis: ${missing}`);
+    });
+  });
+}
+
+describe.skipIf(missing !== undefined)('fleetSettings', () => {
+  let redis: RedisServer;
+  const opened: (Mailer | FleetSettings)[] = [];
+
+  beforeAll(async () => {
+    redis = await startRedisServer();
+  });
+  afterAll(async () => {
+    await redis?.close();
+  });
+  afterEach(async () => {
+    for (const item of opened.splice(0)) await item.close();
+  });
+
+  function server(key: string, password: string | undefined): { mailer: Mailer; shared: FleetSettings } {
+    const mailer = new Mailer();
+    const shared = fleetSettings({
+      connection: { host: redis.host, port: redis.port },
+      key,
+      ...(password === undefined ? {} : { password }),
+    });
+    opened.push(shared, mailer);
+    return { mailer, shared };
+  }
+
+  it('brings settings saved on one server to the others within a second, never writing the password', async () => {
+    const key = `settings-${++keys}`;
+    const a = server(key, PASSWORD);
+    const b = server(key, PASSWORD);
+    const c = server(key, 'another-password');
+    expect(await a.shared.attach(a.mailer)).toBe(false); // nothing saved yet
+    await a.shared.save(base);
+    const mismatch = nextEvent<{ message: string }>(c.shared, 'passwordMismatch');
+    expect(await b.shared.attach(b.mailer)).toBe(true);
+    expect(await c.shared.attach(c.mailer)).toBe(true);
+    expect((await mismatch).message).toContain("This server's SMTP password is not the one");
+    const changes: SettingsChangedEvent[] = [];
+    b.mailer.on('settingsChanged', (e) => changes.push(e));
+
+    const reached = nextEvent<{ version: number }>(b.shared, 'applied');
+    const started = performance.now();
+    await a.shared.save({ ...base, throttlePerSecond: 9, password: PASSWORD });
+    const { version } = await reached;
+    const tookMs = performance.now() - started;
+    console.log(`settings saved on A reached B in ${tookMs.toFixed(1)} ms (version ${version})`);
+    expect(tookMs).toBeLessThan(1000);
+    expect(changes.at(-1)?.settings.throttlePerSecond).toBe(9);
+    expect(b.shared.version).toBe(2);
+
+    const client = new Redis({ host: redis.host, port: redis.port });
+    const fields = await client.hgetall(key);
+    client.disconnect();
+    expect(JSON.parse(fields.settings as string)).toMatchObject({
+      throttlePerSecond: 9,
+      username: 'district',
+    });
+    const stored = JSON.stringify(fields);
+    expect(stored).not.toContain(PASSWORD);
+    expect(stored).not.toContain(Buffer.from(PASSWORD).toString('base64'));
+  });
+
+  it('catches up within a second when a change notice is lost', async () => {
+    const key = `settings-${++keys}`;
+    const a = server(key, PASSWORD);
+    const b = server(key, PASSWORD);
+    await a.shared.attach(a.mailer);
+    await a.shared.save(base);
+    await b.shared.attach(b.mailer);
+    // a change written without its notice, as when a server was cut off from Pub/Sub at that moment
+    const client = new Redis({ host: redis.host, port: redis.port });
+    const settings = JSON.parse((await client.hget(key, 'settings')) as string);
+    await client
+      .multi()
+      .hincrby(key, 'version', 1)
+      .hset(key, 'settings', JSON.stringify({ ...settings, throttlePerSecond: 3 }))
+      .exec();
+    client.disconnect();
+    const started = performance.now();
+    const { settings: applied } = await nextEvent<{ settings: { throttlePerSecond: number } }>(
+      b.shared,
+      'applied',
+    );
+    console.log(`a lost notice was made up for in ${(performance.now() - started).toFixed(0)} ms`);
+    expect(applied.throttlePerSecond).toBe(3);
+    expect(performance.now() - started).toBeLessThan(1000);
+  });
+
+  it('reports settings this server cannot apply, and keeps its own', async () => {
+    const key = `settings-${++keys}`;
+    const a = server(key, PASSWORD);
+    const b = server(key, undefined); // no password configured on this server
+    await a.shared.attach(a.mailer);
+    b.mailer.configure({ ...base, useAuthentication: false, throttlePerSecond: 5 });
+    await b.shared.attach(b.mailer);
+    const failed = nextEvent<Error>(b.shared, 'error');
+    await a.shared.save(base);
+    const error = await failed;
+    expect(error).toBeInstanceOf(EmailSettingsError);
+    expect(error.message).toContain(
+      "The fleet's Email Settings (version 1) cannot be applied on this server",
+    );
+    expect(b.mailer.stats).toBeDefined();
+    expect(b.shared.version).toBe(1);
+  });
+});

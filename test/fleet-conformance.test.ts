@@ -32,6 +32,7 @@ if (missing !== undefined && process.env.CI === undefined) {
       connection: { host: redis.host, port: redis.port },
       queue: `conformance-${process.pid}-${++queues}`,
       lockMs: LOCK_MS,
+      onWarning: () => undefined, // this Redis keeps nothing on disk, on purpose
     };
     return {
       outbox: fleetOutbox(options),

@@ -225,6 +225,30 @@ describe.skipIf(missing !== undefined)('fleetOutbox', () => {
     expect(events).toEqual([]);
   });
 
+  it('warns at start when Redis would evict keys or keeps nothing on disk, and not when it keeps both', async () => {
+    const bare = await startRedisServer(); // no append-only file, no save points
+    closing.push(() => bare.close());
+    const admin = new Redis({ host: bare.host, port: bare.port });
+    await admin.config('SET', 'maxmemory-policy', 'allkeys-lru');
+    admin.disconnect();
+    const warned: string[][] = [[], []];
+    [bare, redis].forEach((server, i) => {
+      const mailer = new Mailer({
+        outbox: fleetOutbox({
+          connection: { host: server.host, port: server.port },
+          queue: freshQueue(),
+          onWarning: (message) => warned[i]?.push(message),
+        }),
+      });
+      closing.unshift(() => mailer.close());
+    });
+    await until(() => warned[0]?.length === 2, 'two warnings about the bare Redis');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(warned[0]?.[0]).toContain('maxmemory-policy allkeys-lru');
+    expect(warned[0]?.[1]).toContain('keeps nothing on disk');
+    expect(warned[1]).toEqual([]);
+  });
+
   it('lets any process follow every message of the fleet and read its counts', async () => {
     const queue = freshQueue();
     const events = fleetEvents({ connection: { host: redis.host, port: redis.port }, queue });

@@ -6,7 +6,7 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type FleetSettings, fleetSettings } from '../src/fleet/index.js';
+import { type FleetSettings, type FleetSettingsEventMap, fleetSettings } from '../src/fleet/index.js';
 import {
   EmailSettingsError,
   type EmailSettingsInput,
@@ -28,11 +28,13 @@ const base: EmailSettingsInput = {
   throttlePerSecond: 7,
 };
 
-function nextEvent<T>(
-  emitter: { once(event: string, fn: (value: T) => void): unknown },
-  event: string,
-): Promise<T> {
-  return new Promise((resolve) => emitter.once(event, resolve));
+function nextEvent<E extends keyof FleetSettingsEventMap>(
+  shared: FleetSettings,
+  event: E,
+): Promise<FleetSettingsEventMap[E][0]> {
+  return new Promise((resolve) => {
+    shared.once(event, ((value: FleetSettingsEventMap[E][0]) => resolve(value)) as never);
+  });
 }
 
 if (missing !== undefined && process.env.CI) {
@@ -75,14 +77,14 @@ describe.skipIf(missing !== undefined)('fleetSettings', () => {
     const c = server(key, 'another-password');
     expect(await a.shared.attach(a.mailer)).toBe(false); // nothing saved yet
     await a.shared.save(base);
-    const mismatch = nextEvent<{ message: string }>(c.shared, 'passwordMismatch');
+    const mismatch = nextEvent(c.shared, 'passwordMismatch');
     expect(await b.shared.attach(b.mailer)).toBe(true);
     expect(await c.shared.attach(c.mailer)).toBe(true);
     expect((await mismatch).message).toContain("This server's SMTP password is not the one");
     const changes: SettingsChangedEvent[] = [];
     b.mailer.on('settingsChanged', (e) => changes.push(e));
 
-    const reached = nextEvent<{ version: number }>(b.shared, 'applied');
+    const reached = nextEvent(b.shared, 'applied');
     const started = performance.now();
     await a.shared.save({ ...base, throttlePerSecond: 9, password: PASSWORD });
     const { version } = await reached;
@@ -121,10 +123,7 @@ describe.skipIf(missing !== undefined)('fleetSettings', () => {
       .exec();
     client.disconnect();
     const started = performance.now();
-    const { settings: applied } = await nextEvent<{ settings: { throttlePerSecond: number } }>(
-      b.shared,
-      'applied',
-    );
+    const { settings: applied } = await nextEvent(b.shared, 'applied');
     console.log(`a lost notice was made up for in ${(performance.now() - started).toFixed(0)} ms`);
     expect(applied.throttlePerSecond).toBe(3);
     expect(performance.now() - started).toBeLessThan(1000);
@@ -137,7 +136,7 @@ describe.skipIf(missing !== undefined)('fleetSettings', () => {
     await a.shared.attach(a.mailer);
     b.mailer.configure({ ...base, useAuthentication: false, throttlePerSecond: 5 });
     await b.shared.attach(b.mailer);
-    const failed = nextEvent<Error>(b.shared, 'error');
+    const failed = nextEvent(b.shared, 'error');
     await a.shared.save(base);
     const error = await failed;
     expect(error).toBeInstanceOf(EmailSettingsError);

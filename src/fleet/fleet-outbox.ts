@@ -37,6 +37,7 @@ import { showValue } from '../truncate.js';
 import { failureForJob, fromJob, JobDataError, jobData, toJobData, uncountedStalls } from './job-data.js';
 import { jobIdOf, messageIdOf } from './job-id.js';
 import type { ResolvedFleetOutboxOptions } from './outbox-options.js';
+import { redisWarnings } from './redis-warnings.js';
 import { RetryWatch, type WatchedRetry } from './retry-watch.js';
 
 /** The name of the backoff strategy that gives BullMQ the retry delay of the Mailer's settings. */
@@ -159,6 +160,9 @@ export class FleetOutbox implements Outbox {
     this.#renewal = setInterval(() => this.#renewClaims(), Math.max(300, Math.floor(lockMs / 3)));
     this.#renewal.unref();
     this.#schedulePoll(0);
+    void redisWarnings(redis, queue).then((warnings) => {
+      for (const warning of warnings) this.#options.onWarning(warning);
+    });
   }
 
   setRetryRule(rule: RetryRule): OutboxEntry[] {

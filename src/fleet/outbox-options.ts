@@ -37,6 +37,12 @@ export interface FleetOutboxOptions {
    * @default 250
    */
   readonly pollMs?: number;
+  /**
+   * Told what the Redis server would do to the fleet's messages when the outbox starts: keys evicted under memory
+   * pressure (`maxmemory-policy` other than `noeviction`), or nothing kept on disk.
+   * @default a Node process warning (`process.emitWarning`, code `MESSENGER_EMAIL_FLEET_REDIS`)
+   */
+  readonly onWarning?: (message: string) => void;
 }
 
 /** The options with their defaults, and the connection as ioredis options. */
@@ -47,6 +53,11 @@ export interface ResolvedFleetOutboxOptions {
   readonly encryptionKey: Uint8Array | undefined;
   readonly lockMs: number;
   readonly pollMs: number;
+  readonly onWarning: (message: string) => void;
+}
+
+function processWarning(message: string): void {
+  process.emitWarning(message, { type: 'MessengerEmailWarning', code: 'MESSENGER_EMAIL_FLEET_REDIS' });
 }
 
 function wholeAtLeast(name: string, value: number, least: number): number {
@@ -73,7 +84,14 @@ function name(option: string, value: unknown): string {
  * @throws TypeError naming the option and the value received
  */
 export function resolveFleetOutboxOptions(options: FleetOutboxOptions): ResolvedFleetOutboxOptions {
-  const { connection, lockMs = 30_000, pollMs = 250, prefix = 'messenger-email' } = options ?? {};
+  const {
+    connection,
+    lockMs = 30_000,
+    pollMs = 250,
+    prefix = 'messenger-email',
+    onWarning = processWarning,
+  } = options ?? {};
+  if (typeof onWarning !== 'function') throw new TypeError('fleetOutbox: onWarning must be a function');
   if (typeof connection !== 'object' || connection === null) {
     throw new TypeError('fleetOutbox: connection must be an ioredis client or ioredis options');
   }
@@ -88,5 +106,6 @@ export function resolveFleetOutboxOptions(options: FleetOutboxOptions): Resolved
     encryptionKey: checkedEncryptionKey(options.encryptionKey),
     lockMs: wholeAtLeast('lockMs', lockMs, 1000),
     pollMs: wholeAtLeast('pollMs', pollMs, 10),
+    onWarning,
   };
 }

@@ -6,8 +6,9 @@ import { createReadStream } from 'node:fs';
 import { lstat, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import Bottleneck from 'bottleneck';
+import { Redis } from 'ioredis';
 import nodemailer from 'nodemailer';
-import { fleetPermits } from '../dist/fleet.js';
+import { fleetEvents, fleetOutbox, fleetPermits } from '../dist/fleet.js';
 import {
   Mailer,
   type MailerEvents,
@@ -496,8 +497,23 @@ export async function spoolResume(args: { port: number; dir: string; warmDir: st
  * Redis: every process at the full rate) or with its own throttle at a third of the rate (the split
  * docs/multi-server.md describes). The three wait until `startAt` (the wall clock) so that they begin together.
  */
+/**
+ * Counts the commands this process sends to Redis (every client: BullMQ's and the throttle's), from now on: the
+ * round trips a message costs (a pipeline's commands each count).
+ */
+function countRedisCommands(): () => number {
+  let sent = 0;
+  const proto = Redis.prototype as unknown as { sendCommand: (...args: unknown[]) => unknown };
+  const original = proto.sendCommand;
+  proto.sendCommand = function (this: unknown, ...args: unknown[]) {
+    sent += 1;
+    return original.apply(this, args);
+  };
+  return () => sent;
+}
+
 export async function fleetSender(args: {
-  mode: 'fleet' | 'split';
+  mode: 'fleet' | 'split' | 'outbox';
   port: number;
   redisPort: number;
   key: string;
@@ -506,6 +522,7 @@ export async function fleetSender(args: {
   startAt: number;
 }) {
   const { mode, port, redisPort, key, perSecond, count, startAt } = args;
+  if (mode === 'outbox') return fleetOutboxSender(args);
   const shared = mode === 'fleet';
   const mailer = new Mailer({
     settings: settings(port, { throttlePerSecond: shared ? perSecond : Math.floor(perSecond / 3) }),
@@ -514,11 +531,55 @@ export async function fleetSender(args: {
   });
   await Promise.all(Array.from({ length: 20 }, (_, i) => mailer.send(small(i)))); // warm-up
   await sleep(Math.max(0, startAt - Date.now()));
+  const commands = countRedisCommands();
   const cpu0 = process.cpuUsage();
   const t0 = now();
   await Promise.all(Array.from({ length: count }, (_, i) => mailer.send(small(i))));
   const elapsed = now() - t0;
   const cpu = process.cpuUsage(cpu0);
+  const sent = commands();
   await mailer.close();
-  return { cpuMsPerMessage: (cpu.user + cpu.system) / 1000 / count, seconds: elapsed / 1000 };
+  return { cpuMsPerMessage: (cpu.user + cpu.system) / 1000 / count, seconds: elapsed / 1000, commands: sent };
+}
+
+/**
+ * One server of a full fleet: the outbox on BullMQ and the throttle in Redis. It hands `count` messages to the
+ * fleet, and delivers whatever the fleet gives it until the fleet's outbox is empty (any server may send any message).
+ */
+async function fleetOutboxSender(args: {
+  port: number;
+  redisPort: number;
+  key: string;
+  perSecond: number;
+  count: number;
+  startAt: number;
+}) {
+  const { port, redisPort, key, perSecond, count, startAt } = args;
+  const connection = { host: '127.0.0.1', port: redisPort };
+  const mailer = new Mailer({
+    settings: settings(port, { throttlePerSecond: perSecond }),
+    maxConcurrent: 5,
+    outbox: fleetOutbox({ connection, queue: key, onWarning: () => undefined }),
+    permits: fleetPermits({ connection, key: `${key}:permits` }),
+  });
+  const events = fleetEvents({ connection, queue: key });
+  await Promise.all(Array.from({ length: 20 }, (_, i) => mailer.enqueue(small(i)))); // warm-up
+  await sleep(Math.max(0, startAt - Date.now()));
+  const commands = countRedisCommands();
+  const cpu0 = process.cpuUsage();
+  const t0 = now();
+  await Promise.all(Array.from({ length: count }, (_, i) => mailer.enqueue(small(i))));
+  let polls = 0;
+  for (;;) {
+    polls += 1;
+    const counts = await events.counts();
+    if (counts.queued + counts.sending + counts.waitingRetry === 0 && mailer.stats().sending === 0) break;
+    await sleep(100);
+  }
+  const elapsed = now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  const sent = commands() - polls; // the bench's own polls of the counts are not the library's
+  await events.close();
+  await mailer.close();
+  return { cpuMsPerMessage: (cpu.user + cpu.system) / 1000 / count, seconds: elapsed / 1000, commands: sent };
 }

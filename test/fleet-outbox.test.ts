@@ -249,6 +249,85 @@ describe.skipIf(missing !== undefined)('fleetOutbox', () => {
     expect(warned[1]).toEqual([]);
   });
 
+  it('renews the claim of an attempt that outlasts the lease: no other server takes it', async () => {
+    const queue = freshQueue();
+    const connection = { host: redis.host, port: redis.port };
+    const slow = new Mailer({
+      settings: sinkSettings(sink),
+      transport: (settings) => {
+        const inner = sinkTransport(sink)(settings);
+        return {
+          send: async (mail, signal, progress) => {
+            await new Promise((resolve) => setTimeout(resolve, 3000)); // three leases of 1 s
+            return inner.send(mail, signal, progress);
+          },
+          close: () => inner.close?.(),
+        };
+      },
+      outbox: fleetOutbox({ connection, queue, lockMs: 1000, pollMs: 20 }),
+    });
+    closing.push(() => slow.close());
+    const sending = new Promise((resolve) => slow.once('sending', resolve));
+    await slow.enqueue({ to: 'long@example.org', subject: 'long', text: 'x' }, { id: 'long' });
+    await sending;
+    const other = new Mailer({
+      settings: sinkSettings(sink),
+      transport: sinkTransport(sink),
+      outbox: fleetOutbox({ connection, queue, lockMs: 1000, pollMs: 20 }),
+    });
+    closing.push(() => other.close());
+    const takenByOther: unknown[] = [];
+    other.on('sending', (e) => takenByOther.push(e));
+    await until(() => sink.messages.length === 1, 'the long attempt to finish');
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(takenByOther).toEqual([]);
+    expect(sink.messages.map((m) => m.subject)).toEqual(['long']);
+  });
+
+  it('seals messages with the encryptionKey: Redis holds no body, a server without the key leaves them to others', async () => {
+    const queue = freshQueue();
+    const connection = { host: redis.host, port: redis.port };
+    const key = new Uint8Array(32).fill(7);
+    const never = {
+      bind: () => undefined,
+      setRate: () => undefined,
+      take: () => [],
+      close: async () => undefined,
+    };
+    const handing = new Mailer({
+      settings: sinkSettings(sink),
+      outbox: fleetOutbox({ connection, queue, encryptionKey: key }),
+      permits: never,
+    });
+    closing.push(() => handing.close());
+    await handing.enqueue(
+      { to: 'sealed@example.org', subject: 'Report card', text: 'Grades: A, B, A' },
+      { id: 'sealed' },
+    );
+    const stored = await everythingIn(redis);
+    expect(stored).not.toContain('Grades: A, B, A');
+    expect(stored).not.toContain('sealed@example.org');
+    const keyless = new Mailer({
+      settings: sinkSettings(sink),
+      transport: sinkTransport(sink),
+      outbox: fleetOutbox({ connection, queue, pollMs: 20 }),
+    });
+    closing.push(() => keyless.close());
+    const errors: string[] = [];
+    keyless.on('outboxError', (e) => errors.push(e.error.message));
+    await until(() => errors.length > 0, 'the server without the key to say so');
+    expect(errors[0]).toContain('cannot open 1 message(s)');
+    await keyless.close();
+    const keyed = new Mailer({
+      settings: sinkSettings(sink),
+      transport: sinkTransport(sink),
+      outbox: fleetOutbox({ connection, queue, encryptionKey: key, pollMs: 20 }),
+    });
+    closing.push(() => keyed.close());
+    await until(() => sink.messages.length === 1, 'a server with the key to send it', 15_000);
+    expect(sink.messages[0]?.raw.toString('utf8')).toContain('Grades: A, B, A');
+  });
+
   it('lets any process follow every message of the fleet and read its counts', async () => {
     const queue = freshQueue();
     const events = fleetEvents({ connection: { host: redis.host, port: redis.port }, queue });

@@ -249,6 +249,40 @@ describe.skipIf(missing !== undefined)('fleetOutbox', () => {
     expect(warned[1]).toEqual([]);
   });
 
+  it('holds Max Errors Before Cancel across servers: the counts live in the job', async () => {
+    const queue = freshQueue();
+    sink.failAlways('stubborn@example.org', { type: 'rcpt', code: 451 });
+    const server = () => {
+      const mailer = new Mailer({
+        settings: sinkSettings(sink, { maxErrorsBeforeCancel: 4, minutesBetweenRetries: 0 }),
+        transport: sinkTransport(sink),
+        outbox: fleetOutbox({ connection: { host: redis.host, port: redis.port }, queue, pollMs: 20 }),
+      });
+      closing.push(() => mailer.close());
+      return mailer;
+    };
+    const attempts: string[] = [];
+    const cancelled: { attempts: number; reason: string }[] = [];
+    const first = server();
+    first.on('sending', (e) => attempts.push(`first ${e.attempt}`));
+    const closed = new Promise<void>((resolve) => {
+      first.on('failed', (e) => {
+        if (e.attempt === 2) void first.close().then(resolve); // this server stops after two failures
+      });
+    });
+    await first.enqueue({ to: 'stubborn@example.org', subject: 'stubborn', text: 'x' }, { id: 'stubborn' });
+    await closed;
+    const second = server();
+    second.on('sending', (e) => attempts.push(`second ${e.attempt}`));
+    second.on('cancelled', (e) => cancelled.push({ attempts: e.attempts, reason: e.reason }));
+    await until(() => cancelled.length === 1, 'the message to be given up');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    console.log(`Max Errors 4 across two servers: ${attempts.join(', ')}`);
+    expect(attempts).toEqual(['first 1', 'first 2', 'second 3', 'second 4']);
+    expect(sink.attempts.get('stubborn@example.org')).toBe(4);
+    expect(cancelled).toEqual([{ attempts: 4, reason: 'max-errors' }]);
+  });
+
   it('renews the claim of an attempt that outlasts the lease: no other server takes it', async () => {
     const queue = freshQueue();
     const connection = { host: redis.host, port: redis.port };

@@ -98,6 +98,8 @@ export class Mailer extends IsolatingEmitter<MailerEvents> {
   #busy = false;
   #closed = false;
   #closing: Promise<void> | undefined;
+  /** Releases the dispatcher once the first settings are applied. */
+  #unconfigured: (() => void) | undefined;
 
   /**
    * @param options - settings, policy, transport, outbox and tuning; all optional
@@ -132,6 +134,8 @@ export class Mailer extends IsolatingEmitter<MailerEvents> {
       start: (message, permit) => this.#attempt(message, permit),
       failed: (error) => this.#outboxFailed(error),
     });
+    // Nothing is claimed before there are settings to send with: a shared outbox may hold other servers' messages.
+    this.#unconfigured = this.#dispatcher.pause();
     if (options.settings !== undefined) this.#apply(parseEmailSettings(options.settings, this.#policy));
   }
 
@@ -312,6 +316,8 @@ export class Mailer extends IsolatingEmitter<MailerEvents> {
   #apply(settings: EmailSettings): void {
     const secrets = secretForms(settings.username, settings.password);
     this.#settings = settings;
+    this.#unconfigured?.();
+    this.#unconfigured = undefined;
     this.#secrets = secrets;
     this.#transports.replace(this.#factory(settings), secrets);
     this.#permits.setRate(settings.throttlePerSecond);

@@ -48,6 +48,6 @@ export class Waiters {
 /** What a `send()` rejects with when the Mailer closes and a durable outbox keeps its message. */
 function keptError(id: string): MailerClosedError {
   return new MailerClosedError(
-    `The mailer closed before message ${showValue(id, { quote: false })} was sent; it is kept in the outbox and is sent after resume() in the next start`,
+    `The mailer closed before message ${showValue(id, { quote: false })} was sent; it is kept in the outbox and sent later: after resume() at the next start, or by another server of a fleet`,
   );
 }

@@ -2,7 +2,8 @@
  * The Outbox conformance suite against the fleet outbox, on a real redis-server started for this file. Without
  * redis-server the file is skipped, except in CI, where it fails.
  */
-import { afterAll, beforeAll, describe, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { GRACE_MS } from '../src/fleet/fleet-outbox.js';
 import { fleetOutbox } from '../src/fleet/index.js';
 import { describeOutbox } from './support/outbox-conformance.js';
 import { type RedisServer, redisServerMissing, startRedisServer } from './support/redis-server.js';
@@ -38,8 +39,13 @@ if (missing !== undefined && process.env.CI === undefined) {
       outbox: fleetOutbox(options),
       reopen: () => fleetOutbox(options),
       shared: {
-        // the lease runs out, then BullMQ's stalled check (every lockMs / 2) marks the claim and takes it back
-        cutOffFound: () => new Promise((resolve) => setTimeout(resolve, LOCK_MS * 2 + 500)),
+        cutOffFound: async (outbox) => {
+          // the lease runs out, then BullMQ's stalled check (every lockMs / 2) marks the claim and takes it back
+          await new Promise((resolve) => setTimeout(resolve, LOCK_MS * 2 + 500));
+          // the first claim gives the server that stopped time to mark an outcome; then that time passes
+          expect(await outbox.claim(5, Date.now())).toEqual([]);
+          vi.setSystemTime(Date.now() + GRACE_MS + 1);
+        },
       },
       cleanup: async () => undefined,
     };

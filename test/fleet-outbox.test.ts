@@ -5,6 +5,8 @@
  * counts is what the SMTP server received: every message, how many times, in which order, at what rate.
  * Without redis-server the file is skipped, except in CI, where it fails.
  */
+import { spawn } from 'node:child_process';
+import { resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { fleetEvents, fleetOutbox, fleetPermits } from '../src/fleet/index.js';
@@ -283,6 +285,103 @@ describe.skipIf(missing !== undefined)('fleetOutbox', () => {
     expect(cancelled).toEqual([{ attempts: 4, reason: 'max-errors' }]);
   });
 
+  it('claims nothing before the Mailer has settings', async () => {
+    const queue = freshQueue();
+    const connection = { host: redis.host, port: redis.port };
+    const events = fleetEvents({ connection, queue });
+    closing.push(() => events.close());
+    const idle = new Mailer({ outbox: fleetOutbox({ connection, queue, pollMs: 20 }) }); // settings come later
+    closing.push(() => idle.close());
+    const handing = fleetMailer(queue);
+    await handing.close(); // hands over one message below, then leaves
+    const other = new Mailer({
+      settings: sinkSettings(sink),
+      outbox: fleetOutbox({ connection, queue }),
+      permits: {
+        bind: () => undefined,
+        setRate: () => undefined,
+        take: () => [],
+        close: async () => undefined,
+      },
+    });
+    closing.push(() => other.close());
+    await other.enqueue({ to: 'later@example.org', subject: 'later', text: 'x' }, { id: 'later' });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(await events.counts()).toEqual({ queued: 1, waitingRetry: 0, sending: 0 });
+    idle.configure(sinkSettings(sink));
+    await until(() => sink.messages.length === 1, 'the message once settings are there');
+  });
+
+  it('does not send again a message delivered while Redis was down for longer than the lease', async () => {
+    const queue = freshQueue();
+    const connection = { host: redis.host, port: redis.port };
+    let outage: Promise<void> | undefined;
+    const a = new Mailer({
+      settings: sinkSettings(sink),
+      transport: (settings) => {
+        const inner = sinkTransport(sink)(settings);
+        return {
+          send: async (mail, signal, progress) => {
+            outage = redis.stop('SIGKILL'); // Redis goes down while the message is on the wire
+            await outage;
+            return inner.send(mail, signal, progress);
+          },
+          close: () => inner.close?.(),
+        };
+      },
+      outbox: fleetOutbox({ connection, queue, lockMs: 1000, pollMs: 20 }),
+    });
+    closing.push(() => a.close());
+    const errors: string[] = [];
+    a.on('outboxError', (e) => errors.push(e.error.message));
+    const sent = new Promise((resolve) => a.once('sent', resolve));
+    await a.enqueue({ to: 'once@example.org', subject: 'once', text: 'x' }, { id: 'once' });
+    await sent;
+    await new Promise((resolve) => setTimeout(resolve, 2500)); // the lease of 1 s runs out meanwhile
+    await redis.restart();
+    const b = new Mailer({
+      settings: sinkSettings(sink),
+      transport: sinkTransport(sink),
+      outbox: fleetOutbox({ connection, queue, lockMs: 1000, pollMs: 20 }),
+    });
+    closing.push(() => b.close());
+    await new Promise((resolve) => setTimeout(resolve, 4000)); // the stalled check, then any claim of it
+    console.log(
+      `sent during an outage: ${sink.messages.length} received; outboxError: ${errors[0] ?? 'none'}`,
+    );
+    expect(errors[0]).toContain('record a message sent');
+    expect(sink.messages.map((m) => m.subject)).toEqual(['once']);
+  });
+
+  it('lets the process exit after close() while Redis is down', async () => {
+    const bare = await startRedisServer();
+    closing.push(() => bare.close());
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', resolve(import.meta.dirname, 'support', 'fleet-close-child.ts'), String(bare.port)],
+      { stdio: ['pipe', 'pipe', 'inherit'] },
+    );
+    const exited = new Promise<number | null>((done) => child.once('exit', done));
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString('utf8');
+    });
+    await until(() => output.includes('"ready"'), 'the child to reach Redis', 30_000);
+    await bare.stop('SIGKILL');
+    child.stdin.write('close\n');
+    const started = performance.now();
+    const code = await Promise.race([
+      exited,
+      new Promise((done) => setTimeout(() => done('still running'), 8000)),
+    ]);
+    if (code === 'still running') child.kill('SIGKILL');
+    console.log(
+      `closed with Redis down: ${output.trim().split('\n').at(-1)}; exited after ${Math.round(performance.now() - started)} ms`,
+    );
+    expect(code).toBe(0);
+    expect(output).toContain('"closed"');
+  });
+
   it('renews the claim of an attempt that outlasts the lease: no other server takes it', async () => {
     const queue = freshQueue();
     const connection = { host: redis.host, port: redis.port };
@@ -434,8 +533,15 @@ describe.skipIf(missing !== undefined)('fleetOutbox', () => {
     const [a, b, c] = (await startFleet(100)) as [FleetChild, FleetChild, FleetChild];
     await Promise.all([enqueue(a, 'a', 200), enqueue(b, 'b', 200), enqueue(c, 'c', 200)]);
     await until(() => sink.messages.length >= 100, '100 delivered');
+    // killed while it has attempts under way: started (`sending`) and not yet reported sent
+    const underWay = () => {
+      const sent = new Set(b.lines.map((line) => line.sent).filter((id) => id !== undefined));
+      return b.lines.filter((line) => line.sending !== undefined && !sent.has(line.sending)).length;
+    };
+    await until(() => underWay() > 0, 'server B to have an attempt under way');
     b.process.kill('SIGKILL');
     await b.exited;
+    const inFlightAtKill = underWay();
     const atKill = sink.messages.length;
     await until(() => sink.messages.length >= 250, '250 delivered');
     await redis.stop('SIGKILL');
@@ -462,12 +568,14 @@ describe.skipIf(missing !== undefined)('fleetOutbox', () => {
     );
     const cancelled = [a, c].flatMap((s) => s.lines.filter((l) => l.cancelled !== undefined));
     console.log(
-      `kill test: ${expected.length} accepted (${refused.rejected.length} refused while Redis was down, in ${refused.rejected.map((r) => Math.round(r.ms)).join('/')} ms), ${counts.size} distinct received, ${sink.messages.length} in all; server B killed after ${atKill} received; duplicates: ${duplicates.length} (${duplicates.map(([id, n]) => `${id}×${n}`).join(', ') || 'none'}); attempts cut off, reported unknownOutcome: ${cutOff.length}; cancelled: ${cancelled.length}`,
+      `kill test: ${expected.length} accepted (${refused.rejected.length} refused while Redis was down, in ${refused.rejected.map((r) => Math.round(r.ms)).join('/')} ms), ${counts.size} distinct received, ${sink.messages.length} in all; server B killed after ${atKill} received with ${inFlightAtKill} attempt(s) under way; duplicates: ${duplicates.length} (${duplicates.map(([id, n]) => `${id}×${n}`).join(', ') || 'none'}); attempts cut off, reported unknownOutcome: ${cutOff.length}; cancelled: ${cancelled.length}`,
     );
     expect(refused.rejected.every((r) => r.code === 'FLEET_UNAVAILABLE' && r.ms < 3000)).toBe(true);
     expect(cancelled).toEqual([]);
     for (const id of expected) expect(counts.get(id), id).toBeGreaterThanOrEqual(1);
     expect([...counts.keys()].filter((id) => !expected.includes(id))).toEqual([]);
+    // every attempt B had under way is found cut off by another server (with what B had claimed ahead)
+    expect(cutOff.length).toBeGreaterThanOrEqual(inFlightAtKill);
     // in flight: B's claims at its kill (2 connections, 2 claimed ahead), and every server's at Redis's restart
     expect(duplicates.length).toBeLessThanOrEqual(4 + 12);
     for (const [id] of duplicates) {

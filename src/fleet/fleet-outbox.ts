@@ -34,11 +34,20 @@ import type {
 } from '../outbox/types.js';
 import { scrubForeign, secretForms } from '../secrets.js';
 import { showValue } from '../truncate.js';
-import { failureForJob, fromJob, JobDataError, jobData, toJobData, uncountedStalls } from './job-data.js';
+import {
+  type FleetJobData,
+  failureForJob,
+  fromJob,
+  JobDataError,
+  jobData,
+  toJobData,
+  uncountedStalls,
+} from './job-data.js';
 import { jobIdOf, messageIdOf } from './job-id.js';
 import type { ResolvedFleetOutboxOptions } from './outbox-options.js';
 import { redisWarnings } from './redis-warnings.js';
 import { RetryWatch, type WatchedRetry } from './retry-watch.js';
+import { type FinalState, finishJob, markedOutcome, UnrecordedOutcomes } from './unrecorded.js';
 
 /** The name of the backoff strategy that gives BullMQ the retry delay of the Mailer's settings. */
 const BACKOFF = 'messenger-email-retry';
@@ -46,8 +55,14 @@ const BACKOFF = 'messenger-email-retry';
 const UNLIMITED_ATTEMPTS = 1_000_000_000;
 /** How long adding a message may take before `send()` is told the fleet is unavailable. */
 const ADD_TIMEOUT_MS = 2000;
-/** How long `close()` waits for BullMQ's connections to close. */
+/** How long `close()` waits for claims and settlements on their way, then for BullMQ's connections to close. */
 const CLOSE_TIMEOUT_MS = 2000;
+/** How long a settlement may wait for Redis before the Mailer is told (the outcome is then recorded later). */
+const SETTLE_TIMEOUT_MS = 5000;
+/** How often outcomes not yet recorded are tried again. */
+const RECORD_RETRY_MS = 1000;
+/** How long a message taken back from a server that stopped answering waits for that server to mark its outcome. */
+export const GRACE_MS = 3 * RECORD_RETRY_MS;
 /** How long a message this server cannot open waits before another server is offered it. */
 const FOREIGN_DELAY_MS = 5000;
 
@@ -119,6 +134,9 @@ export class FleetOutbox implements Outbox {
   #renewal: ReturnType<typeof setInterval> | undefined;
   #lastError: Error | undefined;
   #closed = false;
+  /** Claims and settlements on their way to Redis, for `close()` to wait for. */
+  readonly #inFlight = new Set<Promise<unknown>>();
+  readonly #unrecorded = new UnrecordedOutcomes();
 
   /** @param options - checked options */
   constructor(options: ResolvedFleetOutboxOptions) {
@@ -161,7 +179,13 @@ export class FleetOutbox implements Outbox {
     this.#renewal.unref();
     this.#schedulePoll(0);
     void redisWarnings(redis, queue).then((warnings) => {
-      for (const warning of warnings) this.#options.onWarning(warning);
+      for (const warning of warnings) {
+        try {
+          this.#options.onWarning(warning);
+        } catch {
+          // a warning handler that fails must not stop the outbox
+        }
+      }
     });
   }
 
@@ -204,7 +228,10 @@ export class FleetOutbox implements Outbox {
     })();
     try {
       await within(stored, ADD_TIMEOUT_MS, () =>
-        this.#unavailable('did not answer in time', 'store the message'),
+        this.#unavailable(
+          `did not answer within ${ADD_TIMEOUT_MS / 1000} s (the message may still be stored and sent: hand it over again with the same id, which is refused while it is pending)`,
+          'confirm the message',
+        ),
       );
     } catch (error) {
       if (error instanceof InvalidMessageError || error instanceof FleetUnavailableError) throw error;
@@ -217,7 +244,11 @@ export class FleetOutbox implements Outbox {
     return this.#estimate;
   }
 
-  async claim(max: number): Promise<OutboxMessage[]> {
+  claim(max: number): Promise<OutboxMessage[]> {
+    return this.#track(this.#claim(max));
+  }
+
+  async #claim(max: number): Promise<OutboxMessage[]> {
     const worker = this.#worker;
     if (worker === undefined || this.#closed || max <= 0) return [];
     await this.#promoting;
@@ -234,36 +265,74 @@ export class FleetOutbox implements Outbox {
     });
     if (jobs.length === 0 && failure !== undefined) throw this.#unavailable(failure, 'claim messages');
     this.#estimate = jobs.length < max ? 0 : Math.max(0, this.#estimate - jobs.length);
-    const messages: OutboxMessage[] = [];
-    const unreadable: Claim[] = [];
-    for (const claim of jobs) {
-      let message: OutboxMessage;
-      try {
-        message = fromJob(claim.job, this.#cipher);
-      } catch (error) {
-        if (error instanceof JobDataError) {
-          await this.#unreadable(claim, error);
-          if (error.keyProblem) unreadable.push(claim);
-          continue;
-        }
-        throw error;
-      }
-      if (uncountedStalls(claim.job) > 0) {
-        await this.#recover(claim, message);
-        continue;
-      }
-      this.#claimed.set(message.id, claim);
-      messages.push(message);
+    if (this.#closed) {
+      // closed while the claim was on its way: nothing starts, so each goes back as it was
+      await Promise.all(jobs.map((claim) => this.#giveBack(claim, 0).catch(ignore)));
+      return [];
     }
-    if (unreadable.length > 0 && messages.length === 0) {
+    const messages: OutboxMessage[] = [];
+    let unreadable = 0;
+    let trouble: unknown;
+    for (const claim of jobs) {
+      try {
+        const message = await this.#take(claim);
+        if (message === 'unreadable') unreadable += 1;
+        else if (message !== undefined) messages.push(message);
+      } catch (error) {
+        trouble = error; // this one stays claimed until its lease runs out; the others go on
+      }
+    }
+    if (messages.length === 0 && unreadable > 0) {
       throw new OutboxUnavailableError(
-        `This server cannot open ${unreadable.length} message(s) of the fleet's outbox (${showValue(this.#options.queue)}): give every server the same encryptionKey and the same version of messenger-email. They stay in Redis for the servers that can.`,
+        `This server cannot open ${unreadable} message(s) of the fleet's outbox (${showValue(this.#options.queue)}): give every server the same encryptionKey and the same version of messenger-email. They stay in Redis for the servers that can.`,
       );
     }
+    if (messages.length === 0 && trouble !== undefined) throw this.#unavailable(trouble, 'claim messages');
     return messages;
   }
 
-  async settle(message: OutboxEntry, outcome: Settlement): Promise<void> {
+  /**
+   * One claimed job: the message to hand over, or undefined when it was dealt with here (an outcome marked by a
+   * server that could not record it, an attempt cut off, a job that is no message), or `'unreadable'` when it was
+   * left for a server with the right key.
+   */
+  async #take(claim: Claim): Promise<OutboxMessage | 'unreadable' | undefined> {
+    const marked = markedOutcome(claim.job);
+    if (marked !== undefined) {
+      await this.#do(
+        finishJob(claim.job, claim.token, marked, 'cancelled'),
+        'finish a message already settled',
+      );
+      return undefined;
+    }
+    let message: OutboxMessage;
+    try {
+      message = fromJob(claim.job, this.#cipher);
+    } catch (error) {
+      if (!(error instanceof JobDataError)) throw error;
+      await this.#unreadable(claim, error);
+      return error.keyProblem ? 'unreadable' : undefined;
+    }
+    if (uncountedStalls(claim.job) > 0) {
+      const { stalledCounter } = claim.job;
+      if (jobData(claim.job)?.graced !== stalledCounter) {
+        // Its server may be alive and only have lost Redis for longer than the lease, with the message delivered:
+        // it is given time to mark the outcome before the attempt is counted as cut off and tried again.
+        await this.#giveBack(claim, GRACE_MS, { graced: stalledCounter });
+        return undefined;
+      }
+      await this.#recover(claim, message);
+      return undefined;
+    }
+    this.#claimed.set(message.id, claim);
+    return message;
+  }
+
+  settle(message: OutboxEntry, outcome: Settlement): Promise<void> {
+    return this.#track(this.#settle(message, outcome));
+  }
+
+  async #settle(message: OutboxEntry, outcome: Settlement): Promise<void> {
     const exhausted = this.#exhausted.get(message.id);
     if (exhausted !== undefined) {
       this.#exhausted.delete(message.id);
@@ -272,27 +341,44 @@ export class FleetOutbox implements Outbox {
     }
     const claim = this.#claimed.get(message.id);
     if (claim === undefined) return;
-    this.#claimed.delete(message.id);
-    const { job, token } = claim;
-    switch (outcome.state) {
-      case 'sent':
-        await this.#do(job.moveToCompleted('sent', token, false), 'record a message sent');
-        return;
-      case 'cancelled': {
-        const reason = message.lastError?.message ?? 'cancelled';
-        await this.#do(
-          job.moveToFailed(new UnrecoverableError(reason), token, false),
-          'record a cancellation',
-        );
-        return;
+    try {
+      switch (outcome.state) {
+        case 'sent':
+        case 'cancelled':
+          await this.#finish(claim, message, outcome.state);
+          return;
+        case 'waiting':
+          await this.#retryLater(claim, message, message.lastError ?? new Error('failed'));
+          return;
+        case 'unstarted':
+          await this.#giveBack(claim, 0);
+          this.#estimate += 1;
+          return;
       }
-      case 'waiting':
-        await this.#retryLater(claim, message, message.lastError ?? new Error('failed'));
-        return;
-      case 'unstarted':
-        await this.#giveBack(claim, 0);
-        this.#estimate += 1;
-        return;
+    } finally {
+      // renewed until here: a claim given up while its record is on its way could be taken by another server
+      if (this.#claimed.get(message.id) === claim) this.#claimed.delete(message.id);
+    }
+  }
+
+  /**
+   * Records a final outcome, within {@link SETTLE_TIMEOUT_MS}; when Redis does not take it in time, it is kept and
+   * recorded later (the Mailer is told), so that the message is not taken for an attempt cut off and sent again.
+   */
+  async #finish(claim: Claim, message: OutboxEntry, state: FinalState): Promise<void> {
+    const reason = message.lastError?.message ?? 'cancelled';
+    const finished = finishJob(claim.job, claim.token, state, reason);
+    try {
+      await within(
+        finished,
+        SETTLE_TIMEOUT_MS,
+        () => new Error(`Redis did not answer within ${SETTLE_TIMEOUT_MS / 1000} s`),
+      );
+    } catch (error) {
+      void finished.catch(ignore);
+      this.#unrecorded.add(message.id, claim.job, claim.token, state, reason, RECORD_RETRY_MS);
+      const what = state === 'sent' ? 'record a message sent' : 'record a cancellation';
+      throw this.#unavailable(error, `${what} (it is tried again every second)`);
     }
   }
 
@@ -315,15 +401,32 @@ export class FleetOutbox implements Outbox {
     this.#closed = true;
     this.#retries.stop();
     if (this.#poll !== undefined) clearTimeout(this.#poll);
+    // claims and settlements on their way finish first (a claim cut off here would count as an attempt cut off)
+    const settling = Promise.allSettled([...this.#inFlight]).then(() => this.#unrecorded.retry());
+    await within(settling, CLOSE_TIMEOUT_MS, () => new Error('late')).catch(ignore);
+    this.#unrecorded.stop();
     if (this.#renewal !== undefined) clearInterval(this.#renewal);
     const closing = Promise.all([
       this.#worker?.close(true).catch(ignore),
       this.#queue?.close().catch(ignore),
     ]);
-    await within(closing, CLOSE_TIMEOUT_MS, () => new Error('close timed out')).catch(() => {
-      void this.#worker?.disconnect().catch(ignore);
-      void this.#queue?.disconnect().catch(ignore);
-    });
+    await within(closing, CLOSE_TIMEOUT_MS, () => new Error('late')).catch(ignore);
+    // a client BullMQ could not quit (Redis down) would go on reconnecting and keep the process alive
+    const dropping = Promise.all([
+      this.#worker?.disconnect().catch(ignore),
+      this.#queue?.disconnect().catch(ignore),
+    ]);
+    await within(dropping, CLOSE_TIMEOUT_MS, () => new Error('late')).catch(ignore);
+  }
+
+  /** Tracks an operation on its way to Redis until it settles. */
+  #track<T>(work: Promise<T>): Promise<T> {
+    this.#inFlight.add(work);
+    const forget = (): void => {
+      this.#inFlight.delete(work);
+    };
+    work.then(forget, forget);
+    return work;
   }
 
   #nextToken(): string {
@@ -359,12 +462,11 @@ export class FleetOutbox implements Outbox {
   }
 
   /** Gives a claim back without a start: its start is subtracted from BullMQ's count. */
-  async #giveBack(claim: Claim, delayMs: number, stalls?: number): Promise<void> {
+  async #giveBack(claim: Claim, delayMs: number, patch: Partial<FleetJobData> = {}): Promise<void> {
     const { job, token } = claim;
     const data = jobData(job);
     if (data !== undefined) {
-      const unstarted = (data.unstarted ?? 0) + 1;
-      const updated = { ...data, unstarted, ...(stalls === undefined ? {} : { stalls }) };
+      const updated = { ...data, unstarted: (data.unstarted ?? 0) + 1, ...patch };
       await this.#do(job.updateData(updated), 'give a message back');
       job.data = updated;
     }
@@ -432,12 +534,13 @@ export class FleetOutbox implements Outbox {
   #promote(due: WatchedRetry[]): void {
     this.#estimate += due.length;
     const promoted = Promise.all(due.map(({ job }) => job.promote().catch(ignore)));
-    this.#promoting = Promise.all([this.#promoting, promoted]);
+    this.#promoting = Promise.all([this.#promoting, promoted]).then(ignore);
     this.#host?.wake();
   }
 
+  /** Renews the claims this server holds: attempts under way, and outcomes not yet recorded. */
   #renewClaims(): void {
-    for (const { job, token } of this.#claimed.values()) {
+    for (const { job, token } of [...this.#claimed.values(), ...this.#unrecorded.claims()]) {
       job.extendLock(token, this.#options.lockMs).catch((error: unknown) => {
         this.#lastError = scrubForeign(error, this.#secrets);
       });
@@ -486,9 +589,11 @@ export class FleetOutbox implements Outbox {
   #unavailable(error: unknown, what: string): FleetUnavailableError {
     if (error instanceof FleetUnavailableError) return error;
     const cause = scrubForeign(typeof error === 'string' ? new Error(error) : error, this.#secrets);
-    const last = this.#lastError === undefined ? '' : ` (last connection error: ${this.#lastError.message})`;
+    const said = (text: string) => showValue(text.replace(/\.+$/, ''), { quote: false });
+    const last =
+      this.#lastError === undefined ? '' : ` (last connection error: ${said(this.#lastError.message)})`;
     return new FleetUnavailableError(
-      `Redis at ${this.#server} could not ${what} in the fleet's outbox ${showValue(this.#options.queue)}: ${showValue(cause.message, { quote: false })}${last}. Check that Redis is running and that this server can reach it; nothing accepted is lost.`,
+      `Redis at ${this.#server} could not ${what} in the fleet's outbox ${showValue(this.#options.queue)}: ${said(cause.message)}${last}. Check that Redis is running and that this server can reach it.`,
       { cause },
     );
   }

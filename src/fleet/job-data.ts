@@ -37,6 +37,13 @@ export interface FleetJobData {
   unstarted?: number;
   /** BullMQ's `stalledCounter` when its stalls were last counted as failed attempts. */
   stalls?: number;
+  /**
+   * The message was sent (or given up) by a server that could not record it in time: the next server to claim it
+   * finishes the job instead of sending it.
+   */
+  settled?: 'sent' | 'cancelled';
+  /** BullMQ's `stalledCounter` when the server that stalled was last given time to mark an outcome. */
+  graced?: number;
 }
 
 interface JobBody {

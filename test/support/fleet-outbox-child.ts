@@ -8,7 +8,7 @@
  *   time, and says `{"enqueued":"b","ok":n,"rejected":[{"code":…,"ms":…}]}`.
  * - `{"close":true}`: closes the Mailer and exits.
  *
- * Every delivery, failure, cancellation and outbox error is said as it happens: `{"sent":id}`,
+ * Every attempt, delivery, failure, cancellation and outbox error is said as it happens: `{"sending":id}`, `{"sent":id}`,
  * `{"failed":id,"unknownOutcome":true|false}`, `{"cancelled":id,"reason":…}`, `{"outboxError":…}`.
  */
 import { fleetOutbox, fleetPermits } from '../../src/fleet/index.js';
@@ -44,6 +44,7 @@ const mailer = new Mailer({
   permits: fleetPermits({ connection, key: options.key, leaseMs: options.lockMs ?? 2000 }),
   maxConcurrent: options.maxConcurrent ?? 2,
 });
+mailer.on('sending', (e) => say({ sending: e.id }));
 mailer.on('sent', (e) => say({ sent: e.id }));
 mailer.on('failed', (e) => say({ failed: e.id, unknownOutcome: e.unknownOutcome === true }));
 mailer.on('cancelled', (e) => say({ cancelled: e.id, reason: e.reason }));

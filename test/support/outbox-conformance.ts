@@ -14,9 +14,10 @@ export interface OutboxUnderTest {
   /**
    * A shared outbox (several servers, one store). Its store times retries by the wall clock, so the suite's clock
    * moves `Date` too; `load()` finds nothing (the messages stay where they are), and an attempt cut off is found
-   * when the message is claimed again, once `cutOffFound()` resolves (the claim's lease ran out).
+   * when the message is claimed again, once `cutOffFound(outbox)` resolves (the claim's lease ran out, and any
+   * wait the outbox gives the server that stopped is over).
    */
-  shared?: { cutOffFound(): Promise<void> };
+  shared?: { cutOffFound(outbox: Outbox): Promise<void> };
   cleanup(): Promise<void>;
 }
 
@@ -203,7 +204,7 @@ export function describeOutbox(name: string, make: () => Promise<OutboxUnderTest
       if (under.shared !== undefined) {
         expect(await again.load()).toEqual({ messages: [], quarantined: [] });
         expect((await again.claim(5, clock.now())).map((m) => m.id)).toEqual(['fresh']);
-        await under.shared.cutOffFound();
+        await under.shared.cutOffFound(again);
         expect(await again.claim(5, clock.now())).toEqual([]); // 'cut' is found, counted and waits its retry
         expect(
           recovered.map((r) => [r.message.id, r.message.attempts, r.message.failures, r.exhausted]),

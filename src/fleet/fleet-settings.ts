@@ -29,7 +29,7 @@ export interface FleetSettingsOptions {
    * This server's SMTP password, from its own configuration (an environment variable, a secret store). It is
    * never written to Redis: it joins the fleet's settings when they are applied here.
    */
-  readonly password?: string;
+  readonly password?: string | undefined;
   /**
    * How often, in milliseconds, the version in Redis is checked in case a change notice was missed. At least 100.
    * @default 500

@@ -19,6 +19,7 @@ function hostOf(clock: ManualClock, wake: () => void = () => undefined): OutboxH
     wake,
     dropped: () => undefined,
     recovered: () => undefined,
+    finishedElsewhere: () => undefined,
   };
 }
 

@@ -4,11 +4,12 @@
  */
 import { type ConnectionOptions, Queue, QueueEvents } from 'bullmq';
 import { EventEmitter } from 'eventemitter3';
-import { FleetUnavailableError } from '../errors.js';
+import { type CancelReason, FleetUnavailableError } from '../errors.js';
 import { scrubForeign, secretForms } from '../secrets.js';
 import { showValue } from '../truncate.js';
 import { messageIdOf } from './job-id.js';
 import type { ResolvedFleetOutboxOptions } from './outbox-options.js';
+import { cancelledOf } from './outcome-codec.js';
 
 /** Counts of a fleet's outbox, across every server. */
 export interface FleetCounts {
@@ -33,8 +34,11 @@ export interface FleetEventMap {
    * server of the attempt stopped while it was under way and another server will count and retry it.
    */
   failed: [event: { id: string; delayMs?: number; unknownOutcome?: true }];
-  /** The message was given up (Max Errors Before Cancel, a permanent failure): why, as the Mailer recorded it. */
-  cancelled: [event: { id: string; reason: string }];
+  /**
+   * The message was given up: `reason` is the last error's text as the Mailer recorded it, `cause` why it was given
+   * up (`'max-errors'`, `'permanent'`) and `attempts` how many it had.
+   */
+  cancelled: [event: { id: string; reason: string; cause?: CancelReason; attempts?: number }];
   /** Redis could not be read: the events resume when it is back. */
   error: [error: FleetUnavailableError];
 }
@@ -46,11 +50,21 @@ export class FleetEvents extends EventEmitter<FleetEventMap> {
   readonly #server: string;
   readonly #name: string;
   readonly #secrets: string[];
+  #closed = false;
 
   /** @param options - the same options as the fleet's outbox */
   constructor(options: ResolvedFleetOutboxOptions) {
     super();
-    const { redis, queue, prefix } = options;
+    const { queue, prefix } = options;
+    // the connections stop reconnecting once closed (a client BullMQ could not quit would keep the process alive)
+    const retry = options.redis.retryStrategy;
+    const retryStrategy = (times: number): number | undefined | null =>
+      this.#closed
+        ? null
+        : typeof retry === 'function'
+          ? (retry(times) as number | null)
+          : Math.min(times * 50, 2000);
+    const redis = { ...options.redis, retryStrategy };
     const { username, password, host, port, path } = redis;
     this.#secrets = secretForms(username ?? undefined, password ?? undefined);
     this.#server = path ?? `${host ?? 'localhost'}:${port ?? 6379}`;
@@ -72,7 +86,12 @@ export class FleetEvents extends EventEmitter<FleetEventMap> {
     });
     this.#events.on('stalled', ({ jobId }) => this.emit('failed', { id: id(jobId), unknownOutcome: true }));
     this.#events.on('failed', ({ jobId, failedReason }) => {
-      this.emit('cancelled', { id: id(jobId), reason: failedReason });
+      const cancelled = cancelledOf(String(failedReason));
+      this.emit('cancelled', {
+        id: id(jobId),
+        reason: cancelled?.message ?? String(failedReason),
+        ...(cancelled === undefined ? {} : { cause: cancelled.reason, attempts: cancelled.attempts }),
+      });
     });
     const failure = (error: Error) => this.emit('error', this.#unavailable(error));
     this.#events.on('error', failure);
@@ -102,12 +121,19 @@ export class FleetEvents extends EventEmitter<FleetEventMap> {
     }
   }
 
-  /** Stops reading and closes the connections. */
+  /** Stops reading and closes the connections (within about 2 s, even when Redis is down). */
   async close(): Promise<void> {
-    await Promise.all([
+    this.#closed = true;
+    const closing = Promise.all([
       this.#events.close().catch(() => undefined),
       this.#queue.close().catch(() => undefined),
     ]);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise((resolve) => {
+      timer = setTimeout(resolve, 2000);
+    });
+    await Promise.race([closing, late]);
+    clearTimeout(timer);
   }
 
   #unavailable(error: unknown): FleetUnavailableError {

@@ -45,6 +45,8 @@ import {
 } from './job-data.js';
 import { jobIdOf, messageIdOf } from './job-id.js';
 import type { ResolvedFleetOutboxOptions } from './outbox-options.js';
+import { cancelledText, sentValue } from './outcome-codec.js';
+import { OutcomeFollower } from './outcome-follower.js';
 import { redisWarnings } from './redis-warnings.js';
 import { RetryWatch, type WatchedRetry } from './retry-watch.js';
 import { type FinalState, finishJob, markedOutcome, UnrecordedOutcomes } from './unrecorded.js';
@@ -137,14 +139,28 @@ export class FleetOutbox implements Outbox {
   /** Claims and settlements on their way to Redis, for `close()` to wait for. */
   readonly #inFlight = new Set<Promise<unknown>>();
   readonly #unrecorded = new UnrecordedOutcomes();
+  readonly #follower: OutcomeFollower;
 
   /** @param options - checked options */
-  constructor(options: ResolvedFleetOutboxOptions) {
+  constructor(resolved: ResolvedFleetOutboxOptions) {
+    // Every connection BullMQ makes from these options stops reconnecting once the outbox is closed: a client that
+    // BullMQ could not quit (Redis down) would otherwise go on trying, and keep the process alive.
+    const retry = resolved.redis.retryStrategy;
+    const retryStrategy = (times: number): number | undefined | null =>
+      this.#closed
+        ? null
+        : typeof retry === 'function'
+          ? (retry(times) as number | null)
+          : Math.min(times * 50, 2000);
+    const options = { ...resolved, redis: { ...resolved.redis, retryStrategy } };
     this.#options = options;
     this.#cipher = options.encryptionKey === undefined ? undefined : new SpoolCipher(options.encryptionKey);
     const { username, password, host, port, path } = options.redis;
     this.#secrets = secretForms(username ?? undefined, password ?? undefined);
     this.#server = path ?? `${host ?? 'localhost'}:${port ?? 6379}`;
+    this.#follower = new OutcomeFollower(options, this.#cipher, (id, outcome) =>
+      this.#host?.finishedElsewhere(id, outcome),
+    );
     this.#retries = new RetryWatch(
       (entry) => (entry.failedAt ?? 0) + this.#rule.delayMs,
       (due) => this.#promote(due),
@@ -238,6 +254,7 @@ export class FleetOutbox implements Outbox {
       throw this.#unavailable(error, 'store the message');
     }
     this.#estimate += 1;
+    this.#follower.track(message.id);
   }
 
   ready(): number {
@@ -299,10 +316,9 @@ export class FleetOutbox implements Outbox {
   async #take(claim: Claim): Promise<OutboxMessage | 'unreadable' | undefined> {
     const marked = markedOutcome(claim.job);
     if (marked !== undefined) {
-      await this.#do(
-        finishJob(claim.job, claim.token, marked, 'cancelled'),
-        'finish a message already settled',
-      );
+      const detail =
+        marked === 'sent' ? 'sent' : cancelledText('permanent', claim.job.attemptsMade, 'cancelled');
+      await this.#do(finishJob(claim.job, claim.token, marked, detail), 'finish a message already settled');
       return undefined;
     }
     let message: OutboxMessage;
@@ -336,6 +352,7 @@ export class FleetOutbox implements Outbox {
     const exhausted = this.#exhausted.get(message.id);
     if (exhausted !== undefined) {
       this.#exhausted.delete(message.id);
+      this.#follower.forget(message.id);
       if (outcome.state === 'cancelled') await this.#do(exhausted.remove(), 'remove a cancelled message');
       return;
     }
@@ -345,7 +362,7 @@ export class FleetOutbox implements Outbox {
       switch (outcome.state) {
         case 'sent':
         case 'cancelled':
-          await this.#finish(claim, message, outcome.state);
+          await this.#finish(claim, message, outcome);
           return;
         case 'waiting':
           await this.#retryLater(claim, message, message.lastError ?? new Error('failed'));
@@ -365,9 +382,20 @@ export class FleetOutbox implements Outbox {
    * Records a final outcome, within {@link SETTLE_TIMEOUT_MS}; when Redis does not take it in time, it is kept and
    * recorded later (the Mailer is told), so that the message is not taken for an attempt cut off and sent again.
    */
-  async #finish(claim: Claim, message: OutboxEntry, state: FinalState): Promise<void> {
-    const reason = message.lastError?.message ?? 'cancelled';
-    const finished = finishJob(claim.job, claim.token, state, reason);
+  async #finish(claim: Claim, message: OutboxEntry, outcome: Settlement): Promise<void> {
+    const state = outcome.state as FinalState;
+    this.#follower.forget(message.id);
+    const detail =
+      state === 'sent'
+        ? outcome.report === undefined
+          ? 'sent'
+          : sentValue(outcome.report, this.#cipher)
+        : cancelledText(
+            outcome.reason ?? 'permanent',
+            message.attempts,
+            message.lastError?.message ?? 'cancelled',
+          );
+    const finished = finishJob(claim.job, claim.token, state, detail);
     try {
       await within(
         finished,
@@ -376,7 +404,7 @@ export class FleetOutbox implements Outbox {
       );
     } catch (error) {
       void finished.catch(ignore);
-      this.#unrecorded.add(message.id, claim.job, claim.token, state, reason, RECORD_RETRY_MS);
+      this.#unrecorded.add(message.id, claim.job, claim.token, state, detail, RECORD_RETRY_MS);
       const what = state === 'sent' ? 'record a message sent' : 'record a cancellation';
       throw this.#unavailable(error, `${what} (it is tried again every second)`);
     }
@@ -409,6 +437,7 @@ export class FleetOutbox implements Outbox {
     const closing = Promise.all([
       this.#worker?.close(true).catch(ignore),
       this.#queue?.close().catch(ignore),
+      this.#follower.close(),
     ]);
     await within(closing, CLOSE_TIMEOUT_MS, () => new Error('late')).catch(ignore);
     // a client BullMQ could not quit (Redis down) would go on reconnecting and keep the process alive

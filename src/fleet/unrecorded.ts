@@ -16,16 +16,21 @@ interface Unrecorded {
   readonly job: Job;
   readonly token: string;
   readonly state: FinalState;
-  readonly reason: string;
+  /** The return value of a message sent, or the failure text of a message given up. */
+  readonly detail: unknown;
 }
 
 const ignore = (): void => undefined;
 
-/** Moves a claimed job to its final state, as a settlement does. */
-export function finishJob(job: Job, token: string, state: FinalState, reason: string): Promise<unknown> {
+/**
+ * Moves a claimed job to its final state, as a settlement does.
+ *
+ * @param detail - for `'sent'` the return value (the delivery report), for `'cancelled'` the failure text
+ */
+export function finishJob(job: Job, token: string, state: FinalState, detail: unknown): Promise<unknown> {
   return state === 'sent'
-    ? job.moveToCompleted('sent', token, false)
-    : job.moveToFailed(new UnrecoverableError(reason), token, false);
+    ? job.moveToCompleted(detail ?? 'sent', token, false)
+    : job.moveToFailed(new UnrecoverableError(String(detail)), token, false);
 }
 
 /** The outcome marked in a job's data by a server that could not record it, if any. */
@@ -34,9 +39,9 @@ export function markedOutcome(job: Job): FinalState | undefined {
 }
 
 async function record(item: Unrecorded): Promise<boolean> {
-  const { job, token, state, reason } = item;
+  const { job, token, state, detail } = item;
   try {
-    await finishJob(job, token, state, reason);
+    await finishJob(job, token, state, detail);
     return true;
   } catch {
     // the claim is lost (or the job is gone): mark it below
@@ -76,8 +81,8 @@ export class UnrecordedOutcomes {
   }
 
   /** Keeps an outcome to record, and tries again every `intervalMs` until it is. */
-  add(id: string, job: Job, token: string, state: FinalState, reason: string, intervalMs: number): void {
-    this.#items.set(id, { job, token, state, reason });
+  add(id: string, job: Job, token: string, state: FinalState, detail: unknown, intervalMs: number): void {
+    this.#items.set(id, { job, token, state, detail });
     if (this.#timer !== undefined) return;
     this.#timer = setInterval(() => void this.retry(), intervalMs);
     this.#timer.unref();

@@ -1,5 +1,22 @@
 import type { ResolvedSender } from '../sender.js';
-import type { DeliveryReport } from './types.js';
+
+/** What {@link Mailer.send} resolves with once the server accepted the message. */
+export interface DeliveryReport {
+  /** The message's id: the caller's `SendOptions.id`, or a generated one. */
+  id: string;
+  /** The Message-ID header of the message sent (the same on every attempt). */
+  messageId: string;
+  /** The sender it went out from, and what was offered but not used. */
+  sender: ResolvedSender;
+  /** Attempts it took, the successful one included. */
+  attempts: number;
+  /** Recipients the server accepted. */
+  accepted: string[];
+  /** Recipients the server refused while accepting the message for the others. */
+  rejected: string[];
+  /** The server's last reply. */
+  response: string;
+}
 
 const strings = (value: unknown): value is string[] =>
   Array.isArray(value) && value.every((v) => typeof v === 'string');

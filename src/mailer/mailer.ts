@@ -2,7 +2,15 @@ import { inspect } from 'node:util';
 import type { EventEmitter } from 'eventemitter3';
 import { type CancelReason, MailerClosedError, NotConfiguredError } from '../errors.js';
 import { checkMessage, type MailMessage, type SendOptions } from '../message.js';
-import type { Outbox, OutboxEntry, OutboxHost, OutboxMessage, RecoveredMessage } from '../outbox/types.js';
+import type {
+  FinishedElsewhere,
+  Outbox,
+  OutboxEntry,
+  OutboxHost,
+  OutboxMessage,
+  RecoveredMessage,
+  Settlement,
+} from '../outbox/types.js';
 import type { StartPermit, StartPermits } from '../permits/types.js';
 import { decideRetryable } from '../retry.js';
 import { afterFailure, mayAttemptAgain, retryDelayMs } from '../retry-policy.js';
@@ -127,6 +135,7 @@ export class Mailer extends IsolatingEmitter<MailerEvents> {
       wake: () => this.#dispatcher.poke(),
       dropped: (entries, error) => this.#dropped(entries, error),
       recovered: (found) => this.#recovered(found),
+      finishedElsewhere: (id, outcome) => this.#finishedElsewhere(id, outcome),
     };
     this.#outbox.bind(host);
     this.#permits.bind(host);
@@ -470,7 +479,7 @@ export class Mailer extends IsolatingEmitter<MailerEvents> {
       if (this.wants('sent')) this.#emit('sent', { ...report, durationMs: deliveredAt - message.queuedAt });
       this.#waiters.resolve(message.id, report);
     };
-    const recorded = this.#settle(message, 'sent');
+    const recorded = this.#settle(message, { state: 'sent', report });
     if (recorded === undefined) {
       announce();
       return;
@@ -500,7 +509,7 @@ export class Mailer extends IsolatingEmitter<MailerEvents> {
     // In the outbox before the event, so that a listener that closes finds it; started only after the event, so
     // that its next `sending` never comes before this `failed`.
     this.#dispatcher.hold(() => {
-      this.#settle(message, 'waiting');
+      this.#settle(message, { state: 'waiting' });
       this.#emit('failed', {
         id: message.id,
         attempt,
@@ -514,7 +523,7 @@ export class Mailer extends IsolatingEmitter<MailerEvents> {
   }
 
   #cancel(message: OutboxEntry, reason: CancelReason, error: Error): void {
-    this.#settle(message, 'cancelled');
+    this.#settle(message, { state: 'cancelled', reason });
     this.#givenUp(message, reason, error);
   }
 
@@ -536,6 +545,12 @@ export class Mailer extends IsolatingEmitter<MailerEvents> {
     this.#checkIdle();
   }
 
+  /** Another server of a shared outbox sent or gave up a message accepted here: its `send()` is told. */
+  #finishedElsewhere(id: string, outcome: FinishedElsewhere): void {
+    if (outcome.state === 'sent') this.#waiters.resolve(id, outcome.report);
+    else this.#waiters.reject(id, cancellationError(id, outcome.attempts, outcome.reason, outcome.error));
+  }
+
   /** The outbox lost messages (removed or changed on disk) and let go of them: each is given up, never settled. */
   #dropped(entries: readonly OutboxEntry[], error: Error): void {
     for (const entry of entries) {
@@ -551,9 +566,9 @@ export class Mailer extends IsolatingEmitter<MailerEvents> {
    * @returns undefined when the outbox recorded it at once; else a promise that resolves (never rejects) once the
    *   outbox is done, a failure reported
    */
-  #settle(message: OutboxEntry, state: 'sent' | 'cancelled' | 'waiting'): Promise<void> | undefined {
+  #settle(message: OutboxEntry, outcome: Settlement): Promise<void> | undefined {
     try {
-      const settled = this.#outbox.settle(message, { state });
+      const settled = this.#outbox.settle(message, outcome);
       if (settled instanceof Promise) {
         return settled.then(ignore, (error: unknown) => this.#outboxFailed(error, message.id));
       }

@@ -8,24 +8,9 @@ import type { VerifyStage } from '../transport/diagnose.js';
 import type { TlsMode, TlsOptions } from '../transport/smtp.js';
 import type { TransportFactory } from '../transport/types.js';
 import type { Clock } from './clock.js';
+import type { DeliveryReport } from './delivery-report.js';
 
-/** What {@link Mailer.send} resolves with once the server accepted the message. */
-export interface DeliveryReport {
-  /** The message's id: the caller's `SendOptions.id`, or a generated one. */
-  id: string;
-  /** The Message-ID header of the message sent (the same on every attempt). */
-  messageId: string;
-  /** The sender it went out from, and what was offered but not used. */
-  sender: ResolvedSender;
-  /** Attempts it took, the successful one included. */
-  attempts: number;
-  /** Recipients the server accepted. */
-  accepted: string[];
-  /** Recipients the server refused while accepting the message for the others. */
-  rejected: string[];
-  /** The server's last reply. */
-  response: string;
-}
+export type { DeliveryReport } from './delivery-report.js';
 
 /** The result of {@link Mailer.verify}. */
 export type VerifyReport =

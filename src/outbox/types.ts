@@ -4,6 +4,8 @@
  * {@link memoryOutbox} keeps them in the process; {@link spoolOutbox} keeps them on disk so that they survive a
  * restart; a shared outbox can keep them for several servers.
  */
+import type { CancelReason } from '../errors.js';
+import type { DeliveryReport } from '../mailer/delivery-report.js';
 import type { HeldAttachment } from '../mailer/held-attachments.js';
 import type { MessageKind, SenderContext } from '../sender.js';
 import type { OutgoingMail } from '../transport/types.js';
@@ -67,7 +69,30 @@ export interface Settlement {
    * queue, its attempt count restored.
    */
   state: 'sent' | 'cancelled' | 'waiting' | 'unstarted';
+  /** For `'sent'`: the delivery report (a shared outbox passes it to the server that accepted the message). */
+  report?: DeliveryReport;
+  /** For `'cancelled'`: why it was given up. */
+  reason?: CancelReason;
 }
+
+/** How another server of a shared outbox finished a message this server accepted. */
+export type FinishedElsewhere =
+  | {
+      /** Delivered by another server. */
+      state: 'sent';
+      /** Its report, as that server made it. */
+      report: DeliveryReport;
+    }
+  | {
+      /** Given up by another server. */
+      state: 'cancelled';
+      /** Why. */
+      reason: CancelReason;
+      /** Attempts it had. */
+      attempts: number;
+      /** The last failure, as that server recorded it. */
+      error: Error;
+    };
 
 /** When a waiting message is due again and when it is given up; follows the Email Settings. */
 export interface RetryRule {
@@ -115,6 +140,12 @@ export interface OutboxHost {
    * @param found - each message, its counts already including the attempt cut off
    */
   recovered(found: readonly RecoveredMessage[]): void;
+  /**
+   * Another server of a shared outbox sent or gave up a message that this Mailer accepted: its `send()`, if one
+   * waits, resolves or rejects as if it had happened here. No event is emitted here (the other server emitted
+   * them).
+   */
+  finishedElsewhere(id: string, outcome: FinishedElsewhere): void;
 }
 
 /** A message whose attempt was cut off, as {@link OutboxHost.recovered} and {@link Outbox.load} report it. */

@@ -80,6 +80,7 @@ export function describeOutbox(name: string, make: () => Promise<OutboxUnderTest
         recovered: (found) => {
           recovered.push(...found);
         },
+        finishedElsewhere: () => undefined,
       };
       outbox.bind(host);
       opened.push(outbox);
@@ -120,6 +121,7 @@ export function describeOutbox(name: string, make: () => Promise<OutboxUnderTest
           wake: () => 0,
           dropped: () => 0,
           recovered: () => 0,
+          finishedElsewhere: () => 0,
         }),
       ).toThrow(TypeError);
     });

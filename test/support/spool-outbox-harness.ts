@@ -31,6 +31,7 @@ export const host: OutboxHost = {
   wake: () => undefined,
   dropped: (entries, error) => drops.push([entries.map((entry) => entry.id), error]),
   recovered: () => undefined,
+  finishedElsewhere: () => undefined,
 };
 
 /** A new temporary directory, removed after the test. */

@@ -40,6 +40,7 @@ export class Throttle<T> {
       wake: () => this.#dispatcher.poke(),
       dropped: () => undefined,
       recovered: () => undefined,
+      finishedElsewhere: () => undefined,
     };
     this.#permits = new LocalPermits(limits.perSecond);
     this.#outbox.bind(host);

@@ -123,7 +123,8 @@ describe.skipIf(missing !== undefined)('fleetSettings', () => {
       .exec();
     client.disconnect();
     const started = performance.now();
-    const { settings: applied } = await nextEvent(b.shared, 'applied');
+    const { settings: applied, version } = await nextEvent(b.shared, 'applied');
+    expect(version).toBe(2);
     console.log(`a lost notice was made up for in ${(performance.now() - started).toFixed(0)} ms`);
     expect(applied.throttlePerSecond).toBe(3);
     expect(performance.now() - started).toBeLessThan(1000);

@@ -144,13 +144,23 @@ export class FleetSettings extends EventEmitter<FleetSettingsEventMap> {
     if (this.#mailer !== undefined)
       throw new TypeError('These fleet settings are already attached to a Mailer');
     this.#mailer = mailer;
-    try {
-      await Promise.all([this.#redis.connect(), this.#notices.connect()]);
-      await this.#notices.subscribe(this.#channel);
-    } catch (error) {
-      throw this.#unavailable(error, 'reach');
-    }
-    const applied = await this.#load(true);
+    // No notice or reconnect loads anything until the first load is done: one load at a time, in version order.
+    let first: Promise<boolean> | undefined;
+    const loading = (async () => {
+      try {
+        await Promise.all([this.#redis.connect(), this.#notices.connect()]);
+        await this.#notices.subscribe(this.#channel);
+      } catch (error) {
+        throw this.#unavailable(error, 'reach');
+      }
+      first = this.#load(true);
+      await first;
+    })();
+    this.#loading = loading.then(ignore, ignore).finally(() => {
+      this.#loading = undefined;
+    });
+    await loading;
+    const applied = await (first as Promise<boolean>);
     this.#timer = setInterval(() => this.#refresh(), this.#checkMs);
     this.#timer.unref();
     return applied;
@@ -266,6 +276,10 @@ export class FleetSettings extends EventEmitter<FleetSettingsEventMap> {
       { cause },
     );
   }
+}
+
+function ignore(): void {
+  // settled elsewhere
 }
 
 function ignoreConnectionError(): void {

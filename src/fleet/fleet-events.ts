@@ -21,24 +21,42 @@ export interface FleetCounts {
   sending: number;
 }
 
+/** An event of one message of the fleet. */
+export interface FleetMessageEvent {
+  /** The message's id, as `send()`/`enqueue()` gave it. */
+  id: string;
+}
+
+/** An attempt failed, and the message waits for its retry; or its attempt was cut off. */
+export interface FleetFailedEvent extends FleetMessageEvent {
+  /** Milliseconds until the retry, when known. */
+  delayMs?: number;
+  /** The server of the attempt stopped while it was under way; another server will count it and retry. */
+  unknownOutcome?: true;
+}
+
+/** The message was given up. */
+export interface FleetCancelledEvent extends FleetMessageEvent {
+  /** The last error's text, as the Mailer recorded it. */
+  reason: string;
+  /** Why it was given up: `'max-errors'` or `'permanent'`. */
+  cause?: CancelReason;
+  /** How many attempts it had. */
+  attempts?: number;
+}
+
 /** The events of {@link FleetEvents}: each names the message by the id `send()`/`enqueue()` gave it. */
 export interface FleetEventMap {
   /** A server handed the message to the fleet. */
-  queued: [event: { id: string }];
+  queued: [event: FleetMessageEvent];
   /** A server claimed it for an attempt. */
-  sending: [event: { id: string }];
+  sending: [event: FleetMessageEvent];
   /** The relay accepted it. */
-  sent: [event: { id: string }];
-  /**
-   * An attempt failed and the message waits for its retry (`delayMs` from now); or, with `unknownOutcome`, the
-   * server of the attempt stopped while it was under way and another server will count and retry it.
-   */
-  failed: [event: { id: string; delayMs?: number; unknownOutcome?: true }];
-  /**
-   * The message was given up: `reason` is the last error's text as the Mailer recorded it, `cause` why it was given
-   * up (`'max-errors'`, `'permanent'`) and `attempts` how many it had.
-   */
-  cancelled: [event: { id: string; reason: string; cause?: CancelReason; attempts?: number }];
+  sent: [event: FleetMessageEvent];
+  /** An attempt failed and the message waits for its retry, or its attempt was cut off by a server that stopped. */
+  failed: [event: FleetFailedEvent];
+  /** The message was given up (Max Errors Before Cancel, a permanent failure). */
+  cancelled: [event: FleetCancelledEvent];
   /** Redis could not be read: the events resume when it is back. */
   error: [error: FleetUnavailableError];
 }

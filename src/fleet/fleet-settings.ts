@@ -37,15 +37,31 @@ export interface FleetSettingsOptions {
   readonly checkMs?: number;
 }
 
+/** The fleet's settings were applied to this server's Mailer. */
+export interface FleetSettingsAppliedEvent {
+  /** The version applied (it goes up by one at each save in the fleet). */
+  version: number;
+  /** The settings applied, the password redacted. */
+  settings: EmailSettings;
+}
+
+/** This server's password is not the one the fleet's settings were saved with. */
+export interface FleetPasswordMismatchEvent {
+  /** The version of the settings. */
+  version: number;
+  /** What is wrong and what to do, for the server's log. */
+  message: string;
+}
+
 /** The events of {@link FleetSettings}. */
 export interface FleetSettingsEventMap {
-  /** The fleet's settings (version `version`) were applied to this server's Mailer; the password redacted. */
-  applied: [event: { version: number; settings: EmailSettings }];
+  /** The fleet's settings were applied to this server's Mailer. */
+  applied: [event: FleetSettingsAppliedEvent];
   /**
    * This server's password is not the one the fleet's settings were saved with: it will most likely fail to log
    * in to the relay. Update this server's configuration.
    */
-  passwordMismatch: [event: { version: number; message: string }];
+  passwordMismatch: [event: FleetPasswordMismatchEvent];
   /** Redis could not be read, or the fleet's settings could not be applied here (the old ones stay in force). */
   error: [error: Error];
 }

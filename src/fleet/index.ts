@@ -16,8 +16,21 @@ import { type FleetPermitsOptions, resolveFleetOptions } from './options.js';
 import { type FleetOutboxOptions, resolveFleetOutboxOptions } from './outbox-options.js';
 
 export { FleetUnavailableError } from '../errors.js';
-export type { FleetCounts, FleetEventMap, FleetEvents } from './fleet-events.js';
-export type { FleetSettings, FleetSettingsEventMap, FleetSettingsOptions } from './fleet-settings.js';
+export type {
+  FleetCancelledEvent,
+  FleetCounts,
+  FleetEventMap,
+  FleetEvents,
+  FleetFailedEvent,
+  FleetMessageEvent,
+} from './fleet-events.js';
+export type {
+  FleetPasswordMismatchEvent,
+  FleetSettings,
+  FleetSettingsAppliedEvent,
+  FleetSettingsEventMap,
+  FleetSettingsOptions,
+} from './fleet-settings.js';
 export type { FleetPermitsOptions } from './options.js';
 export type { FleetOutboxOptions } from './outbox-options.js';
 

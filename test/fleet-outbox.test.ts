@@ -227,6 +227,33 @@ describe.skipIf(missing !== undefined)('fleetOutbox', () => {
     expect(accepting.stats().sent).toBe(0); // its own counts and events stay its own
   });
 
+  it('stores messages handed over together in one batch, refusing an id handed over twice', async () => {
+    const queue = freshQueue();
+    const never = {
+      bind: () => undefined,
+      setRate: () => undefined,
+      take: () => [],
+      close: async () => undefined,
+    };
+    const mailer = new Mailer({
+      settings: sinkSettings(sink),
+      outbox: fleetOutbox({ connection: { host: redis.host, port: redis.port }, queue }),
+      permits: never,
+    });
+    closing.push(() => mailer.close());
+    const outcomes = await Promise.allSettled([
+      ...Array.from({ length: 300 }, (_, i) =>
+        mailer.enqueue({ to: `b${i}@example.org`, subject: `b${i}`, text: 'x' }),
+      ),
+      mailer.enqueue({ to: 'twice@example.org', subject: 'twice', text: 'x' }, { id: 'twice' }),
+      mailer.enqueue({ to: 'twice@example.org', subject: 'twice', text: 'x' }, { id: 'twice' }),
+    ]);
+    const refused = outcomes.filter((o) => o.status === 'rejected');
+    expect(refused).toHaveLength(1);
+    expect((refused[0] as PromiseRejectedResult).reason).toMatchObject({ code: 'INVALID_MESSAGE' });
+    expect(mailer.stats().queued).toBe(301);
+  });
+
   it('refuses a message at once with FleetUnavailableError while Redis is down, then delivers after it returns', async () => {
     const queue = freshQueue();
     const mailer = fleetMailer(queue);

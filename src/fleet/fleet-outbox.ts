@@ -34,6 +34,7 @@ import type {
 } from '../outbox/types.js';
 import { scrubForeign, secretForms } from '../secrets.js';
 import { showValue } from '../truncate.js';
+import { AddBatcher } from './add-batcher.js';
 import {
   type FleetJobData,
   failureForJob,
@@ -55,8 +56,8 @@ import { type FinalState, finishJob, markedOutcome, UnrecordedOutcomes } from '.
 const BACKOFF = 'messenger-email-retry';
 /** Attempts as BullMQ counts them: never the limit (Max Errors Before Cancel is applied by the Mailer). */
 const UNLIMITED_ATTEMPTS = 1_000_000_000;
-/** How long adding a message may take before `send()` is told the fleet is unavailable. */
-const ADD_TIMEOUT_MS = 2000;
+/** How long Redis may take to store a batch of messages before their `send()` is told the fleet is unavailable. */
+const ADD_TIMEOUT_MS = 5000;
 /** How long `close()` waits for claims and settlements on their way, then for BullMQ's connections to close. */
 const CLOSE_TIMEOUT_MS = 2000;
 /** How long a settlement may wait for Redis before the Mailer is told (the outcome is then recorded later). */
@@ -119,6 +120,7 @@ export class FleetOutbox implements Outbox {
   #tokens = 0;
   #host: OutboxHost | undefined;
   #queue: Queue | undefined;
+  #batcher: AddBatcher | undefined;
   #worker: Worker | undefined;
   #rule: RetryRule = { delayMs: 60_000, maxFailures: 10 };
   /** How many messages the fleet is believed to have ready. */
@@ -175,6 +177,14 @@ export class FleetOutbox implements Outbox {
     const { redis, queue, prefix, lockMs } = this.#options;
     const queueConnection: RedisOptions = { ...redis, enableOfflineQueue: false, maxRetriesPerRequest: 1 };
     this.#queue = new Queue(queue, { connection: queueConnection as ConnectionOptions, prefix });
+    this.#batcher = new AddBatcher(this.#queue, (work) =>
+      within(work, ADD_TIMEOUT_MS, () =>
+        this.#unavailable(
+          `did not answer within ${ADD_TIMEOUT_MS / 1000} s (the message may still be stored and sent: hand it over again with the same id, which is refused while it is pending)`,
+          'confirm the message',
+        ),
+      ),
+    );
     this.#worker = new Worker(queue, null, {
       connection: { ...redis, maxRetriesPerRequest: null } as ConnectionOptions,
       prefix,
@@ -223,32 +233,24 @@ export class FleetOutbox implements Outbox {
   }
 
   async add(message: OutboxMessage): Promise<void> {
-    const queue = this.#ready();
+    const batcher = this.#batcher;
+    if (batcher === undefined || this.#closed) this.#ready();
     const data = await toJobData(message, this.#cipher);
-    const jobId = jobIdOf(message.id);
-    const stored = (async () => {
-      if ((await queue.getJobState(jobId)) !== 'unknown') {
-        throw new InvalidMessageError(
-          `A message with id ${showValue(message.id)} is still pending in the fleet's outbox: give each message its own id`,
-        );
-      }
-      await queue.add(message.kind, data, {
-        jobId,
-        ...(message.kind === 'emergency' ? {} : { priority: 1 }),
-        attempts: UNLIMITED_ATTEMPTS,
-        backoff: { type: BACKOFF },
-        removeOnComplete: true,
-        removeOnFail: true,
-        stackTraceLimit: 1,
-      });
-    })();
     try {
-      await within(stored, ADD_TIMEOUT_MS, () =>
-        this.#unavailable(
-          `did not answer within ${ADD_TIMEOUT_MS / 1000} s (the message may still be stored and sent: hand it over again with the same id, which is refused while it is pending)`,
-          'confirm the message',
-        ),
-      );
+      await (batcher as AddBatcher).add({
+        id: message.id,
+        name: message.kind,
+        data,
+        opts: {
+          jobId: jobIdOf(message.id),
+          ...(message.kind === 'emergency' ? {} : { priority: 1 }),
+          attempts: UNLIMITED_ATTEMPTS,
+          backoff: { type: BACKOFF },
+          removeOnComplete: true,
+          removeOnFail: true,
+          stackTraceLimit: 1,
+        },
+      });
     } catch (error) {
       if (error instanceof InvalidMessageError || error instanceof FleetUnavailableError) throw error;
       throw this.#unavailable(error, 'store the message');

@@ -45,8 +45,9 @@ export type { FleetOutboxOptions } from './outbox-options.js';
  * - **A server that stops** leaves its claims; after `lockMs` BullMQ's stalled-job check puts them back, and the
  *   next server counts the attempt that was cut off as failed with an unknown outcome (`failed` with
  *   `unknownOutcome: true`), then retries it with the same Message-ID after Minutes Between Retries.
- * - **Redis down:** `send()`/`enqueue()` reject within 2 s with a {@link FleetUnavailableError} (nothing is
- *   accepted that is not stored); claims wait for Redis to come back, and delivery goes on.
+ * - **Redis down:** `send()`/`enqueue()` reject at once with a {@link FleetUnavailableError} (within 5 s when
+ *   Redis is reached but does not answer); claims wait for Redis to come back, and delivery goes on. Messages
+ *   handed over together are stored together (one `addBulk` per batch).
  * - **Attachments** travel in the job: their bytes are read when the message is accepted (within the attachment
  *   limits), so any server can send them.
  * - **The password** is never written to Redis; with `encryptionKey` the message itself is sealed too.

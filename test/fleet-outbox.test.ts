@@ -10,7 +10,13 @@ import { resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { fleetEvents, fleetOutbox, fleetPermits } from '../src/fleet/index.js';
-import { DeliveryCancelledError, FleetUnavailableError, Mailer, type MailerEvents } from '../src/index.js';
+import {
+  DeliveryCancelledError,
+  FleetUnavailableError,
+  Mailer,
+  type MailerEvents,
+  type StartPermits,
+} from '../src/index.js';
 import { type FleetChild, startFleetChild } from './support/fleet-children.js';
 import { sinkSettings, sinkTransport } from './support/harness.js';
 import { type RedisServer, redisServerMissing, startRedisServer } from './support/redis-server.js';
@@ -23,6 +29,11 @@ const PASSWORD = 'fleet-relay-password-7Qx';
 let queues = 0;
 /** A queue name no other test uses. */
 const freshQueue = () => `fleet-test-${process.pid}-${++queues}`;
+
+/** Start permits that never grant a start: a server that only hands messages over. */
+function neverStarts(): StartPermits {
+  return { bind: () => undefined, setRate: () => undefined, take: () => [], close: async () => undefined };
+}
 
 /** How many times the sink received each subject. */
 function receivedCounts(messages: readonly ReceivedMessage[]): Map<string, number> {
@@ -149,12 +160,7 @@ describe.skipIf(missing !== undefined)('fleetOutbox', () => {
     const handing = new Mailer({
       settings: { ...settings, useAuthentication: true, username: 'district', password: PASSWORD },
       outbox: fleetOutbox({ connection: { host: redis.host, port: redis.port }, queue }),
-      permits: {
-        bind: () => undefined,
-        setRate: () => undefined,
-        take: () => [],
-        close: async () => undefined,
-      },
+      permits: neverStarts(),
     });
     closing.push(() => handing.close());
     for (let i = 0; i < 5; i += 1) {
@@ -194,16 +200,10 @@ describe.skipIf(missing !== undefined)('fleetOutbox', () => {
     const connection = { host: redis.host, port: redis.port };
     const key = new Uint8Array(32).fill(3);
     sink.failAlways('refused@example.org', { type: 'rcpt', code: 550 });
-    const never = {
-      bind: () => undefined,
-      setRate: () => undefined,
-      take: () => [],
-      close: async () => undefined,
-    };
     const accepting = new Mailer({
       settings: sinkSettings(sink),
       outbox: fleetOutbox({ connection, queue, encryptionKey: key }),
-      permits: never, // accepts, never sends
+      permits: neverStarts(), // accepts, never sends
     });
     closing.push(() => accepting.close());
     const sent = accepting.send({ to: 'fine@example.org', subject: 'fine', text: 'x' }, { id: 'fine' });
@@ -229,16 +229,10 @@ describe.skipIf(missing !== undefined)('fleetOutbox', () => {
 
   it('stores messages handed over together in one batch, refusing an id handed over twice', async () => {
     const queue = freshQueue();
-    const never = {
-      bind: () => undefined,
-      setRate: () => undefined,
-      take: () => [],
-      close: async () => undefined,
-    };
     const mailer = new Mailer({
       settings: sinkSettings(sink),
       outbox: fleetOutbox({ connection: { host: redis.host, port: redis.port }, queue }),
-      permits: never,
+      permits: neverStarts(),
     });
     closing.push(() => mailer.close());
     const outcomes = await Promise.allSettled([
@@ -362,12 +356,7 @@ describe.skipIf(missing !== undefined)('fleetOutbox', () => {
     const other = new Mailer({
       settings: sinkSettings(sink),
       outbox: fleetOutbox({ connection, queue }),
-      permits: {
-        bind: () => undefined,
-        setRate: () => undefined,
-        take: () => [],
-        close: async () => undefined,
-      },
+      permits: neverStarts(),
     });
     closing.push(() => other.close());
     await other.enqueue({ to: 'later@example.org', subject: 'later', text: 'x' }, { id: 'later' });
@@ -486,16 +475,10 @@ describe.skipIf(missing !== undefined)('fleetOutbox', () => {
     const queue = freshQueue();
     const connection = { host: redis.host, port: redis.port };
     const key = new Uint8Array(32).fill(7);
-    const never = {
-      bind: () => undefined,
-      setRate: () => undefined,
-      take: () => [],
-      close: async () => undefined,
-    };
     const handing = new Mailer({
       settings: sinkSettings(sink),
       outbox: fleetOutbox({ connection, queue, encryptionKey: key }),
-      permits: never,
+      permits: neverStarts(),
     });
     closing.push(() => handing.close());
     await handing.enqueue(

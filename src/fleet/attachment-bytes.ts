@@ -8,16 +8,8 @@ import { tooLargeMessage } from '../attachments.js';
 import { AttachmentTooLargeError, InvalidMessageError } from '../errors.js';
 import type { HeldAttachment } from '../mailer/held-attachments.js';
 import type { MailAttachment } from '../message.js';
+import { unreadable } from '../outbox/spool/blobs.js';
 import { showValue } from '../truncate.js';
-
-function unreadable(attachment: MailAttachment, cause: unknown): InvalidMessageError {
-  const name = showValue(attachment.filename, { quote: false });
-  const from = attachment.path === undefined ? '' : ` from ${showValue(attachment.path)}`;
-  const why = cause instanceof Error ? cause.message : String(cause);
-  return new InvalidMessageError(`Attachment ${name} cannot be read${from} (${why}): check that it exists`, {
-    cause,
-  });
-}
 
 function overLimit(attachment: MailAttachment, size: number, limit: number, streamed: boolean): never {
   const { filename } = attachment;

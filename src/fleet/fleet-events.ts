@@ -10,6 +10,7 @@ import { showValue } from '../truncate.js';
 import { messageIdOf } from './job-id.js';
 import type { ResolvedFleetOutboxOptions } from './outbox-options.js';
 import { cancelledOf } from './outcome-codec.js';
+import { retryUntilClosed } from './retry-until-closed.js';
 
 /** Counts of a fleet's outbox, across every server. */
 export interface FleetCounts {
@@ -74,15 +75,7 @@ export class FleetEvents extends EventEmitter<FleetEventMap> {
   constructor(options: ResolvedFleetOutboxOptions) {
     super();
     const { queue, prefix } = options;
-    // the connections stop reconnecting once closed (a client BullMQ could not quit would keep the process alive)
-    const retry = options.redis.retryStrategy;
-    const retryStrategy = (times: number): number | undefined | null =>
-      this.#closed
-        ? null
-        : typeof retry === 'function'
-          ? (retry(times) as number | null)
-          : Math.min(times * 50, 2000);
-    const redis = { ...options.redis, retryStrategy };
+    const redis = retryUntilClosed(options.redis, () => this.#closed);
     const { username, password, host, port, path } = redis;
     this.#secrets = secretForms(username ?? undefined, password ?? undefined);
     this.#server = path ?? `${host ?? 'localhost'}:${port ?? 6379}`;

@@ -49,6 +49,7 @@ import type { ResolvedFleetOutboxOptions } from './outbox-options.js';
 import { cancelledText, sentValue } from './outcome-codec.js';
 import { OutcomeFollower } from './outcome-follower.js';
 import { redisWarnings } from './redis-warnings.js';
+import { retryUntilClosed } from './retry-until-closed.js';
 import { RetryWatch, type WatchedRetry } from './retry-watch.js';
 import { type FinalState, finishJob, markedOutcome, UnrecordedOutcomes } from './unrecorded.js';
 
@@ -145,16 +146,7 @@ export class FleetOutbox implements Outbox {
 
   /** @param options - checked options */
   constructor(resolved: ResolvedFleetOutboxOptions) {
-    // Every connection BullMQ makes from these options stops reconnecting once the outbox is closed: a client that
-    // BullMQ could not quit (Redis down) would otherwise go on trying, and keep the process alive.
-    const retry = resolved.redis.retryStrategy;
-    const retryStrategy = (times: number): number | undefined | null =>
-      this.#closed
-        ? null
-        : typeof retry === 'function'
-          ? (retry(times) as number | null)
-          : Math.min(times * 50, 2000);
-    const options = { ...resolved, redis: { ...resolved.redis, retryStrategy } };
+    const options = { ...resolved, redis: retryUntilClosed(resolved.redis, () => this.#closed) };
     this.#options = options;
     this.#cipher = options.encryptionKey === undefined ? undefined : new SpoolCipher(options.encryptionKey);
     const { username, password, host, port, path } = options.redis;

@@ -115,7 +115,7 @@ export function fleetPermits(options: FleetPermitsOptions): StartPermits {
  * ```ts
  * const events = fleetEvents({ connection, queue: 'district-mail' });
  * events.on('cancelled', ({ id, reason }) => log.warn({ id, reason }, 'message given up'));
- * console.log(await events.counts()); // { queued: 1200, waitingRetry: 3, sending: 12 }
+ * metrics.gauge('mail', await events.counts()); // { queued: 1200, waitingRetry: 3, sending: 12 }
  * ```
  */
 export function fleetEvents(

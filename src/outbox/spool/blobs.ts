@@ -32,7 +32,8 @@ class WriteFailure {
   constructor(readonly cause: unknown) {}
 }
 
-function unreadable(attachment: MailAttachment, cause: unknown): InvalidMessageError {
+/** An attachment whose bytes cannot be read: what to check, and the reader's own error as `cause`. */
+export function unreadable(attachment: MailAttachment, cause: unknown): InvalidMessageError {
   const name = showValue(attachment.filename, { quote: false });
   const from = attachment.path === undefined ? '' : ` from ${showValue(attachment.path)}`;
   const why = cause instanceof Error ? cause.message : String(cause);

@@ -618,7 +618,8 @@ describe.skipIf(missing !== undefined)('fleetOutbox', () => {
     console.log(
       `kill test: ${expected.length} accepted (${refused.rejected.length} refused while Redis was down, in ${refused.rejected.map((r) => Math.round(r.ms)).join('/')} ms), ${counts.size} distinct received, ${sink.messages.length} in all; server B killed after ${atKill} received with ${inFlightAtKill} attempt(s) under way; duplicates: ${duplicates.length} (${duplicates.map(([id, n]) => `${id}×${n}`).join(', ') || 'none'}); attempts cut off, reported unknownOutcome: ${cutOff.length}; cancelled: ${cancelled.length}`,
     );
-    expect(refused.rejected.every((r) => r.code === 'FLEET_UNAVAILABLE' && r.ms < 3000)).toBe(true);
+    // refused at once when the connection is refused; within the 5 s limit when Redis has not yet been seen to go
+    expect(refused.rejected.every((r) => r.code === 'FLEET_UNAVAILABLE' && r.ms < 6000)).toBe(true);
     expect(cancelled).toEqual([]);
     for (const id of expected) expect(counts.get(id), id).toBeGreaterThanOrEqual(1);
     expect([...counts.keys()].filter((id) => !expected.includes(id))).toEqual([]);

@@ -59,6 +59,7 @@ export { deleteFromSpool, listSpool, retrySpoolNow } from './outbox/spool/admin.
 export type { SpoolOptions } from './outbox/spool/spool-outbox.js';
 export { spoolOutbox } from './outbox/spool/spool-outbox.js';
 export type {
+  AddOptions,
   FinishedElsewhere,
   LoadedMessages,
   Outbox,

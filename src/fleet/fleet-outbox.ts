@@ -23,6 +23,7 @@ import type { RedisOptions } from 'ioredis';
 import { FleetUnavailableError, InvalidMessageError, OutboxUnavailableError } from '../errors.js';
 import { SpoolCipher } from '../outbox/spool/cipher.js';
 import type {
+  AddOptions,
   LoadedMessages,
   Outbox,
   OutboxCounts,
@@ -224,7 +225,7 @@ export class FleetOutbox implements Outbox {
     return over.map(({ entry }) => entry);
   }
 
-  async add(message: OutboxMessage): Promise<void> {
+  async add(message: OutboxMessage, options: AddOptions = {}): Promise<void> {
     const batcher = this.#batcher;
     if (batcher === undefined || this.#closed) this.#ready();
     const data = await toJobData(message, this.#cipher);
@@ -248,7 +249,7 @@ export class FleetOutbox implements Outbox {
       throw this.#unavailable(error, 'store the message');
     }
     this.#estimate += 1;
-    this.#follower.track(message.id);
+    if (options.awaited === true) this.#follower.track(message.id);
   }
 
   ready(): number {

@@ -1,7 +1,8 @@
 /**
  * Tells a server when another server finished a message it accepted, so that its `send()` settles wherever the
- * message was sent: BullMQ's event stream of the queue (`QueueEvents`) is read from the first message this server
- * hands over, and the `completed` and `failed` events of those messages are passed on.
+ * message was sent: BullMQ's event stream of the queue (`QueueEvents`) is read from the first message handed over
+ * with `send()` (not `enqueue()`, whose outcome nobody waits for: reading every event of a busy fleet costs each
+ * server CPU), and the `completed` and `failed` events of those messages are passed on.
  */
 import { type ConnectionOptions, QueueEvents } from 'bullmq';
 import type { SpoolCipher } from '../outbox/spool/cipher.js';

@@ -112,6 +112,12 @@ export interface OutboxCounts {
   sending: number;
 }
 
+/** How a message is handed to {@link Outbox.add}. */
+export interface AddOptions {
+  /** A `send()` waits for the message's outcome (an `enqueue()` does not). */
+  awaited?: boolean;
+}
+
 /** What the Mailer gives an outbox when it takes it into use. */
 export interface OutboxHost {
   /** Current time in milliseconds (the Mailer's clock). */
@@ -204,8 +210,13 @@ export interface Outbox {
    * and those whose failures reached the new maximum are removed and returned, for the Mailer to cancel.
    */
   setRetryRule(rule: RetryRule): OutboxEntry[];
-  /** Stores a new message; resolves once it is stored (durably, for a durable outbox). */
-  add(message: OutboxMessage): void | Promise<void>;
+  /**
+   * Stores a new message; resolves once it is stored (durably, for a durable outbox).
+   *
+   * @param options - `awaited`: a `send()` waits for this message's outcome (a shared outbox then follows it, to
+   *   report an outcome reached on another server through {@link OutboxHost.finishedElsewhere})
+   */
+  add(message: OutboxMessage, options?: AddOptions): void | Promise<void>;
   /** How many messages could be claimed at `now` (may be an estimate for a shared outbox). */
   ready(now: number): number;
   /**

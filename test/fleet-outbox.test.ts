@@ -219,6 +219,13 @@ describe.skipIf(missing !== undefined)('fleetOutbox', () => {
     closing.push(() => delivering.close());
     const report = await sent;
     expect(report).toMatchObject({ id: 'fine', accepted: ['fine@example.org'], attempts: 1 });
+    // sends handed over one after another while the other server delivers at once: none is missed
+    const more = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        accepting.send({ to: `more${i}@example.org`, subject: `more${i}`, text: 'x' }, { id: `more${i}` }),
+      ),
+    );
+    expect(more.map((r) => r.id)).toEqual(Array.from({ length: 20 }, (_, i) => `more${i}`));
     expect(report.messageId).toBe(sink.messages[0]?.headers.get('message-id'));
     const error = await refused.catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DeliveryCancelledError);

@@ -106,6 +106,33 @@ describe.skipIf(missing !== undefined)('fleetSettings', () => {
     expect(stored).not.toContain(Buffer.from(PASSWORD).toString('base64'));
   });
 
+  it('ends with every server on the same settings when two servers save at the same moment', async () => {
+    const key = `settings-${++keys}`;
+    const a = server(key, PASSWORD);
+    const b = server(key, PASSWORD);
+    await a.shared.attach(a.mailer);
+    await b.shared.attach(b.mailer);
+    await a.shared.save(base);
+    const applied = { a: 0, b: 0 };
+    a.mailer.on('settingsChanged', (e) => {
+      applied.a = e.settings.throttlePerSecond;
+    });
+    b.mailer.on('settingsChanged', (e) => {
+      applied.b = e.settings.throttlePerSecond;
+    });
+    await Promise.all([
+      a.shared.save({ ...base, throttlePerSecond: 22 }),
+      b.shared.save({ ...base, throttlePerSecond: 11 }),
+    ]);
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    console.log(
+      `two saves at once: A runs ${applied.a} (version ${a.shared.version}), B runs ${applied.b} (version ${b.shared.version})`,
+    );
+    expect(a.shared.version).toBe(3);
+    expect(b.shared.version).toBe(3);
+    expect(applied.a).toBe(applied.b);
+  });
+
   it('catches up within a second when a change notice is lost', async () => {
     const key = `settings-${++keys}`;
     const a = server(key, PASSWORD);

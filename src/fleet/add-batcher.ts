@@ -1,6 +1,6 @@
 /**
  * Hands messages to BullMQ in batches: the messages handed over while a batch is on its way to Redis go together
- * in the next (one `Queue.addBulk`, a MULTI of BullMQ's own add scripts), as a mail server's queue commits what
+ * in the next (one `Queue.addBulk`: a pipeline of BullMQ's own add scripts), as a mail server's queue commits what
  * arrived together. A burst of `enqueue()` calls then costs a few round trips instead of two per message, and the
  * time limit measures Redis's answer to a batch, not the wait behind the burst.
  *
@@ -28,21 +28,34 @@ interface Waiting extends JobToAdd {
 
 /** The most messages in one batch. */
 const MAX_BATCH = 500;
+/** The most hand-overs waiting for their batch: more are refused at once (Redis is not keeping up). */
+export const MAX_WAITING = 20_000;
+
+/** A batch given up for lateness: it must not be added after its callers were told it was not. */
+class Abandoned extends Error {}
 
 /** Adds messages to a queue in batches. */
 export class AddBatcher {
   readonly #queue: Queue;
-  readonly #within: <T>(work: Promise<T>) => Promise<T>;
+  readonly #timeoutMs: number;
+  readonly #late: () => Error;
   #waiting: Waiting[] = [];
   #flushing = false;
 
   /**
    * @param queue - BullMQ's queue
-   * @param within - bounds one batch's Redis work in time (rejects when Redis does not answer)
+   * @param timeoutMs - how long Redis may take to store one batch
+   * @param late - the error of a batch that took longer (its messages were not added, or may have been)
    */
-  constructor(queue: Queue, within: <T>(work: Promise<T>) => Promise<T>) {
+  constructor(queue: Queue, timeoutMs: number, late: () => Error) {
     this.#queue = queue;
-    this.#within = within;
+    this.#timeoutMs = timeoutMs;
+    this.#late = late;
+  }
+
+  /** Hand-overs waiting for their batch. */
+  get waiting(): number {
+    return this.#waiting.length;
   }
 
   /**
@@ -63,16 +76,37 @@ export class AddBatcher {
   async #flush(): Promise<void> {
     while (this.#waiting.length > 0) {
       const batch = this.#waiting.splice(0, MAX_BATCH);
-      try {
-        await this.#within(this.#store(batch));
-      } catch (error) {
-        for (const job of batch) job.reject(error);
-      }
+      const late = await this.#bounded(batch);
+      // the hand-overs behind a batch Redis did not answer would wait as long: they are refused with it
+      if (late !== undefined) for (const job of this.#waiting.splice(0)) job.reject(late);
     }
     this.#flushing = false;
   }
 
-  async #store(batch: Waiting[]): Promise<void> {
+  /** Stores a batch within the time limit; returns the error when Redis did not answer in time. */
+  async #bounded(batch: Waiting[]): Promise<Error | undefined> {
+    const state = { abandoned: false };
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<Error>((resolve) => {
+      timer = setTimeout(() => resolve(this.#late()), this.#timeoutMs);
+      timer.unref();
+    });
+    const stored = this.#store(batch, state).then(
+      () => undefined,
+      (error: unknown) => {
+        for (const job of batch) job.reject(error);
+        return undefined;
+      },
+    );
+    const outcome = await Promise.race([stored, late]);
+    clearTimeout(timer);
+    if (outcome === undefined) return undefined;
+    state.abandoned = true; // if it has not reached addBulk yet, it never will
+    for (const job of batch) job.reject(outcome);
+    return outcome;
+  }
+
+  async #store(batch: Waiting[], state: { abandoned: boolean }): Promise<void> {
     const states = await Promise.all(batch.map((job) => this.#queue.getJobState(job.opts.jobId)));
     const fresh: Waiting[] = [];
     const seen = new Set<string>();
@@ -89,7 +123,20 @@ export class AddBatcher {
       }
     });
     if (fresh.length === 0) return;
-    await this.#queue.addBulk(fresh.map(({ name, data, opts }) => ({ name, data, opts })));
+    if (state.abandoned) throw new Abandoned();
+    try {
+      await this.#queue.addBulk(fresh.map(({ name, data, opts }) => ({ name, data, opts })));
+    } catch (error) {
+      // BullMQ sends the adds as a pipeline and stops at the first error: some may be stored, so look again
+      const after = await Promise.all(fresh.map((job) => this.#queue.getJobState(job.opts.jobId))).catch(
+        () => undefined,
+      );
+      fresh.forEach((job, i) => {
+        if (after !== undefined && after[i] !== 'unknown') job.resolve();
+        else job.reject(error);
+      });
+      return;
+    }
     for (const job of fresh) job.resolve();
   }
 }

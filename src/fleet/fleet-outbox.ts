@@ -35,7 +35,7 @@ import type {
 } from '../outbox/types.js';
 import { scrubForeign, secretForms } from '../secrets.js';
 import { showValue } from '../truncate.js';
-import { AddBatcher } from './add-batcher.js';
+import { AddBatcher, MAX_WAITING } from './add-batcher.js';
 import {
   type FleetJobData,
   failureForJob,
@@ -170,14 +170,13 @@ export class FleetOutbox implements Outbox {
     const { redis, queue, prefix, lockMs } = this.#options;
     const queueConnection: RedisOptions = { ...redis, enableOfflineQueue: false, maxRetriesPerRequest: 1 };
     this.#queue = new Queue(queue, { connection: queueConnection as ConnectionOptions, prefix });
-    this.#batcher = new AddBatcher(this.#queue, (work) =>
-      within(work, ADD_TIMEOUT_MS, () =>
-        this.#unavailable(
-          `did not answer within ${ADD_TIMEOUT_MS / 1000} s (the message may still be stored and sent: hand it over again with the same id, which is refused while it is pending)`,
-          'confirm the message',
-        ),
+    this.#batcher = new AddBatcher(this.#queue, ADD_TIMEOUT_MS, () =>
+      this.#unavailable(
+        `did not answer within ${ADD_TIMEOUT_MS / 1000} s (the message may still be stored and sent: hand it over again with the same id, which is refused while it is pending)`,
+        'confirm the message',
       ),
     );
+
     this.#worker = new Worker(queue, null, {
       connection: { ...redis, maxRetriesPerRequest: null } as ConnectionOptions,
       prefix,
@@ -228,7 +227,11 @@ export class FleetOutbox implements Outbox {
   async add(message: OutboxMessage, options: AddOptions = {}): Promise<void> {
     const batcher = this.#batcher;
     if (batcher === undefined || this.#closed) this.#ready();
+    if ((batcher as AddBatcher).waiting >= MAX_WAITING) {
+      throw this.#unavailable(`${MAX_WAITING} hand-overs already wait for Redis`, 'take the message');
+    }
     const data = await toJobData(message, this.#cipher);
+    if (options.awaited === true) await this.#follower.ready().catch(ignore); // read outcomes from before the add
     try {
       await (batcher as AddBatcher).add({
         id: message.id,
@@ -311,9 +314,8 @@ export class FleetOutbox implements Outbox {
   async #take(claim: Claim): Promise<OutboxMessage | 'unreadable' | undefined> {
     const marked = markedOutcome(claim.job);
     if (marked !== undefined) {
-      const detail =
-        marked === 'sent' ? 'sent' : cancelledText('permanent', claim.job.attemptsMade, 'cancelled');
-      await this.#do(finishJob(claim.job, claim.token, marked, detail), 'finish a message already settled');
+      const { state, detail } = marked;
+      await this.#do(finishJob(claim.job, claim.token, state, detail), 'finish a message already settled');
       return undefined;
     }
     let message: OutboxMessage;

@@ -113,7 +113,9 @@ export class FleetSettings extends EventEmitter<FleetSettingsEventMap> {
   #mailer: Mailer | undefined;
   #version = 0;
   #timer: ReturnType<typeof setInterval> | undefined;
-  #loading: Promise<void> | undefined;
+  /** Loads and saves, one at a time, in the order they were asked for. */
+  #serial: Promise<unknown> = Promise.resolve();
+  #refreshing = false;
   #closed = false;
 
   /** @param options - checked by {@link "messenger-email/fleet".fleetSettings} */
@@ -159,27 +161,22 @@ export class FleetSettings extends EventEmitter<FleetSettingsEventMap> {
   async attach(mailer: Mailer): Promise<boolean> {
     if (this.#mailer !== undefined)
       throw new TypeError('These fleet settings are already attached to a Mailer');
+    try {
+      await Promise.all([this.#redis.connect(), this.#notices.connect()]);
+      await this.#notices.subscribe(this.#channel);
+    } catch (error) {
+      this.#redis.disconnect();
+      this.#notices.disconnect();
+      throw this.#unavailable(error, 'reach'); // nothing attached: attach() may be called again
+    }
     this.#mailer = mailer;
-    // No notice or reconnect loads anything until the first load is done: one load at a time, in version order.
-    let first: Promise<boolean> | undefined;
-    const loading = (async () => {
-      try {
-        await Promise.all([this.#redis.connect(), this.#notices.connect()]);
-        await this.#notices.subscribe(this.#channel);
-      } catch (error) {
-        throw this.#unavailable(error, 'reach');
-      }
-      first = this.#load(true);
-      await first;
-    })();
-    this.#loading = loading.then(ignore, ignore).finally(() => {
-      this.#loading = undefined;
-    });
-    await loading;
-    const applied = await (first as Promise<boolean>);
-    this.#timer = setInterval(() => this.#refresh(), this.#checkMs);
-    this.#timer.unref();
-    return applied;
+    try {
+      return await this.#exclusive(() => this.#load(true));
+    } finally {
+      // later versions are followed even when this one could not be applied here
+      this.#timer = setInterval(() => this.#refresh(), this.#checkMs);
+      this.#timer.unref();
+    }
   }
 
   /**
@@ -191,8 +188,14 @@ export class FleetSettings extends EventEmitter<FleetSettingsEventMap> {
    * @throws EmailSettingsError when they are not valid (nothing changes); FleetUnavailableError when Redis could
    *   not store them (they are applied here, not on the other servers)
    */
-  async save(settings: EmailSettingsInput): Promise<EmailSettings> {
+  save(settings: EmailSettingsInput): Promise<EmailSettings> {
     const mailer = this.#attached();
+    // one at a time with the loads: a load between this configure() and this write would be overwritten here
+    // while its version was counted as applied
+    return this.#exclusive(() => this.#save(mailer, settings));
+  }
+
+  async #save(mailer: Mailer, settings: EmailSettingsInput): Promise<EmailSettings> {
     const password = (settings as { password?: string }).password ?? this.#password;
     const parsed = mailer.configure({ ...settings, ...(password === undefined ? {} : { password }) });
     const { password: _password, ...shared } = { ...parsed } as Record<string, unknown>;
@@ -204,7 +207,7 @@ export class FleetSettings extends EventEmitter<FleetSettingsEventMap> {
         .hset(this.#key, 'settings', JSON.stringify(shared), 'passwordCheck', check)
         .exec();
       const version = Number(replies?.[0]?.[1]);
-      this.#version = Math.max(this.#version, version);
+      this.#version = version; // what this server now runs; a later save elsewhere is loaded after
       await this.#redis.publish(this.#channel, String(version));
     } catch (error) {
       throw this.#unavailable(error, 'store the settings in');
@@ -228,17 +231,21 @@ export class FleetSettings extends EventEmitter<FleetSettingsEventMap> {
 
   /** Loads and applies a newer version, one load at a time; failures are reported as `error`. */
   #refresh(): void {
-    if (this.#closed || this.#mailer === undefined || this.#loading !== undefined) return;
-    this.#loading = this.#load(false)
-      .then(
-        () => undefined,
-        (error: unknown) => {
-          if (!this.#closed) this.emit('error', error as Error);
-        },
-      )
+    if (this.#closed || this.#mailer === undefined || this.#refreshing) return;
+    this.#refreshing = true;
+    this.#exclusive(() => this.#load(false))
+      .catch((error: unknown) => {
+        if (!this.#closed) this.emit('error', error as Error);
+      })
       .finally(() => {
-        this.#loading = undefined;
+        this.#refreshing = false;
       });
+  }
+
+  #exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.#serial.then(work, work);
+    this.#serial = run.then(ignore, ignore);
+    return run;
   }
 
   async #read(): Promise<Stored | undefined> {

@@ -42,6 +42,8 @@ export interface FleetJobData {
    * finishes the job instead of sending it.
    */
   settled?: 'sent' | 'cancelled';
+  /** With `settled`: the delivery report (as a return value) or the failure text, to finish the job with. */
+  settledDetail?: unknown;
   /** BullMQ's `stalledCounter` when the server that stalled was last given time to mark an outcome. */
   graced?: number;
 }

@@ -29,8 +29,9 @@ export function reportOf(
 ): DeliveryReport | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   const { report, sealed } = value as SentValue;
-  if (report !== undefined) return report.id === id ? report : undefined;
-  if (typeof sealed !== 'string' || cipher === undefined) return undefined;
+  if (cipher === undefined)
+    return typeof report === 'object' && report !== null && report.id === id ? report : undefined;
+  if (typeof sealed !== 'string') return undefined; // an encrypted fleet only takes sealed reports
   try {
     const opened = JSON.parse(cipher.unseal(sealed, id)) as DeliveryReport;
     return opened.id === id ? opened : undefined;

@@ -3,8 +3,8 @@
  * unreachable or slow. Until it is recorded, the job is still BullMQ's active job under this server's claim, and a
  * claim that lapses (an outage longer than the lease) would make another server take the message back as cut
  * off, and send it again. So each is tried again every second: first the move BullMQ would have made (completed,
- * or failed for good), and when the claim is already lost, a mark in the job's data (`settled`) that the next
- * server to claim it honours (it finishes the job instead of sending it), then its removal when nobody holds it.
+ * or failed for good), and when the claim is already lost, a mark in the job's data (`settled`, with the report
+ * or the failure text) that the next server to claim it honours: it finishes the job instead of sending it.
  */
 import { type Job, UnrecoverableError } from 'bullmq';
 import { type FleetJobData, jobData } from './job-data.js';
@@ -20,8 +20,6 @@ interface Unrecorded {
   readonly detail: unknown;
 }
 
-const ignore = (): void => undefined;
-
 /**
  * Moves a claimed job to its final state, as a settlement does.
  *
@@ -33,9 +31,10 @@ export function finishJob(job: Job, token: string, state: FinalState, detail: un
     : job.moveToFailed(new UnrecoverableError(String(detail)), token, false);
 }
 
-/** The outcome marked in a job's data by a server that could not record it, if any. */
-export function markedOutcome(job: Job): FinalState | undefined {
-  return jobData(job)?.settled;
+/** The outcome marked in a job's data by a server that could not record it, with its detail, if any. */
+export function markedOutcome(job: Job): { state: FinalState; detail: unknown } | undefined {
+  const data = jobData(job);
+  return data?.settled === undefined ? undefined : { state: data.settled, detail: data.settledDetail };
 }
 
 async function record(item: Unrecorded): Promise<boolean> {
@@ -48,14 +47,15 @@ async function record(item: Unrecorded): Promise<boolean> {
   }
   const data = jobData(job);
   if (data === undefined) return true;
-  const marked: FleetJobData = { ...data, settled: state };
+  const marked: FleetJobData = { ...data, settled: state, settledDetail: detail };
   try {
     await job.updateData(marked);
   } catch (error) {
     return /Missing key/i.test(String((error as Error)?.message)); // gone already: nothing left to do
   }
   job.data = marked;
-  await job.remove().catch(ignore); // fails while another server holds it: that server honours the mark
+  // Left in the queue: the next server to claim it finishes it with this detail, so that the server that
+  // accepted it hears the outcome through BullMQ's events (a removal would tell it nothing).
   return true;
 }
 

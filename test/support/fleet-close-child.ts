@@ -19,6 +19,9 @@ mailer.on('outboxError', () => undefined);
 await mailer
   .enqueue({ to: 'a@example.org', subject: 'x', text: 'x' }, { kind: 'standard' })
   .catch(() => undefined);
+// a send() too: its outcome is followed through BullMQ's events, whose reader must stop with the rest
+void mailer.send({ to: 'b@example.org', subject: 'y', text: 'y' }).catch(() => undefined);
+await new Promise((resolve) => setTimeout(resolve, 200));
 process.stdout.write(`${JSON.stringify({ ready: true })}\n`);
 process.stdin.once('data', () => {
   process.stdin.pause();

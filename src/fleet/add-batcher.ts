@@ -4,8 +4,9 @@
  * arrived together. A burst of `enqueue()` calls then costs a few round trips instead of two per message, and the
  * time limit measures Redis's answer to a batch, not the wait behind the burst.
  *
- * BullMQ ignores an add whose job id exists, without a word; so the ids of a batch are first looked up (in one
- * pipeline of `getJobState`) and a message whose id is still pending is refused.
+ * BullMQ ignores an add whose job id exists, without a word; so the ids a caller chose are first looked up (in one
+ * pipeline of `getJobState`) and a message whose id is still pending is refused. Ids the Mailer generated are
+ * unique and are not looked up.
  */
 import type { JobsOptions, Queue } from 'bullmq';
 import { InvalidMessageError } from '../errors.js';
@@ -19,6 +20,8 @@ export interface JobToAdd {
   readonly name: string;
   readonly data: FleetJobData;
   readonly opts: JobsOptions & { jobId: string };
+  /** Look for a pending message with this id first (not needed for an id the Mailer generated). */
+  readonly lookUp: boolean;
 }
 
 interface Waiting extends JobToAdd {
@@ -107,7 +110,9 @@ export class AddBatcher {
   }
 
   async #store(batch: Waiting[], state: { abandoned: boolean }): Promise<void> {
-    const states = await Promise.all(batch.map((job) => this.#queue.getJobState(job.opts.jobId)));
+    const states = await Promise.all(
+      batch.map((job) => (job.lookUp ? this.#queue.getJobState(job.opts.jobId) : 'unknown')),
+    );
     const fresh: Waiting[] = [];
     const seen = new Set<string>();
     batch.forEach((job, i) => {

@@ -237,6 +237,7 @@ export class FleetOutbox implements Outbox {
         id: message.id,
         name: message.kind,
         data,
+        lookUp: options.generatedId !== true,
         opts: {
           jobId: jobIdOf(message.id),
           ...(message.kind === 'emergency' ? {} : { priority: 1 }),

@@ -22,6 +22,8 @@ export interface PreparedAttachments {
 export interface CheckedOptions {
   kind: MessageKind;
   id: string;
+  /** The id was generated here (unique), not given by the caller. */
+  generatedId: boolean;
   context: SenderContext;
 }
 
@@ -47,7 +49,7 @@ export function checkSendOptions(options: SendOptions): CheckedOptions {
     censusAddress: options.censusAddress ?? null,
     customSender: options.customSender ?? null,
   };
-  return { kind, id, context };
+  return { kind, id, generatedId: options.id === undefined, context };
 }
 
 /**

@@ -355,7 +355,10 @@ export class Mailer extends IsolatingEmitter<MailerEvents> {
       const store = (attachments: PreparedAttachments): Promise<{ id: string }> | { id: string } => {
         if (this.#closed) throw new MailerClosedError();
         const stored = outboxMessage(checkedOptions, checked, attachments.held, settings, this.#clock.now());
-        const added = this.#outbox.add(stored, { awaited: waiter !== undefined });
+        const added = this.#outbox.add(stored, {
+          awaited: waiter !== undefined,
+          generatedId: checkedOptions.generatedId,
+        });
         if (!(added instanceof Promise)) return this.#queued(stored, sender, attachments.dropped, waiter);
         let announced: { id: string } | undefined;
         const announce = (): { id: string } => {

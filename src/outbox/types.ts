@@ -116,6 +116,11 @@ export interface OutboxCounts {
 export interface AddOptions {
   /** A `send()` waits for the message's outcome (an `enqueue()` does not). */
   awaited?: boolean;
+  /**
+   * The Mailer generated the message's id (unique across processes), so no pending message can have it: a shared
+   * outbox need not look for one.
+   */
+  generatedId?: boolean;
 }
 
 /** What the Mailer gives an outbox when it takes it into use. */

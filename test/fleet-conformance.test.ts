@@ -15,8 +15,8 @@ const LOCK_MS = 1000;
 let redis: RedisServer;
 let queues = 0;
 
-// Skipped only on a machine without redis-server, outside CI; in CI a missing redis-server fails the file below.
 if (missing !== undefined && process.env.CI === undefined) {
+  // skipped only on a machine without redis-server, outside CI (in CI a missing redis-server fails the file)
   describe.skip(`fleet outbox conformance (${missing})`, () => {
     it('needs redis-server', () => undefined);
   });

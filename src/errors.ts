@@ -17,7 +17,8 @@ export type MailerErrorCode =
   | 'MAILER_CLOSED'
   | 'OUTBOX_UNAVAILABLE'
   | 'OUTBOX_LOCKED'
-  | 'FLEET_UNAVAILABLE';
+  | 'FLEET_UNAVAILABLE'
+  | 'OAUTH_TOKEN';
 
 /** Options accepted by every error constructor of the package. */
 export interface MailerErrorOptions {
@@ -247,7 +248,60 @@ export class FleetUnavailableError extends MailerError {
   }
 }
 
+/** Why an OAuth 2.0 access token could not be had. */
+export type OAuthTokenFailure =
+  /** The token endpoint could not be reached (DNS, connection refused, TLS). */
+  | 'unreachable'
+  /** The token endpoint did not answer within the SMTP Timeout. */
+  | 'timeout'
+  /** The token endpoint answered with an error: wrong tenant, client, secret, key, consent or clock. */
+  | 'refused'
+  /** The token endpoint answered something that is not a token. */
+  | 'invalid-response'
+  /** The service account's private key could not be used to sign the request. */
+  | 'private-key';
+
+/**
+ * No OAuth 2.0 access token could be had for the SMTP login (Authentication Method OAuth 2.0): the token endpoint
+ * could not be reached, did not answer within the SMTP Timeout, or refused the request. `verify()` reports it at the
+ * stage `'token'`. A failed attempt with this error is tried again after Minutes Between Retries (an administrator
+ * may fix the settings meanwhile), unless the host's `isRetryable` says otherwise.
+ *
+ * The message says what the provider answered (its error code, e.g. `AADSTS7000215`, and description) and never
+ * holds the client secret, the private key or a token.
+ */
+export class OAuthTokenError extends MailerError {
+  /** Why no token could be had. */
+  readonly failure: OAuthTokenFailure;
+  /** What to change, in an administrator's terms: the likely cause for the provider's answer. */
+  readonly hint: string;
+  /** The token endpoint's HTTP status, when it answered. */
+  readonly status: number | undefined;
+  /** The OAuth error code it answered (`invalid_client`, `invalid_grant`...), when it gave one. */
+  readonly oauthError: string | undefined;
+
+  /**
+   * @param failure - why no token could be had
+   * @param message - what happened, with the provider's own words
+   * @param details - the hint, and the HTTP status and OAuth error code when the endpoint answered
+   * @param options - `cause`, the HTTP client's own error
+   */
+  constructor(
+    failure: OAuthTokenFailure,
+    message: string,
+    details: { hint: string; status?: number | undefined; oauthError?: string | undefined },
+    options: MailerErrorOptions = {},
+  ) {
+    super('OAUTH_TOKEN', message, options);
+    this.failure = failure;
+    this.hint = details.hint;
+    this.status = details.status;
+    this.oauthError = details.oauthError;
+  }
+}
+
 const ERROR_NAMES = new Set([
+  'OAuthTokenError',
   'FleetUnavailableError',
   'OutboxUnavailableError',
   'OutboxLockedError',

@@ -14,6 +14,7 @@ export type {
   LockHolder,
   MailerErrorCode,
   MailerErrorOptions,
+  OAuthTokenFailure,
 } from './errors.js';
 export {
   AttachmentsNotAllowedError,
@@ -27,6 +28,7 @@ export {
   MailerClosedError,
   MailerError,
   NotConfiguredError,
+  OAuthTokenError,
   OutboxLockedError,
   OutboxUnavailableError,
 } from './errors.js';
@@ -53,6 +55,7 @@ export type {
   VerifyReport,
 } from './mailer/types.js';
 export type { MailMessage, SendOptions } from './message.js';
+export type { OAuthEndpoints } from './oauth/options.js';
 export { memoryOutbox } from './outbox/memory.js';
 export type { SpoolItem, SpoolListing } from './outbox/spool/admin.js';
 export { deleteFromSpool, listSpool, retrySpoolNow } from './outbox/spool/admin.js';
@@ -78,9 +81,22 @@ export type { PermitsHost, StartPermit, StartPermits } from './permits/types.js'
 export { defaultIsRetryable } from './retry.js';
 export type { IgnoredSender, MessageKind, ResolvedSender, SenderContext, SenderSource } from './sender.js';
 export { resolveSender } from './sender.js';
-export type { SmtpTimeoutSeconds } from './settings/defaults.js';
-export { DEFAULT_SMTP_PORT, EMAIL_SETTINGS_DEFAULTS, SMTP_TIMEOUT_SECONDS } from './settings/defaults.js';
-export type { FieldDescriptor, FieldInput, FieldOption } from './settings/fields.js';
+export type {
+  AuthMethod,
+  OAuthProvider,
+  SecretSettingsField,
+  SmtpTimeoutSeconds,
+} from './settings/defaults.js';
+export {
+  AUTH_METHODS,
+  DEFAULT_SMTP_PORT,
+  EMAIL_SETTINGS_DEFAULTS,
+  OAUTH_PROVIDER_FIELDS,
+  OAUTH_PROVIDERS,
+  SECRET_SETTINGS_FIELDS,
+  SMTP_TIMEOUT_SECONDS,
+} from './settings/defaults.js';
+export type { FieldCondition, FieldDescriptor, FieldInput, FieldOption } from './settings/fields.js';
 export { createEmailSettingsFields, EMAIL_SETTINGS_FIELDS } from './settings/fields.js';
 export { parseEmailSettingsForm } from './settings/form.js';
 export type { SafeParseEmailSettingsResult } from './settings/parse.js';

@@ -20,8 +20,17 @@ describe('EMAIL_SETTINGS_FIELDS', () => {
       ['smtpPort', 'SMTP Port'],
       ['smtpTimeoutSeconds', 'SMTP Timeout'],
       ['useAuthentication', 'Use Authentication'],
+      ['authMethod', 'Authentication Method'],
       ['username', 'Username'],
       ['password', 'Password'],
+      ['oauthProvider', 'OAuth 2.0 Provider'],
+      ['oauthTenantId', 'Tenant ID'],
+      ['oauthClientId', 'Client ID'],
+      ['oauthClientSecret', 'Client Secret'],
+      ['oauthServiceAccount', 'Service Account Email'],
+      ['oauthPrivateKey', 'Service Account Private Key'],
+      ['oauthTokenUrl', 'Token URL'],
+      ['oauthScope', 'Scope'],
       ['useTls', 'Use TLS'],
       ['minutesBetweenRetries', 'Minutes Between Retries'],
       ['maxErrorsBeforeCancel', 'Max Errors Before Cancel'],
@@ -33,17 +42,47 @@ describe('EMAIL_SETTINGS_FIELDS', () => {
     ]);
   });
 
-  it('covers exactly the fields the parser produces', () => {
-    const full = parseEmailSettings({
+  it('covers exactly the fields the parser produces, over every authentication method and provider', () => {
+    const base = {
       defaultSenderAddress: 'a@district.org',
       smtpHost: 'h',
       smtpPort: 587,
-      useAuthentication: true,
-      username: 'u',
-      password: 'p',
       attachmentSizeLimitMb: 5,
-    });
-    expect(EMAIL_SETTINGS_FIELDS.map((f) => f.name).sort()).toEqual(Object.keys(full).sort());
+    };
+    const variants = [
+      { useAuthentication: true, username: 'u', password: 'p' },
+      {
+        useAuthentication: true,
+        authMethod: 'oauth2',
+        username: 'm@district.org',
+        oauthProvider: 'google',
+        oauthServiceAccount: 'svc@project.iam.gserviceaccount.com',
+        oauthPrivateKey: '-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----',
+      },
+      {
+        useAuthentication: true,
+        authMethod: 'oauth2',
+        username: 'm@district.org',
+        oauthProvider: 'microsoft365',
+        oauthTenantId: 'district.onmicrosoft.com',
+        oauthClientId: '11111111-2222-3333-4444-555555555555',
+        oauthClientSecret: 's',
+      },
+      {
+        useAuthentication: true,
+        authMethod: 'oauth2',
+        username: 'm',
+        oauthProvider: 'custom',
+        oauthTokenUrl: 'https://idp.example/token',
+        oauthClientId: 'c',
+        oauthClientSecret: 's',
+        oauthScope: 'smtp',
+      },
+    ];
+    const produced = new Set(
+      variants.flatMap((variant) => Object.keys(parseEmailSettings({ ...base, ...variant }))),
+    );
+    expect(EMAIL_SETTINGS_FIELDS.map((f) => f.name).sort()).toEqual([...produced].sort());
   });
 
   it('gives every field help text and an input kind', () => {
@@ -56,8 +95,17 @@ describe('EMAIL_SETTINGS_FIELDS', () => {
       'number',
       'select',
       'checkbox',
+      'select',
       'text',
       'password',
+      'select',
+      'text',
+      'text',
+      'password',
+      'email',
+      'textarea',
+      'text',
+      'text',
       'checkbox',
       'number',
       'number',

@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { fleetEvents, fleetOutbox, fleetPermits } from '../src/fleet/index.js';
+import { fleetEvents, fleetOutbox } from '../src/fleet/index.js';
 import {
   DeliveryCancelledError,
   FleetUnavailableError,

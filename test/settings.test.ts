@@ -31,6 +31,7 @@ describe('parseEmailSettings', () => {
     expect(EMAIL_SETTINGS_DEFAULTS).toEqual({
       smtpTimeoutSeconds: 30,
       useAuthentication: false,
+      authMethod: 'password',
       useTls: false,
       minutesBetweenRetries: 5,
       maxErrorsBeforeCancel: 10,

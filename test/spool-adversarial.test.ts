@@ -7,7 +7,7 @@ import { mkdir, readdir, readFile, rm, unlink, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { Mailer, type Outbox, type OutboxMessage, spoolOutbox, type Transport } from '../src/index.js';
+import { Mailer, type Outbox, spoolOutbox, type Transport } from '../src/index.js';
 import { DueQueue } from '../src/outbox/due-queue.js';
 import { recordFileName } from '../src/outbox/spool/layout.js';
 import { encodeRecord, type RecordHeader } from '../src/outbox/spool/record.js';

@@ -6,6 +6,57 @@ export const SMTP_TIMEOUT_SECONDS = [30, 60, 120, 180, 240, 300] as const;
 /** One of {@link SMTP_TIMEOUT_SECONDS}. */
 export type SmtpTimeoutSeconds = (typeof SMTP_TIMEOUT_SECONDS)[number];
 
+/**
+ * How the Mailer logs in to the SMTP server when Use Authentication is checked: `'password'` (Username and Password,
+ * AUTH PLAIN or LOGIN) or `'oauth2'` (an OAuth 2.0 access token, XOAUTH2, as Microsoft 365 and Google Workspace
+ * require).
+ */
+export const AUTH_METHODS = ['password', 'oauth2'] as const;
+
+/** One of {@link AUTH_METHODS}. */
+export type AuthMethod = (typeof AUTH_METHODS)[number];
+
+/**
+ * Where OAuth 2.0 access tokens come from: `'microsoft365'` (Microsoft Entra ID, the client-credentials flow for
+ * Exchange Online), `'google'` (a Google Workspace service account with domain-wide delegation) or `'custom'` (any
+ * token endpoint that grants client credentials).
+ */
+export const OAUTH_PROVIDERS = ['microsoft365', 'google', 'custom'] as const;
+
+/** One of {@link OAUTH_PROVIDERS}. */
+export type OAuthProvider = (typeof OAUTH_PROVIDERS)[number];
+
+/**
+ * The OAuth 2.0 fields each provider uses, besides Username (the mailbox to send as); the settings keep only the
+ * chosen provider's. The Scope of a custom provider is optional; every other field listed is required.
+ */
+export const OAUTH_PROVIDER_FIELDS = Object.freeze({
+  microsoft365: ['oauthTenantId', 'oauthClientId', 'oauthClientSecret'],
+  google: ['oauthServiceAccount', 'oauthPrivateKey'],
+  custom: ['oauthTokenUrl', 'oauthClientId', 'oauthClientSecret', 'oauthScope'],
+} as const satisfies Record<OAuthProvider, readonly string[]>);
+
+/** Every OAuth 2.0 field, whichever provider uses it. Internal. */
+export const OAUTH_FIELDS = [
+  'oauthProvider',
+  'oauthTenantId',
+  'oauthClientId',
+  'oauthClientSecret',
+  'oauthServiceAccount',
+  'oauthPrivateKey',
+  'oauthTokenUrl',
+  'oauthScope',
+] as const;
+
+/**
+ * The settings fields that hold a secret: never shown by the package (masked in `redactSettings`, `JSON.stringify`,
+ * `util.inspect`, events and errors) and never written to a fleet's Redis.
+ */
+export const SECRET_SETTINGS_FIELDS = ['password', 'oauthClientSecret', 'oauthPrivateKey'] as const;
+
+/** One of {@link SECRET_SETTINGS_FIELDS}. */
+export type SecretSettingsField = (typeof SECRET_SETTINGS_FIELDS)[number];
+
 /** The SMTP port used when SMTP Port is left blank. */
 export const DEFAULT_SMTP_PORT = 25;
 
@@ -18,6 +69,8 @@ export const EMAIL_SETTINGS_DEFAULTS = Object.freeze({
   smtpTimeoutSeconds: 30,
   /** @default false */
   useAuthentication: false,
+  /** @default 'password' */
+  authMethod: 'password',
   /** @default false */
   useTls: false,
   /** @default 5 */
@@ -49,8 +102,17 @@ export const SETTINGS_FIELD_NAMES = [
   'smtpPort',
   'smtpTimeoutSeconds',
   'useAuthentication',
+  'authMethod',
   'username',
   'password',
+  'oauthProvider',
+  'oauthTenantId',
+  'oauthClientId',
+  'oauthClientSecret',
+  'oauthServiceAccount',
+  'oauthPrivateKey',
+  'oauthTokenUrl',
+  'oauthScope',
   'useTls',
   'minutesBetweenRetries',
   'maxErrorsBeforeCancel',

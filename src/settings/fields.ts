@@ -1,6 +1,8 @@
 import {
+  type AuthMethod,
   DEFAULT_SMTP_PORT,
   EMAIL_SETTINGS_DEFAULTS,
+  type OAuthProvider,
   SETTINGS_LIMITS,
   SMTP_TIMEOUT_SECONDS,
   type SmtpTimeoutSeconds,
@@ -10,15 +12,24 @@ import { type HostPolicy, resolvePolicy } from './policy.js';
 import type { EmailSettings } from './schema.js';
 
 /** How a settings field is shown on a form. */
-export type FieldInput = 'email' | 'text' | 'number' | 'password' | 'checkbox' | 'select';
+export type FieldInput = 'email' | 'text' | 'number' | 'password' | 'checkbox' | 'select' | 'textarea';
 
 /** One choice of a `select` field. */
 export interface FieldOption {
-  /** The value stored in the settings (for SMTP Timeout: seconds). */
-  value: number;
+  /** The value stored in the settings (for SMTP Timeout: seconds; for Authentication Method: `'password'`...). */
+  value: number | string;
   /** The text shown, e.g. `'30 seconds (default)'`. */
   label: string;
 }
+
+/**
+ * A condition on other fields, as data a browser script can evaluate: every field named must hold one of the values
+ * listed (a field left blank counts as its default). For example `{ useAuthentication: [true], authMethod:
+ * ['oauth2'] }`. Added by this package.
+ */
+export type FieldCondition = Readonly<{
+  [K in keyof EmailSettings]?: readonly (string | number | boolean)[];
+}>;
 
 /**
  * Everything a host application needs to render one field of the Email Settings tab:
@@ -39,6 +50,13 @@ export interface FieldDescriptor {
   required: (s: Partial<EmailSettings>) => boolean;
   /** Whether the field can be edited, given the rest of the form (Username and Password: only with Use Authentication). */
   enabled: (s: Partial<EmailSettings>) => boolean;
+  /** `enabled` as data, for a script in the browser; absent when the field is always enabled. Added by this package. */
+  enabledWhen?: FieldCondition;
+  /**
+   * `required` as data, for a script in the browser; absent when the field is never or always required (see
+   * `required`). Added by this package.
+   */
+  requiredWhen?: FieldCondition;
   /** Smallest accepted value of a `number` field (none for the attachment limit, which must be more than 0). */
   min?: number;
   /**
@@ -54,7 +72,45 @@ export interface FieldDescriptor {
 
 const always = () => true;
 const never = () => false;
-const withAuthentication = (s: Partial<EmailSettings>) => s.useAuthentication === true;
+
+/** Whether the settings of a form meet a condition; a field left blank counts as its default. */
+function meets(condition: FieldCondition, s: Partial<EmailSettings>): boolean {
+  const defaults: Readonly<Record<string, unknown>> = EMAIL_SETTINGS_DEFAULTS;
+  return Object.entries(condition).every(([field, values]) => {
+    const value = (s as Record<string, unknown>)[field] ?? defaults[field];
+    return (values as readonly unknown[]).includes(value);
+  });
+}
+
+/** `enabled` and `enabledWhen` of a field that is editable only when `condition` holds. */
+function enabledWhen(condition: FieldCondition) {
+  return { enabled: (s: Partial<EmailSettings>) => meets(condition, s), enabledWhen: condition };
+}
+
+/** `required` and `requiredWhen` of a field that must be filled in when `condition` holds. */
+function requiredWhen(condition: FieldCondition) {
+  return { required: (s: Partial<EmailSettings>) => meets(condition, s), requiredWhen: condition };
+}
+
+const AUTH = { useAuthentication: [true] } as const satisfies FieldCondition;
+const PASSWORD = {
+  ...AUTH,
+  authMethod: ['password'] satisfies AuthMethod[],
+} as const satisfies FieldCondition;
+const OAUTH = { ...AUTH, authMethod: ['oauth2'] satisfies AuthMethod[] } as const satisfies FieldCondition;
+/** The condition of a field some OAuth 2.0 providers use. */
+const provider = (...providers: OAuthProvider[]): FieldCondition => ({ ...OAUTH, oauthProvider: providers });
+
+const AUTH_METHOD_LABELS: Record<AuthMethod, string> = {
+  password: 'Username and password (default)',
+  oauth2: 'OAuth 2.0 (Microsoft 365, Google Workspace)',
+};
+
+const PROVIDER_LABELS: Record<OAuthProvider, string> = {
+  microsoft365: 'Microsoft 365 (Exchange Online)',
+  google: 'Google Workspace (service account)',
+  custom: 'Custom token endpoint',
+};
 
 const TIMEOUT_LABELS: Record<SmtpTimeoutSeconds, string> = {
   30: '30 seconds (default)',
@@ -98,7 +154,7 @@ export function createEmailSettingsFields(hostPolicy?: Partial<HostPolicy>): rea
       label: FIELD_LABELS.smtpPort,
       description: `The SMTP server's port. Leave blank for the default port (${DEFAULT_SMTP_PORT}). Required with Use TLS: 465 for implicit TLS, 587 for STARTTLS.`,
       input: 'number',
-      required: (s) => s.useTls === true,
+      ...requiredWhen({ useTls: [true] }),
       enabled: always,
       min: SETTINGS_LIMITS.smtpPort.min,
       max: SETTINGS_LIMITS.smtpPort.max,
@@ -121,26 +177,119 @@ export function createEmailSettingsFields(hostPolicy?: Partial<HostPolicy>): rea
       name: 'useAuthentication',
       label: FIELD_LABELS.useAuthentication,
       description:
-        'Check when the SMTP server needs a username and password; this unlocks the Username and Password fields.',
+        'Check when the SMTP server needs a login; this unlocks the Authentication Method and the fields it needs.',
       input: 'checkbox',
       required: never,
       enabled: always,
     },
     {
+      name: 'authMethod',
+      label: FIELD_LABELS.authMethod,
+      description:
+        'How to log in: with a username and password, or with OAuth 2.0, which Microsoft 365 and Google Workspace require (they no longer accept a password for SMTP).',
+      input: 'select',
+      options: Object.freeze(
+        (['password', 'oauth2'] as const).map((value) =>
+          Object.freeze({ value, label: AUTH_METHOD_LABELS[value] }),
+        ),
+      ),
+      required: never, // blank: the default applies
+      ...enabledWhen(AUTH),
+    },
+    {
       name: 'username',
       label: FIELD_LABELS.username,
-      description: 'The username for SMTP authentication. Editable only when Use Authentication is checked.',
+      description:
+        'The username for SMTP authentication. With OAuth 2.0: the mailbox to send as, e.g. messenger@district.k12.us. Editable only when Use Authentication is checked.',
       input: 'text',
-      required: withAuthentication,
-      enabled: withAuthentication,
+      ...requiredWhen(AUTH),
+      ...enabledWhen(AUTH),
     },
     {
       name: 'password',
       label: FIELD_LABELS.password,
-      description: 'The password for SMTP authentication. Editable only when Use Authentication is checked.',
+      description:
+        'The password for SMTP authentication. Editable only when Use Authentication is checked and the method is username and password.',
       input: 'password',
-      required: withAuthentication,
-      enabled: withAuthentication,
+      ...requiredWhen(PASSWORD),
+      ...enabledWhen(PASSWORD),
+    },
+    {
+      name: 'oauthProvider',
+      label: FIELD_LABELS.oauthProvider,
+      description:
+        'Where the access tokens come from: Microsoft 365 (an app registration in Microsoft Entra), Google Workspace (a service account with domain-wide delegation) or another token endpoint.',
+      input: 'select',
+      options: Object.freeze(
+        (['microsoft365', 'google', 'custom'] as const).map((value) =>
+          Object.freeze({ value, label: PROVIDER_LABELS[value] }),
+        ),
+      ),
+      ...requiredWhen(OAUTH),
+      ...enabledWhen(OAUTH),
+    },
+    {
+      name: 'oauthTenantId',
+      label: FIELD_LABELS.oauthTenantId,
+      description:
+        "Microsoft 365: the Directory (tenant) ID on the app registration's Overview page, or the domain district.onmicrosoft.com.",
+      input: 'text',
+      ...requiredWhen(provider('microsoft365')),
+      ...enabledWhen(provider('microsoft365')),
+    },
+    {
+      name: 'oauthClientId',
+      label: FIELD_LABELS.oauthClientId,
+      description:
+        "The Application (client) ID on the app registration's Overview page (Microsoft 365), or the client ID your identity provider gives.",
+      input: 'text',
+      ...requiredWhen(provider('microsoft365', 'custom')),
+      ...enabledWhen(provider('microsoft365', 'custom')),
+    },
+    {
+      name: 'oauthClientSecret',
+      label: FIELD_LABELS.oauthClientSecret,
+      description:
+        "The client secret's Value (not its Secret ID), from Certificates & secrets on the app registration, or from your identity provider. Kept like the password: never shown again.",
+      input: 'password',
+      ...requiredWhen(provider('microsoft365', 'custom')),
+      ...enabledWhen(provider('microsoft365', 'custom')),
+    },
+    {
+      name: 'oauthServiceAccount',
+      label: FIELD_LABELS.oauthServiceAccount,
+      description:
+        'Google Workspace: the service account\'s email, the "client_email" of its JSON key file, e.g. mailer@project.iam.gserviceaccount.com.',
+      input: 'email',
+      ...requiredWhen(provider('google')),
+      ...enabledWhen(provider('google')),
+    },
+    {
+      name: 'oauthPrivateKey',
+      label: FIELD_LABELS.oauthPrivateKey,
+      description:
+        'Google Workspace: the "private_key" of the service account\'s JSON key file, from -----BEGIN PRIVATE KEY----- to -----END PRIVATE KEY-----. Kept like the password: never shown again.',
+      input: 'textarea',
+      ...requiredWhen(provider('google')),
+      ...enabledWhen(provider('google')),
+    },
+    {
+      name: 'oauthTokenUrl',
+      label: FIELD_LABELS.oauthTokenUrl,
+      description:
+        'Custom provider: the token endpoint that grants client credentials, an https:// URL (http:// only for a token service on this machine).',
+      input: 'text',
+      ...requiredWhen(provider('custom')),
+      ...enabledWhen(provider('custom')),
+    },
+    {
+      name: 'oauthScope',
+      label: FIELD_LABELS.oauthScope,
+      description:
+        'Custom provider: the scope to ask for, if your token endpoint needs one. Leave blank otherwise.',
+      input: 'text',
+      required: never,
+      ...enabledWhen(provider('custom')),
     },
     {
       name: 'useTls',

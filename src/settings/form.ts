@@ -30,10 +30,12 @@ function fromFormValue(field: FieldDescriptor, raw: string | undefined): unknown
     return TRUE_WORDS.has(word) ? true : raw;
   }
   if (raw === undefined) return undefined;
-  if (field.input === 'password') return raw === '' ? undefined : raw;
+  if (field.input === 'password' || field.input === 'textarea') return raw === '' ? undefined : raw;
   const text = raw.trim();
   if (text === '') return undefined; // left blank
-  if (field.input === 'number' || field.input === 'select') return NUMERIC.test(text) ? Number(text) : text;
+  const numeric =
+    field.input === 'number' || (field.input === 'select' && typeof field.options?.[0]?.value === 'number');
+  if (numeric) return NUMERIC.test(text) ? Number(text) : text;
   return text;
 }
 

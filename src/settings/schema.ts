@@ -2,14 +2,17 @@ import { z } from 'zod';
 import { findReservedTerm, isEmailAddress, isHostOrIp } from '../address.js';
 import { showValue } from '../truncate.js';
 import {
+  AUTH_METHODS,
   EMAIL_SETTINGS_DEFAULTS,
+  OAUTH_PROVIDERS,
   SETTINGS_LIMITS,
   type SettingsFieldName,
   SMTP_TIMEOUT_SECONDS,
 } from './defaults.js';
 import { FIELD_LABELS } from './labels.js';
-import { guardSecret } from './password-mask.js';
+import { applicableFields, oauthFieldRules } from './oauth-fields.js';
 import { type HostPolicy, resolvePolicy } from './policy.js';
+import { guardSecrets } from './secret-mask.js';
 
 type Label = SettingsFieldName;
 
@@ -147,6 +150,49 @@ function credential(field: 'username' | 'password') {
     .transform((value) => (field === 'username' ? value.trim() : value));
 }
 
+/** A choice among fixed values (Authentication Method, OAuth 2.0 Provider). */
+function choice<const T extends readonly [string, ...string[]]>(field: Label, values: T, names: string) {
+  return z.enum(values, {
+    error: (iss) => `${FIELD_LABELS[field]} must be ${names} (${received(iss.input)})`,
+  });
+}
+
+/**
+ * Optional text of at most `max` characters; blank (empty or spaces only) counts as not given. A secret is never
+ * echoed, and is kept exactly as entered.
+ */
+function text(field: Label, max: number, secret = false) {
+  const label = FIELD_LABELS[field];
+  const base = z.string({
+    error: (iss) => `${label} must be text${secret ? '' : ` (${received(iss.input)})`}`,
+  });
+  return blankable(
+    (secret ? base : base.trim())
+      .max(max, { error: `${label} must be at most ${max} characters` })
+      .transform((value) => (value.trim() === '' ? undefined : value)), // blank: not given
+  );
+}
+
+/** An optional choice among fixed values; blank text counts as not given. */
+function optionalChoice<const T extends readonly [string, ...string[]]>(
+  field: Label,
+  values: T,
+  names: string,
+) {
+  const label = FIELD_LABELS[field];
+  return blankable(
+    z
+      .string({ error: (iss) => `${label} must be ${names} (${received(iss.input)})` })
+      .trim()
+      .transform((value, ctx): T[number] | undefined => {
+        if (value === '') return undefined;
+        if ((values as readonly string[]).includes(value)) return value;
+        ctx.addIssue({ code: 'custom', message: `${label} must be ${names} (${received(value)})` });
+        return z.NEVER;
+      }),
+  );
+}
+
 function buildSchema(resolved: HostPolicy) {
   const timeoutLabel = FIELD_LABELS.smtpTimeoutSeconds;
   const timeoutChoices = '30 seconds, or 1, 2, 3, 4 or 5 minutes (30, 60, 120, 180, 240 or 300 seconds)';
@@ -174,13 +220,38 @@ function buildSchema(resolved: HostPolicy) {
             { error: (iss) => `${timeoutLabel} must be ${timeoutChoices} (${received(iss.input)})` },
           )
           .default(EMAIL_SETTINGS_DEFAULTS.smtpTimeoutSeconds),
-        /** Whether the SMTP server needs a username and password.
+        /** Whether the SMTP server needs a login.
          * @default false */
         useAuthentication: checkbox('useAuthentication').default(EMAIL_SETTINGS_DEFAULTS.useAuthentication),
-        /** SMTP username; required with `useAuthentication`, removed without it. */
+        /** How to log in with `useAuthentication`: a password, or an OAuth 2.0 token (XOAUTH2).
+         * @default 'password' */
+        authMethod: choice('authMethod', AUTH_METHODS, '"password" or "oauth2"').default(
+          EMAIL_SETTINGS_DEFAULTS.authMethod,
+        ),
+        /** SMTP username (with OAuth 2.0: the mailbox to send as); required with `useAuthentication`, removed without it. */
         username: blankable(credential('username')),
-        /** SMTP password; required with `useAuthentication`, removed without it. Never shown by the package. */
+        /** SMTP password; required with the `'password'` method, removed otherwise. Never shown by the package. */
         password: blankable(credential('password')),
+        /** Where OAuth 2.0 tokens come from; required with the `'oauth2'` method, removed otherwise. */
+        oauthProvider: optionalChoice(
+          'oauthProvider',
+          OAUTH_PROVIDERS,
+          '"microsoft365", "google" or "custom"',
+        ),
+        /** Microsoft 365: the directory (tenant) ID, a GUID or a domain such as `district.onmicrosoft.com`. */
+        oauthTenantId: text('oauthTenantId', 256),
+        /** Microsoft 365 and custom: the application (client) ID. */
+        oauthClientId: text('oauthClientId', 256),
+        /** Microsoft 365 and custom: the client secret's value. A secret: never shown by the package. */
+        oauthClientSecret: text('oauthClientSecret', 1024, true),
+        /** Google: the service account's client email, e.g. `mailer@project.iam.gserviceaccount.com`. */
+        oauthServiceAccount: text('oauthServiceAccount', 320),
+        /** Google: the service account's private key (PEM, `-----BEGIN PRIVATE KEY-----`). A secret: never shown. */
+        oauthPrivateKey: text('oauthPrivateKey', 16384, true),
+        /** Custom: the token endpoint, an `https://` URL (`http://` only on this machine). */
+        oauthTokenUrl: text('oauthTokenUrl', 2048),
+        /** Custom: the scope to ask for, if the token endpoint needs one. */
+        oauthScope: text('oauthScope', 1024),
         /** Encrypt with TLS: implicit on port 465, STARTTLS (required) on any other port.
          * @default false */
         useTls: checkbox('useTls').default(EMAIL_SETTINGS_DEFAULTS.useTls),
@@ -243,10 +314,14 @@ function crossFieldRules(value: Record<string, unknown>, ctx: z.RefinementCtx): 
     });
   }
   if (value.useAuthentication !== true) return;
+  const blank = (entry: unknown) =>
+    entry === undefined || entry === null || (typeof entry === 'string' && entry.trim() === '');
+  if (value.authMethod === 'oauth2') {
+    for (const issue of oauthFieldRules(value)) ctx.addIssue({ code: 'custom', ...issue });
+    return;
+  }
   for (const field of ['username', 'password'] as const) {
-    const entry = value[field];
-    const blank = entry === undefined || entry === null || (typeof entry === 'string' && entry.trim() === '');
-    if (blank) {
+    if (blank(value[field])) {
       ctx.addIssue({
         code: 'custom',
         path: [field],
@@ -257,19 +332,25 @@ function crossFieldRules(value: Record<string, unknown>, ctx: z.RefinementCtx): 
 }
 
 /**
- * Drops what the settings do not carry: blank optional fields, and the credentials when
- * Use Authentication is off. Hides the password from JSON and `util.inspect`.
+ * Drops what the settings do not carry: blank optional fields, the credentials when Use Authentication is off, and
+ * the fields of the authentication method and OAuth 2.0 provider not chosen. Hides every secret from JSON and
+ * `util.inspect`.
  */
 function finish<
-  T extends { useAuthentication: boolean; username?: string | undefined; password?: string | undefined },
+  T extends {
+    useAuthentication: boolean;
+    authMethod: string;
+    oauthProvider?: string | undefined;
+    password?: string | undefined;
+  },
 >(value: T): T {
+  const keep = applicableFields(value);
   const out: Record<string, unknown> = {};
   for (const [key, entry] of Object.entries(value)) {
-    if (entry === undefined) continue;
-    if (!value.useAuthentication && (key === 'username' || key === 'password')) continue;
+    if (entry === undefined || !keep(key)) continue;
     out[key] = entry;
   }
-  return guardSecret(out as T);
+  return guardSecrets(out as T);
 }
 
 /**
@@ -283,8 +364,8 @@ export type EmailSettingsSchema = ReturnType<typeof buildSchema>;
  * {@link EmailSettings} and {@link EmailSettingsInput} are inferred from it, and it reports every problem at once
  * with messages that name each field by its label.
  *
- * The parsed settings hide the password from `JSON.stringify` and `util.inspect` (it is still readable as
- * `settings.password`, and a spread copy keeps it).
+ * The parsed settings hide every secret (the password, the OAuth client secret, the private key) from
+ * `JSON.stringify` and `util.inspect` (each is still readable as a property, and a spread copy keeps it).
  *
  * @param policy - the host's limits; omitted parts come from {@link DEFAULT_HOST_POLICY}
  * @throws EmailSettingsError when the policy itself is invalid
@@ -304,8 +385,17 @@ export function createEmailSettingsSchema(policy?: Partial<HostPolicy>): EmailSe
  * | `smtpPort` | SMTP Port | 1 to 65535; required with `useTls` | omitted: 25 ({@link DEFAULT_SMTP_PORT}) |
  * | `smtpTimeoutSeconds` | SMTP Timeout | seconds: 30, 60, 120, 180, 240 or 300 | 30 |
  * | `useAuthentication` | Use Authentication | | `false` |
- * | `username` | Username | required with `useAuthentication`, removed without it | none |
- * | `password` | Password | same as `username`; hidden from `JSON.stringify` and `util.inspect` | none |
+ * | `authMethod` | Authentication Method | `'password'` or `'oauth2'` (XOAUTH2) | `'password'` |
+ * | `username` | Username | required with `useAuthentication` (OAuth 2.0: the mailbox to send as), removed without it | none |
+ * | `password` | Password | required with the `'password'` method, removed otherwise; hidden from `JSON.stringify` and `util.inspect` | none |
+ * | `oauthProvider` | OAuth 2.0 Provider | `'microsoft365'`, `'google'` or `'custom'`; required with `'oauth2'` | none |
+ * | `oauthTenantId` | Tenant ID | Microsoft 365: a GUID or a domain | none |
+ * | `oauthClientId` | Client ID | Microsoft 365 (a GUID) and custom | none |
+ * | `oauthClientSecret` | Client Secret | Microsoft 365 and custom; hidden like the password | none |
+ * | `oauthServiceAccount` | Service Account Email | Google | none |
+ * | `oauthPrivateKey` | Service Account Private Key | Google: PEM; hidden like the password | none |
+ * | `oauthTokenUrl` | Token URL | custom: `https://`, or `http://` on this machine | none |
+ * | `oauthScope` | Scope | custom, optional | none |
  * | `useTls` | Use TLS | implicit TLS on 465, STARTTLS (required) on any other port | `false` |
  * | `minutesBetweenRetries` | Minutes Between Retries | whole minutes, 0 to 1440 (0: the next free slot) | 5 |
  * | `maxErrorsBeforeCancel` | Max Errors Before Cancel | failed attempts, 1 to 100 | 10 |
@@ -319,7 +409,8 @@ export type EmailSettings = z.output<EmailSettingsSchema>;
 
 /**
  * What a caller may pass in: `defaultSenderAddress` and `smtpHost` are required; every field with a default is
- * optional; blank optional fields (`smtpPort`, `username`, `password`, `attachmentSizeLimitMb`) may be `null`.
+ * optional; blank optional fields (`smtpPort`, `username`, `password`, the `oauth*` fields, `attachmentSizeLimitMb`)
+ * may be `null`.
  * Unknown keys are dropped.
  */
 export type EmailSettingsInput = z.input<EmailSettingsSchema>;

@@ -31,7 +31,8 @@ export function replyCode(error: unknown): number | undefined {
 /**
  * The default retry rule, used unless {@link MailerOptions.isRetryable} is given. In order:
  *
- * 1. the package's own errors ({@link MailerError}: an attachment too large, an invalid message) are permanent;
+ * 1. the package's own errors ({@link MailerError}: an attachment too large, an invalid message) are permanent,
+ *    except `OAuthTokenError` (no OAuth 2.0 token could be had), which is retryable like a refused login;
  * 2. nodemailer's connection, timeout, DNS, TLS, authentication, protocol, configuration and abort failures
  *    (`code` `ECONNECTION`, `ETIMEDOUT`, `ESOCKET`, `EDNS`, `ETLS`, `EAUTH`, `ENOAUTH`, `EPROTOCOL`, `ECONFIG`,
  *    `EABORT`) are retryable, whatever reply code they carry (an administrator may fix the password while
@@ -46,7 +47,7 @@ export function replyCode(error: unknown): number | undefined {
  * @returns true when the message should be tried again after Minutes Between Retries
  */
 export function defaultIsRetryable(error: unknown): boolean {
-  if (isMailerError(error)) return false;
+  if (isMailerError(error)) return error.code === 'OAUTH_TOKEN';
   const code = (error as SmtpLikeError | null)?.code;
   if (typeof code === 'string' && TRANSIENT_CODES.has(code)) return true;
   const reply = replyCode(error);
@@ -58,11 +59,11 @@ export function defaultIsRetryable(error: unknown): boolean {
 
 /**
  * Whether a failed attempt is tried again, as the Mailer decides it: the package's own errors (a file over its
- * limit, an attachment that is gone) never are; otherwise the host's `isRetryable` decides, and
- * {@link defaultIsRetryable} when that throws.
+ * limit, an attachment that is gone) never are, except a token failure; otherwise the host's `isRetryable` decides,
+ * and {@link defaultIsRetryable} when that throws.
  */
 export function decideRetryable(error: Error, isRetryable: (error: unknown) => boolean): boolean {
-  if (isMailerError(error)) return false;
+  if (isMailerError(error) && error.code !== 'OAUTH_TOKEN') return false;
   try {
     return isRetryable(error) === true;
   } catch {

@@ -6,6 +6,7 @@
  */
 import { types } from 'node:util';
 import { MailerError } from './errors.js';
+import { normalizePrivateKey } from './settings/oauth-fields.js';
 
 /** What replaces the password, as in `redactSettings`. */
 const MASK = '********';
@@ -68,6 +69,63 @@ export function secretForms(username: string | undefined, password: string | und
     base64(`${user}:${password}`), // HTTP Basic, as an HTTP API transport may echo its Authorization header
   ]);
   return [...forms]; // every form, however short: the password must never show
+}
+
+/**
+ * Every form of a service account's private key that could show up in an error: as entered, as PEM, as escaped in
+ * a JSON string, form-encoded, and each line of its base64 body (a parser may quote one).
+ *
+ * @param key - the Service Account Private Key; none or empty: nothing to look for
+ */
+function privateKeyForms(key: string | undefined): string[] {
+  if (key === undefined || key.trim() === '') return [];
+  const pem = normalizePrivateKey(key);
+  const body = pem.split(/\r?\n/).filter((line) => !line.startsWith('-----') && line.trim().length >= 16);
+  return [
+    key,
+    pem,
+    JSON.stringify(pem).slice(1, -1),
+    new URLSearchParams({ k: key }).toString().slice('k='.length),
+    body.join(''),
+    ...body.map((line) => line.trim()),
+  ];
+}
+
+/** The settings fields that hold or accompany a secret. */
+interface SecretSettings {
+  username?: string | undefined;
+  password?: string | undefined;
+  oauthClientId?: string | undefined;
+  oauthClientSecret?: string | undefined;
+  oauthPrivateKey?: string | undefined;
+}
+
+/**
+ * Every form of every secret of a set of settings: the password ({@link secretForms}), the OAuth client secret (the
+ * same forms, as a token request posts it in a form or an HTTP Basic header) and the service account's private key.
+ *
+ * @param settings - the settings, parsed or not
+ * @returns each form once
+ */
+export function settingsSecretForms(settings: SecretSettings): string[] {
+  return [
+    ...new Set([
+      ...secretForms(settings.username, settings.password),
+      ...secretForms(settings.oauthClientId, settings.oauthClientSecret),
+      ...privateKeyForms(settings.oauthPrivateKey),
+    ]),
+  ];
+}
+
+/**
+ * The forms of OAuth 2.0 access tokens that could show up in an error: the token, and the XOAUTH2 string SMTP sends
+ * (base64 of `user=<mailbox>^Aauth=Bearer <token>^A^A`).
+ *
+ * @param user - the mailbox the tokens act for
+ * @param tokens - the tokens granted
+ */
+export function tokenForms(user: string, tokens: readonly string[]): string[] {
+  return tokens.flatMap((token) => [token, base64(`user=${user}\x01auth=Bearer ${token}\x01\x01`)]);
 }
 
 /** One foreign value being copied: what to look for and what has been seen. */

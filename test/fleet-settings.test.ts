@@ -106,6 +106,49 @@ describe.skipIf(missing !== undefined)('fleetSettings', () => {
     expect(stored).not.toContain(Buffer.from(PASSWORD).toString('base64'));
   });
 
+  it('keeps the OAuth 2.0 client secret out of Redis, and reports a server whose secret differs', async () => {
+    const key = `settings-${++keys}`;
+    const SECRET = 'Qx8~oauth-client-SECRET_41';
+    const make = (secret: string) => {
+      const mailer = new Mailer();
+      const shared = fleetSettings({
+        connection: { host: redis.host, port: redis.port },
+        key,
+        oauthClientSecret: secret,
+      });
+      opened.push(shared, mailer);
+      return { mailer, shared };
+    };
+    const a = make(SECRET);
+    const b = make(SECRET);
+    const c = make('an-older-secret');
+    await a.shared.attach(a.mailer);
+    const oauth: EmailSettingsInput = {
+      ...base,
+      authMethod: 'oauth2',
+      username: 'messenger@district.k12.us',
+      oauthProvider: 'microsoft365',
+      oauthTenantId: 'district.onmicrosoft.com',
+      oauthClientId: '0a1b2c3d-1111-2222-3333-444455556666',
+    };
+    await a.shared.save(oauth); // this server's own secret joins the settings
+    const mismatches: string[] = [];
+    b.shared.on('passwordMismatch', ({ message }) => mismatches.push(`b: ${message}`));
+    const mismatch = nextEvent(c.shared, 'passwordMismatch');
+    expect(await b.shared.attach(b.mailer)).toBe(true);
+    expect(await c.shared.attach(c.mailer)).toBe(true);
+    expect((await mismatch).message).toContain("This server's OAuth 2.0 client secret is not the one");
+    expect(mismatches).toEqual([]);
+    const client = new Redis({ host: redis.host, port: redis.port });
+    const fields = await client.hgetall(key);
+    client.disconnect();
+    expect(JSON.parse(fields.settings as string)).toMatchObject({ oauthProvider: 'microsoft365' });
+    const stored = JSON.stringify(fields);
+    for (const form of [SECRET, encodeURIComponent(SECRET), Buffer.from(SECRET).toString('base64')]) {
+      expect(stored).not.toContain(form);
+    }
+  });
+
   it('ends with every server on the same settings when two servers save at the same moment', async () => {
     const key = `settings-${++keys}`;
     const a = server(key, PASSWORD);

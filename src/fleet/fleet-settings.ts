@@ -14,7 +14,8 @@ import { EventEmitter } from 'eventemitter3';
 import { Redis, type RedisOptions } from 'ioredis';
 import { FleetUnavailableError, isMailerError } from '../errors.js';
 import type { Mailer } from '../mailer/mailer.js';
-import { scrubForeign, secretForms } from '../secrets.js';
+import { scrubForeign, secretForms, settingsSecretForms } from '../secrets.js';
+import { SECRET_SETTINGS_FIELDS, type SecretSettingsField } from '../settings/defaults.js';
 import { redactSettings } from '../settings/redact.js';
 import type { EmailSettings, EmailSettingsInput } from '../settings/schema.js';
 import { showValue } from '../truncate.js';
@@ -30,6 +31,10 @@ export interface FleetSettingsOptions {
    * never written to Redis: it joins the fleet's settings when they are applied here.
    */
   readonly password?: string | undefined;
+  /** This server's OAuth 2.0 client secret (Microsoft 365, custom provider), kept like the password. */
+  readonly oauthClientSecret?: string | undefined;
+  /** This server's Google service account private key (PEM), kept like the password. */
+  readonly oauthPrivateKey?: string | undefined;
   /**
    * How often, in milliseconds, the version in Redis is checked in case a change notice was missed. At least 100.
    * @default 500
@@ -83,6 +88,22 @@ function hashPassword(password: string, salt: Buffer): Promise<Buffer> {
   });
 }
 
+/** This server's own secrets, by settings field. */
+type OwnSecrets = Partial<Record<SecretSettingsField, string>>;
+
+/**
+ * The text the check is made of: the secrets the settings use. A password alone is itself, so that checks saved
+ * before OAuth 2.0 existed still match.
+ */
+function secretText(settings: Partial<Record<SecretSettingsField, unknown>>): string | undefined {
+  const used = SECRET_SETTINGS_FIELDS.filter(
+    (field) => typeof settings[field] === 'string' && settings[field] !== '',
+  );
+  if (used.length === 0) return undefined;
+  if (used.length === 1 && used[0] === 'password') return settings.password as string;
+  return JSON.stringify(Object.fromEntries(used.map((field) => [field, settings[field]])));
+}
+
 /** `scrypt$<salt>$<hash>` of a password, or `none` without one. */
 async function passwordCheck(password: string | undefined): Promise<string> {
   if (password === undefined || password === '') return 'none';
@@ -106,7 +127,7 @@ export class FleetSettings extends EventEmitter<FleetSettingsEventMap> {
   readonly #notices: Redis;
   readonly #key: string;
   readonly #channel: string;
-  readonly #password: string | undefined;
+  readonly #own: OwnSecrets;
   readonly #secrets: string[];
   readonly #server: string;
   readonly #checkMs: number;
@@ -125,11 +146,17 @@ export class FleetSettings extends EventEmitter<FleetSettingsEventMap> {
       options.connection instanceof Redis ? { ...options.connection.options } : { ...options.connection };
     this.#key = options.key;
     this.#channel = `${options.key}:changed`;
-    this.#password = options.password;
+    this.#own = {};
+    for (const field of SECRET_SETTINGS_FIELDS) {
+      const value = options[field];
+      if (value !== undefined) this.#own[field] = value;
+    }
     this.#checkMs = options.checkMs;
     const { username, password, host, port, path } = redis;
-    this.#secrets = secretForms(username ?? undefined, password ?? undefined);
-    if (options.password !== undefined) this.#secrets.push(...secretForms(undefined, options.password));
+    this.#secrets = [
+      ...secretForms(username ?? undefined, password ?? undefined),
+      ...settingsSecretForms(this.#own),
+    ];
     this.#server = path ?? `${host ?? 'localhost'}:${port ?? 6379}`;
     this.#redis = new Redis({
       ...redis,
@@ -180,9 +207,9 @@ export class FleetSettings extends EventEmitter<FleetSettingsEventMap> {
   }
 
   /**
-   * Validates and applies new settings on this server, then saves them for the fleet (without the password) and
-   * tells every server. The password in `settings`, when given, is the one the check is made of; otherwise this
-   * server's own.
+   * Validates and applies new settings on this server, then saves them for the fleet (without the password, the
+   * client secret or the private key) and tells every server. Each secret in `settings`, when given, is the one the
+   * check is made of; otherwise this server's own.
    *
    * @returns the parsed settings
    * @throws EmailSettingsError when they are not valid (nothing changes); FleetUnavailableError when Redis could
@@ -196,10 +223,10 @@ export class FleetSettings extends EventEmitter<FleetSettingsEventMap> {
   }
 
   async #save(mailer: Mailer, settings: EmailSettingsInput): Promise<EmailSettings> {
-    const password = (settings as { password?: string }).password ?? this.#password;
-    const parsed = mailer.configure({ ...settings, ...(password === undefined ? {} : { password }) });
-    const { password: _password, ...shared } = { ...parsed } as Record<string, unknown>;
-    const check = await passwordCheck(parsed.useAuthentication ? password : undefined);
+    const parsed = mailer.configure({ ...this.#own, ...settings } as EmailSettingsInput);
+    const shared: Record<string, unknown> = { ...parsed };
+    for (const field of SECRET_SETTINGS_FIELDS) delete shared[field];
+    const check = await passwordCheck(secretText(parsed));
     try {
       const replies = await this.#redis
         .multi()
@@ -267,10 +294,7 @@ export class FleetSettings extends EventEmitter<FleetSettingsEventMap> {
     const stored = await this.#read();
     if (stored === undefined || (!first && stored.version <= this.#version)) return false;
     const mailer = this.#attached();
-    const input = {
-      ...stored.settings,
-      ...(this.#password === undefined ? {} : { password: this.#password }),
-    } as EmailSettingsInput;
+    const input = { ...stored.settings, ...this.#own } as EmailSettingsInput;
     let parsed: EmailSettings;
     try {
       parsed = mailer.configure(input);
@@ -282,10 +306,14 @@ export class FleetSettings extends EventEmitter<FleetSettingsEventMap> {
       throw error;
     }
     this.#version = stored.version;
-    if (parsed.useAuthentication && !(await passwordMatches(stored.passwordCheck, this.#password))) {
+    if (parsed.useAuthentication && !(await passwordMatches(stored.passwordCheck, secretText(parsed)))) {
+      const what =
+        parsed.authMethod === 'oauth2'
+          ? `OAuth 2.0 ${parsed.oauthProvider === 'google' ? 'private key' : 'client secret'}`
+          : 'SMTP password';
       this.emit('passwordMismatch', {
         version: stored.version,
-        message: `This server's SMTP password is not the one the fleet's Email Settings (version ${stored.version}) were saved with: it will most likely fail to log in to ${showValue(parsed.smtpHost)}. Set the same password in this server's configuration.`,
+        message: `This server's ${what} is not the one the fleet's Email Settings (version ${stored.version}) were saved with: it will most likely fail to log in to ${showValue(parsed.smtpHost)}. Set the same ${what} in this server's configuration.`,
       });
     }
     this.emit('applied', { version: stored.version, settings: redactSettings(parsed) });

@@ -125,13 +125,15 @@ export function fleetEvents(
 }
 
 /**
- * One set of Email Settings for every server of a fleet, kept in Redis without the password. Attach one to each
- * server's Mailer with that server's own password; `save()` on any server applies new settings there and, within
- * about a second, on every other (a change notice on Pub/Sub, and a check of the version twice a second). A server
- * whose password is not the one the settings were saved with reports `passwordMismatch`; settings a server cannot
- * apply are reported as `error` and its old settings stay in force.
+ * One set of Email Settings for every server of a fleet, kept in Redis without the password, the OAuth 2.0 client
+ * secret or the private key. Attach one to each server's Mailer with that server's own secrets; `save()` on any
+ * server applies new settings there and, within about a second, on every other (a change notice on Pub/Sub, and a
+ * check of the version twice a second). A server whose secrets are not the ones the settings were saved with
+ * reports `passwordMismatch`; settings a server cannot apply are reported as `error` and its old settings stay in
+ * force.
  *
- * @param options - the Redis connection, the settings' key, this server's password
+ * @param options - the Redis connection, the settings' key, this server's password (or OAuth 2.0 client secret or
+ *   private key)
  * @throws TypeError when an option is not valid
  * @example
  * ```ts
@@ -142,18 +144,23 @@ export function fleetEvents(
  * ```
  */
 export function fleetSettings(options: FleetSettingsOptions): FleetSettings {
-  const { connection, key, password, checkMs = 500 } = options ?? {};
+  const { connection, key, checkMs = 500 } = options ?? {};
   if (typeof connection !== 'object' || connection === null) {
     throw new TypeError('fleetSettings: connection must be an ioredis client or ioredis options');
   }
   if (typeof key !== 'string' || key === '') {
     throw new TypeError('fleetSettings: key must be a non-empty string, the same on every server');
   }
-  if (password !== undefined && typeof password !== 'string') {
-    throw new TypeError("fleetSettings: password must be a string (this server's SMTP password)");
+  const secrets: { -readonly [K in 'password' | 'oauthClientSecret' | 'oauthPrivateKey']?: string } = {};
+  for (const name of ['password', 'oauthClientSecret', 'oauthPrivateKey'] as const) {
+    const value = options[name];
+    if (value === undefined) continue;
+    if (typeof value !== 'string')
+      throw new TypeError(`fleetSettings: ${name} must be a string (this server's own)`);
+    secrets[name] = value;
   }
   if (typeof checkMs !== 'number' || !Number.isInteger(checkMs) || checkMs < 100) {
     throw new TypeError('fleetSettings: checkMs must be a whole number of milliseconds of at least 100');
   }
-  return new FleetSettings({ connection, key, ...(password === undefined ? {} : { password }), checkMs });
+  return new FleetSettings({ connection, key, ...secrets, checkMs });
 }

@@ -14,7 +14,7 @@ import type {
 import type { StartPermit, StartPermits } from '../permits/types.js';
 import { decideRetryable } from '../retry.js';
 import { afterFailure, mayAttemptAgain, retryDelayMs } from '../retry-policy.js';
-import { secretForms } from '../secrets.js';
+import { settingsSecretForms } from '../secrets.js';
 import { type ResolvedSender, resolveSender } from '../sender.js';
 import { parseEmailSettings } from '../settings/parse.js';
 import type { HostPolicy } from '../settings/policy.js';
@@ -323,7 +323,7 @@ export class Mailer extends IsolatingEmitter<MailerEvents> {
   }
 
   #apply(settings: EmailSettings): void {
-    const secrets = secretForms(settings.username, settings.password);
+    const secrets = settingsSecretForms(settings);
     this.#settings = settings;
     this.#unconfigured?.();
     this.#unconfigured = undefined;

@@ -4,7 +4,7 @@ import { localPermits } from '../permits/local.js';
 import type { StartPermits } from '../permits/types.js';
 import { defaultIsRetryable } from '../retry.js';
 import { type HostPolicy, resolvePolicy } from '../settings/policy.js';
-import { smtpTransport } from '../transport/smtp.js';
+import { type SmtpTransportOptions, smtpTransport } from '../transport/smtp.js';
 import type { TransportFactory } from '../transport/types.js';
 import { showValue } from '../truncate.js';
 import { type Clock, systemClock } from './clock.js';
@@ -45,16 +45,14 @@ export function resolveMailerOptions(options: MailerOptions): ResolvedMailerOpti
   const policy = resolvePolicy(options.policy);
   const maxConcurrent = positiveInteger('maxConcurrent', options.maxConcurrent, 5);
   const tls = options.tls;
-  const factory: TransportFactory =
-    options.transport ??
-    ((settings) =>
-      smtpTransport(
-        settings,
-        tls === undefined ? { maxConnections: maxConcurrent } : { tls, maxConnections: maxConcurrent },
-      ));
+  const clock = options.clock ?? systemClock;
+  const smtp: SmtpTransportOptions = { maxConnections: maxConcurrent, now: () => clock.now() };
+  if (tls !== undefined) smtp.tls = tls;
+  if (options.oauthEndpoints !== undefined) smtp.oauthEndpoints = options.oauthEndpoints;
+  const factory: TransportFactory = options.transport ?? ((settings) => smtpTransport(settings, smtp));
   return {
     policy,
-    clock: options.clock ?? systemClock,
+    clock,
     isRetryable: options.isRetryable ?? defaultIsRetryable,
     onListenerError: options.onListenerError,
     maxConcurrent,

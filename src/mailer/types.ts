@@ -1,4 +1,5 @@
 import type { CancelReason } from '../errors.js';
+import type { OAuthEndpoints } from '../oauth/options.js';
 import type { Outbox, QuarantinedRecord } from '../outbox/types.js';
 import type { StartPermits } from '../permits/types.js';
 import type { MessageKind, ResolvedSender } from '../sender.js';
@@ -227,6 +228,11 @@ export interface MailerOptions {
   transport?: TransportFactory;
   /** TLS options of the default SMTP transport. Certificates are verified by default. */
   tls?: TlsOptions;
+  /**
+   * Where the default SMTP transport asks for OAuth 2.0 tokens (Authentication Method OAuth 2.0): the providers'
+   * public endpoints unless set, for example for a national cloud.
+   */
+  oauthEndpoints?: OAuthEndpoints;
   /**
    * Most attempts (and SMTP connections of the default transport) at once, for this Mailer. A whole number of at
    * least 1; anything else throws a `TypeError`.

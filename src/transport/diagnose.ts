@@ -1,15 +1,17 @@
+import { OAuthTokenError } from '../errors.js';
 import { replyCode } from '../retry.js';
-import { scrubForeign, secretForms } from '../secrets.js';
+import { scrubForeign, settingsSecretForms } from '../secrets.js';
 import { DEFAULT_SMTP_PORT } from '../settings/defaults.js';
 import type { EmailSettings } from '../settings/schema.js';
 
 /**
  * Where a connection check stopped: `'config'` (the Mailer has no settings), `'dns'` (the SMTP Host name could not
  * be resolved), `'connect'` (nothing accepted the connection, or another failure), `'tls'` (a certificate that does
- * not verify, a port that does or does not speak TLS from the first byte, no STARTTLS offered), `'auth'` (the login
- * was refused, or the server requires one) or `'timeout'` (the server did not answer within the SMTP Timeout).
+ * not verify, a port that does or does not speak TLS from the first byte, no STARTTLS offered), `'token'` (no OAuth
+ * 2.0 access token could be had from the provider: see `OAuthTokenError`), `'auth'` (the login was refused, or the
+ * server requires one) or `'timeout'` (the server did not answer within the SMTP Timeout).
  */
-export type VerifyStage = 'config' | 'dns' | 'connect' | 'tls' | 'auth' | 'timeout';
+export type VerifyStage = 'config' | 'dns' | 'connect' | 'tls' | 'token' | 'auth' | 'timeout';
 
 /** What went wrong, in an administrator's terms. */
 export interface Diagnosis {
@@ -37,6 +39,27 @@ function timeoutHint(settings: EmailSettings, port: number): string {
   return 'Check SMTP Host and SMTP Port, that a firewall lets this server reach the SMTP server, or raise SMTP Timeout.';
 }
 
+/** Exchange Online's answer to a password login once Basic authentication is off for SMTP. */
+const BASIC_AUTH_RETIRED = /5\.7\.30|Basic authentication is not supported/i;
+
+const PROVIDER_LOGIN_HINTS = {
+  microsoft365:
+    'Exchange Online did not accept the token for this mailbox: register the app in Exchange Online (New-ServicePrincipal), give it access to the mailbox in Username (Add-MailboxPermission -AccessRights FullAccess), and make sure SMTP AUTH is on for that mailbox (Set-CASMailbox -SmtpClientAuthenticationDisabled $false). See docs/providers.md.',
+  google:
+    'Gmail did not accept the token: Username must be a mailbox of the Google Workspace domain that granted the service account domain-wide delegation for https://mail.google.com/. See docs/providers.md.',
+  custom:
+    'The SMTP server did not accept the token: check Username (the mailbox to send as) and that the token endpoint issues tokens this server accepts (Scope).',
+} as const;
+
+/** The hint for a refused login, by the settings' authentication method. */
+function loginHint(settings: EmailSettings, text: string): string {
+  if (BASIC_AUTH_RETIRED.test(text)) {
+    return 'Microsoft 365 no longer accepts a password for sending over SMTP (Basic authentication is off): set Authentication Method to OAuth 2.0 with the provider Microsoft 365, and follow the steps in docs/providers.md.';
+  }
+  if (settings.authMethod === 'oauth2') return PROVIDER_LOGIN_HINTS[settings.oauthProvider ?? 'custom'];
+  return 'Check Username and Password (some providers need an app password); the account may also need SMTP access enabled.';
+}
+
 const CERTIFICATE = /certificate|self[- ]signed|unable to verify|altname|CERT_|DEPTH_ZERO/i;
 const NOT_TLS = /wrong version number|packet length too long|unknown protocol|ERR_SSL_/i;
 
@@ -52,12 +75,15 @@ const NOT_TLS = /wrong version number|packet length too long|unknown protocol|ER
  * @param settings - the settings it ran with
  */
 export function diagnose(error: unknown, settings: EmailSettings): Diagnosis {
-  const shown = scrubForeign(error, secretForms(settings.username, settings.password));
+  const shown = scrubForeign(error, settingsSecretForms(settings));
   const { code, text } = describe(shown);
   const port = settings.smtpPort ?? DEFAULT_SMTP_PORT;
   const where = `${settings.smtpHost}:${port}`;
   const reply = replyCode(shown);
 
+  if (shown instanceof OAuthTokenError) {
+    return { stage: 'token', message: `No OAuth 2.0 access token: ${text}`, hint: shown.hint };
+  }
   if (code === 'EDNS' || /ENOTFOUND|EAI_AGAIN|getaddrinfo/i.test(text)) {
     return {
       stage: 'dns',
@@ -65,7 +91,14 @@ export function diagnose(error: unknown, settings: EmailSettings): Diagnosis {
       hint: 'Check the spelling of SMTP Host: it should be a host name such as smtp.district.k12.us, as your email provider gives it.',
     };
   }
-  if (code === 'EAUTH' || code === 'ENOAUTH' || reply === 535 || reply === 534 || reply === 530) {
+  if (
+    code === 'EAUTH' ||
+    code === 'ENOAUTH' ||
+    reply === 535 ||
+    reply === 534 ||
+    reply === 530 ||
+    BASIC_AUTH_RETIRED.test(text)
+  ) {
     const needsLogin = reply === 530 || code === 'ENOAUTH';
     return {
       stage: 'auth',
@@ -75,7 +108,7 @@ export function diagnose(error: unknown, settings: EmailSettings): Diagnosis {
       hint:
         needsLogin && !settings.useAuthentication
           ? 'The server requires a login: check Use Authentication and enter the Username and Password.'
-          : 'Check Username and Password (some providers need an app password); the account may also need SMTP access enabled.',
+          : loginHint(settings, text),
     };
   }
   if (CERTIFICATE.test(text)) {

@@ -4,9 +4,12 @@ import { inspect } from 'node:util';
 import nodemailer from 'nodemailer';
 import type { MailAttachment } from '../mail.js';
 import { wireMessageId } from '../message-id.js';
+import type { OAuthEndpoints } from '../oauth/options.js';
+import { TokenSource } from '../oauth/token-source.js';
 import { DEFAULT_SMTP_PORT } from '../settings/defaults.js';
 import type { EmailSettings } from '../settings/schema.js';
 import { MailFromWatch } from './mail-from-watch.js';
+import { OAuthLogin } from './oauth-login.js';
 import type { OutgoingMail, SendProgress, Transport, TransportResult } from './types.js';
 import { attachmentNaming, wireHeaderValue, wireText } from './wire-headers.js';
 
@@ -62,6 +65,13 @@ export interface SmtpTransportOptions {
   timeoutMs?: number;
   /** The name this client gives in EHLO. @default the machine's host name */
   clientName?: string;
+  /**
+   * Where OAuth 2.0 tokens are asked for (Authentication Method OAuth 2.0): the providers' public endpoints unless
+   * set, for example for a national cloud or a test token service.
+   */
+  oauthEndpoints?: OAuthEndpoints;
+  /** The clock that times OAuth 2.0 tokens. @default Date.now */
+  now?: () => number;
 }
 
 /**
@@ -75,8 +85,20 @@ export function tlsMode(settings: EmailSettings, implicitTlsPorts: readonly numb
 
 type Mailer = ReturnType<typeof nodemailer.createTransport>;
 
+/** The login nodemailer makes: a password, or XOAUTH2 with tokens from `login`. */
+function authOptions(settings: EmailSettings, login: OAuthLogin | undefined) {
+  if (!settings.useAuthentication) return {};
+  if (login !== undefined) return { auth: login.nodemailerAuth(), forceAuth: true };
+  return { auth: { user: settings.username ?? '', pass: settings.password ?? '' }, forceAuth: true };
+}
+
 /** The nodemailer options for a set of settings: pool, port, TLS mode, credentials and timeouts. */
-function nodemailerOptions(settings: EmailSettings, options: SmtpTransportOptions, watch: MailFromWatch) {
+function nodemailerOptions(
+  settings: EmailSettings,
+  options: SmtpTransportOptions,
+  watch: MailFromWatch,
+  login: OAuthLogin | undefined,
+) {
   const mode = tlsMode(settings, options.tls?.implicitTlsPorts);
   const timeout = options.timeoutMs ?? settings.smtpTimeoutSeconds * 1000;
   const tls: Record<string, unknown> = { rejectUnauthorized: options.tls?.rejectUnauthorized ?? true };
@@ -92,9 +114,7 @@ function nodemailerOptions(settings: EmailSettings, options: SmtpTransportOption
     // self-signed certificates internal relays often have, where nodemailer does not fall back to plain text.)
     ignoreTLS: mode === 'none',
     tls,
-    ...(settings.useAuthentication
-      ? { auth: { user: settings.username ?? '', pass: settings.password ?? '' }, forceAuth: true }
-      : {}),
+    ...authOptions(settings, login),
     ...(options.clientName !== undefined ? { name: options.clientName } : {}),
     connectionTimeout: timeout,
     greetingTimeout: timeout,
@@ -160,10 +180,19 @@ function addressList(value: unknown): string[] {
 class SmtpTransport implements Transport {
   readonly #mailer: Mailer;
   readonly #watch = new MailFromWatch();
+  readonly #login: OAuthLogin | undefined;
   readonly #summary: { host: string; port: number; tls: TlsMode; authenticated: boolean };
 
   constructor(settings: EmailSettings, options: SmtpTransportOptions) {
-    this.#mailer = nodemailer.createTransport(nodemailerOptions(settings, options, this.#watch));
+    if (settings.useAuthentication && settings.authMethod === 'oauth2') {
+      const tokens = new TokenSource(settings, {
+        endpoints: options.oauthEndpoints,
+        timeoutMs: options.timeoutMs ?? settings.smtpTimeoutSeconds * 1000,
+        now: options.now,
+      });
+      this.#login = new OAuthLogin(tokens);
+    }
+    this.#mailer = nodemailer.createTransport(nodemailerOptions(settings, options, this.#watch, this.#login));
     this.#summary = {
       host: settings.smtpHost,
       port: settings.smtpPort ?? DEFAULT_SMTP_PORT,
@@ -179,7 +208,11 @@ class SmtpTransport implements Transport {
         ? this.#watch.watch(messageId, () => progress.started())
         : undefined;
     try {
-      const info = await this.#mailer.sendMail(toNodemailerMessage(mail, signal));
+      const message = toNodemailerMessage(mail, signal);
+      const info =
+        this.#login === undefined
+          ? await this.#mailer.sendMail(message)
+          : await this.#login.run(() => this.#mailer.sendMail(message), signal);
       return {
         messageId: String(info.messageId ?? messageId ?? ''),
         accepted: addressList(info.accepted),
@@ -192,7 +225,8 @@ class SmtpTransport implements Transport {
   }
 
   async verify(): Promise<void> {
-    await this.#mailer.verify();
+    if (this.#login === undefined) await this.#mailer.verify();
+    else await this.#login.run(() => this.#mailer.verify());
   }
 
   /**
@@ -223,7 +257,11 @@ class SmtpTransport implements Transport {
  * - Use TLS on port 465: TLS from the first byte. Use TLS on any other port: STARTTLS is required, and a server
  *   that does not offer it fails the attempt. Use TLS off: no TLS, even when the server offers STARTTLS (so with
  *   Use Authentication the login crosses the network unencrypted: check Use TLS wherever the server supports it).
- * - Use Authentication: logs in with Username and Password, even when the server does not advertise AUTH.
+ * - Use Authentication: logs in with Username and Password, even when the server does not advertise AUTH; with the
+ *   OAuth 2.0 method, with an access token (XOAUTH2) for the mailbox in Username. Tokens are fetched from the
+ *   provider when first needed, shared by every connection, fetched again shortly before they expire, and once more
+ *   when the server refuses one (then the login is tried again once). A token request is bounded by the SMTP Timeout;
+ *   its failure is an `OAuthTokenError`.
  * - SMTP Timeout bounds every wait for the server: connect, greeting, each reply, inactivity.
  * - Certificates are verified unless `options.tls` says otherwise.
  *

@@ -44,6 +44,23 @@ export interface SinkOptions {
   certificate?: SinkCertificate;
   /** Maximum message size in bytes (advertised as SIZE; bigger messages get 552). */
   maxSize?: number;
+  /**
+   * Turns on AUTH XOAUTH2 and judges each token login: `ok` accepts it; `challenge` refuses it the XOAUTH2 way (a
+   * `334` with the JSON status `401`, then `535` after the client's empty line); `refuse` answers `535` at once.
+   */
+  xoauth2?: (user: string, accessToken: string) => XOAuth2Verdict;
+  /** Answers every password login with this reply instead (e.g. Exchange Online's `550 5.7.30`). */
+  passwordReply?: { code: number; message: string };
+}
+
+/** How the sink answers one XOAUTH2 login. */
+export type XOAuth2Verdict = 'ok' | 'challenge' | 'refuse';
+
+/** One XOAUTH2 login the sink saw. */
+export interface XOAuth2Login {
+  user: string;
+  accessToken: string;
+  verdict: XOAuth2Verdict;
 }
 
 /** A message the sink accepted. */
@@ -100,6 +117,8 @@ export interface SmtpSink {
   readonly openConnections: number;
   /** Failed AUTH attempts so far. */
   readonly authFailures: number;
+  /** Every XOAUTH2 login, in order. */
+  readonly xoauth2Logins: XOAuth2Login[];
   /** Queue faults for the next attempts addressed to `recipient` (case-insensitive); each attempt consumes one. */
   failNext(recipient: string, ...faults: Fault[]): void;
   /** A fault applied to every attempt for `recipient` (after any queued ones) until cleared. */
@@ -239,8 +258,11 @@ class Sink implements SmtpSink {
   readonly mailFromTimes: number[] = [];
   connections = 0;
   authFailures = 0;
+  readonly xoauth2Logins: XOAuth2Login[] = [];
 
   private auth: SinkAuth | undefined;
+  private readonly xoauth2: SinkOptions['xoauth2'];
+  private readonly passwordReply: SinkOptions['passwordReply'];
   private readonly serverOptions: SMTPServerOptions;
   private readonly server: SMTPServer;
   private readonly faults = new Map<string, FaultEntry>();
@@ -254,6 +276,8 @@ class Sink implements SmtpSink {
     this.mode = options.mode ?? 'plain';
     this.ca = certificate.cert;
     this.auth = options.auth;
+    this.xoauth2 = options.xoauth2;
+    this.passwordReply = options.passwordReply;
     this.serverOptions = this.buildOptions(options, certificate);
     this.server = new SMTPServer(this.serverOptions);
     this.server.on('error', () => {
@@ -269,8 +293,9 @@ class Sink implements SmtpSink {
       secure: this.mode === 'implicit',
       key: certificate.key,
       cert: certificate.cert,
-      authOptional: this.auth === undefined,
+      authOptional: this.auth === undefined && this.xoauth2 === undefined,
       disabledCommands: this.disabledCommands(),
+      authMethods: this.xoauth2 === undefined ? ['PLAIN', 'LOGIN'] : ['PLAIN', 'LOGIN', 'XOAUTH2'],
       allowInsecureAuth: options.allowInsecureAuth ?? this.mode === 'plain',
       onConnect: (session, callback) => this.onConnect(session, callback),
       onAuth: (auth, _session, callback) => this.onAuth(auth, callback),
@@ -284,7 +309,7 @@ class Sink implements SmtpSink {
 
   private disabledCommands(): string[] {
     const disabled = this.mode === 'plain' ? ['STARTTLS'] : [];
-    return this.auth === undefined ? [...disabled, 'AUTH'] : disabled;
+    return this.auth === undefined && this.xoauth2 === undefined ? [...disabled, 'AUTH'] : disabled;
   }
 
   get openConnections(): number {
@@ -324,6 +349,15 @@ class Sink implements SmtpSink {
     auth: SMTPServerAuthentication,
     callback: (error: Error | null | undefined, response?: SMTPServerAuthenticationResponse) => void,
   ): void {
+    if (auth.method === 'XOAUTH2' && this.xoauth2 !== undefined) {
+      this.judgeToken(auth, callback);
+      return;
+    }
+    if (this.passwordReply !== undefined) {
+      this.authFailures += 1;
+      callback(smtpError(this.passwordReply.code, this.passwordReply.message));
+      return;
+    }
     const expected = this.auth;
     if (expected && auth.username === expected.username && auth.password === expected.password) {
       callback(null, { user: auth.username });
@@ -331,6 +365,27 @@ class Sink implements SmtpSink {
     }
     this.authFailures += 1;
     callback(smtpError(535, 'Authentication credentials invalid'));
+  }
+
+  /** Answers an XOAUTH2 login as the `xoauth2` option judges its token. */
+  private judgeToken(
+    auth: SMTPServerAuthentication,
+    callback: (error: Error | null | undefined, response?: SMTPServerAuthenticationResponse) => void,
+  ): void {
+    const accessToken = auth.accessToken ?? '';
+    const verdict = this.xoauth2?.(auth.username ?? '', accessToken) ?? 'refuse';
+    this.xoauth2Logins.push({ user: auth.username ?? '', accessToken, verdict });
+    if (verdict === 'ok') {
+      callback(null, { user: auth.username });
+      return;
+    }
+    this.authFailures += 1;
+    if (verdict === 'challenge') {
+      // the XOAUTH2 refusal: a 334 with a JSON status, then 535 after the client's empty line
+      callback(null, { data: { status: '401', schemes: 'bearer', scope: 'https://mail.google.com/' } });
+      return;
+    }
+    callback(smtpError(535, '5.7.3 Authentication unsuccessful'));
   }
 
   private onMailFrom(session: SMTPServerSession, callback: Callback): void {
@@ -496,6 +551,7 @@ class Sink implements SmtpSink {
     this.mailFromTimes.length = 0;
     this.connections = 0;
     this.authFailures = 0;
+    this.xoauth2Logins.length = 0;
     this.clearFaults();
   }
 

@@ -1,0 +1,437 @@
+/**
+ * OAuth 2.0 (XOAUTH2) end to end: a real token service on 127.0.0.1 playing Microsoft, Google and a custom
+ * provider, and the test SMTP server checking every token it receives against what the service issued.
+ */
+import { generateKeyPairSync } from 'node:crypto';
+import { inspect } from 'node:util';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  type EmailSettingsInput,
+  Mailer,
+  type MailerEvents,
+  OAuthTokenError,
+  smtpTransport,
+  type VerifyReport,
+} from '../src/index.js';
+import { SENDER } from './support/harness.js';
+import { type SinkOptions, type SmtpSink, startSmtpSink, type XOAuth2Verdict } from './support/smtp-sink.js';
+import {
+  CLIENT_ID,
+  CLIENT_SECRET,
+  CUSTOM_SCOPE,
+  MAILBOX,
+  PRIVATE_KEY,
+  SERVICE_ACCOUNT,
+  startTokenEndpoint,
+  TENANT,
+  type TokenEndpoint,
+} from './support/token-endpoint.js';
+
+type Provider = 'microsoft365' | 'google' | 'custom';
+
+const open: { close(): Promise<void> }[] = [];
+afterEach(async () => {
+  for (const item of open.splice(0).reverse()) await item.close();
+});
+
+function oauthSettings(provider: Provider, endpoint: TokenEndpoint, extra: Partial<EmailSettingsInput> = {}) {
+  const common = {
+    useAuthentication: true,
+    authMethod: 'oauth2',
+    username: MAILBOX,
+    oauthProvider: provider,
+  } as const;
+  const own =
+    provider === 'microsoft365'
+      ? { oauthTenantId: TENANT, oauthClientId: CLIENT_ID, oauthClientSecret: CLIENT_SECRET }
+      : provider === 'google'
+        ? { oauthServiceAccount: SERVICE_ACCOUNT, oauthPrivateKey: PRIVATE_KEY }
+        : {
+            oauthTokenUrl: endpoint.customUrl,
+            oauthClientId: CLIENT_ID,
+            oauthClientSecret: CLIENT_SECRET,
+            oauthScope: CUSTOM_SCOPE,
+          };
+  return { ...common, ...own, ...extra };
+}
+
+interface Rig {
+  /** The settings the Mailer was made with. */
+  settings: EmailSettingsInput;
+  endpoint: TokenEndpoint;
+  sink: SmtpSink;
+  mailer: Mailer;
+  /** Moves the Mailer's clock (and so the tokens' ages) forward. */
+  advance(ms: number): void;
+  events: { event: keyof MailerEvents; payload: unknown }[];
+}
+
+/** A token service, an SMTP server that accepts only tokens the service issued for MAILBOX, and a Mailer. */
+async function rig(
+  provider: Provider,
+  options: {
+    settings?: Partial<EmailSettingsInput>;
+    verdict?: (valid: boolean) => XOAuth2Verdict;
+    timeoutMs?: number;
+    maxMessagesPerConnection?: number;
+    maxConcurrent?: number;
+    sink?: SinkOptions;
+  } = {},
+): Promise<Rig> {
+  const endpoint = await startTokenEndpoint();
+  open.push(endpoint);
+  const judge = options.verdict ?? ((valid: boolean) => (valid ? 'ok' : 'challenge'));
+  const sink = await startSmtpSink({
+    xoauth2: (user, token) => judge(user === MAILBOX && endpoint.isValid(token)),
+    ...options.sink,
+  });
+  open.push(sink);
+  let shift = 0;
+  const now = () => Date.now() + shift;
+  const settings: EmailSettingsInput = {
+    defaultSenderAddress: SENDER,
+    smtpHost: '127.0.0.1',
+    smtpPort: sink.port,
+    throttlePerSecond: 999,
+    minutesBetweenRetries: 0,
+    maxErrorsBeforeCancel: 2,
+    ...oauthSettings(provider, endpoint),
+    ...options.settings,
+  };
+  const mailer = new Mailer({
+    settings,
+    maxConcurrent: options.maxConcurrent ?? 5,
+    transport: (settings) =>
+      smtpTransport(settings, {
+        timeoutMs: options.timeoutMs ?? 3000,
+        oauthEndpoints: endpoint.endpoints,
+        now,
+        maxConnections: options.maxConcurrent ?? 5,
+        ...(options.maxMessagesPerConnection === undefined
+          ? {}
+          : { maxMessagesPerConnection: options.maxMessagesPerConnection }),
+      }),
+  });
+  open.push(mailer);
+  const events: Rig['events'] = [];
+  for (const event of ['queued', 'sending', 'sent', 'failed', 'cancelled', 'settingsChanged'] as const) {
+    mailer.on(event, (payload: unknown) => events.push({ event, payload }));
+  }
+  return {
+    settings,
+    endpoint,
+    sink,
+    mailer,
+    events,
+    advance: (ms) => {
+      // time passes for the token service too: its tokens age, and Google checks the assertion's times
+      shift += ms;
+      endpoint.clockOffsetMs += ms;
+    },
+  };
+}
+
+const message = (n: number) => ({
+  to: `parent${n}@example.org`,
+  subject: `Attendance ${n}`,
+  text: 'Absent today.',
+});
+
+/** Everything a host could see of a rig's events and reports, as text. */
+function everything(r: Rig, reports: unknown[] = []): string {
+  return [...r.events, ...reports]
+    .map((item) => `${inspect(item, { depth: 12, showHidden: true })} ${JSON.stringify(item, errorFields)}`)
+    .join('\n');
+}
+
+function errorFields(_key: string, value: unknown): unknown {
+  return value instanceof Error ? { ...value, message: value.message, stack: value.stack } : value;
+}
+
+function failed(report: VerifyReport): Extract<VerifyReport, { ok: false }> {
+  if (report.ok) throw new Error('expected the check to fail');
+  return report;
+}
+
+describe.each(['microsoft365', 'google', 'custom'] as const)('XOAUTH2 with %s', (provider) => {
+  it('logs in with the token the provider issued, and verify() passes', async () => {
+    const r = await rig(provider);
+    expect(await r.mailer.verify()).toMatchObject({ ok: true, authenticated: true });
+    await r.mailer.send(message(1));
+    expect(r.sink.messages).toHaveLength(1);
+    expect(r.sink.messages[0]?.user).toBe(MAILBOX);
+    const issued = r.endpoint.calls.filter((call) => call.status === 200).map((call) => call.token);
+    expect(issued).toHaveLength(1);
+    expect(r.sink.xoauth2Logins.map((login) => [login.user, login.accessToken, login.verdict])).toEqual([
+      [MAILBOX, issued[0], 'ok'],
+      [MAILBOX, issued[0], 'ok'],
+    ]);
+  });
+
+  it('asks for one token for many messages over many connections', async () => {
+    const r = await rig(provider, { maxMessagesPerConnection: 2, maxConcurrent: 4 });
+    await Promise.all(Array.from({ length: 24 }, (_, n) => r.mailer.send(message(n))));
+    expect(r.sink.messages).toHaveLength(24);
+    expect(r.sink.connections).toBeGreaterThanOrEqual(12);
+    expect(r.endpoint.calls).toHaveLength(1);
+    const tokens = new Set(r.sink.xoauth2Logins.map((login) => login.accessToken));
+    expect(tokens).toEqual(new Set([r.endpoint.calls[0]?.token]));
+    expect(r.sink.xoauth2Logins.length).toBe(r.sink.connections);
+  });
+
+  it('fetches a new token shortly before the old one expires, once for the whole pool', async () => {
+    const r = await rig(provider, { maxMessagesPerConnection: 1, maxConcurrent: 3 });
+    await r.mailer.send(message(0));
+    expect(r.endpoint.calls).toHaveLength(1);
+    r.advance(54 * 60_000); // 6 minutes before expiry: still fresh
+    await Promise.all([1, 2, 3].map((n) => r.mailer.send(message(n))));
+    expect(r.endpoint.calls).toHaveLength(1);
+    r.advance(2 * 60_000); // 4 minutes before expiry: due
+    await Promise.all([4, 5, 6].map((n) => r.mailer.send(message(n))));
+    expect(r.endpoint.calls).toHaveLength(2);
+    const last = r.sink.xoauth2Logins.slice(-3).map((login) => login.accessToken);
+    expect(last).toEqual([
+      r.endpoint.calls[1]?.token,
+      r.endpoint.calls[1]?.token,
+      r.endpoint.calls[1]?.token,
+    ]);
+    expect(r.endpoint.calls[1]?.token).not.toBe(r.endpoint.calls[0]?.token);
+  });
+});
+
+describe('a token the SMTP server stops accepting', () => {
+  it.each([
+    ['a 334 challenge (the XOAUTH2 way)', 'challenge'],
+    ['a plain 535', 'refuse'],
+  ] as const)('is replaced once after %s, and the message goes', async (_name, refusal) => {
+    const r = await rig('microsoft365', {
+      maxMessagesPerConnection: 1,
+      verdict: (valid) => (valid ? 'ok' : refusal),
+    });
+    await r.mailer.send(message(1));
+    r.endpoint.revokeAll(); // e.g. an administrator revoked the app's sessions
+    await r.mailer.send(message(2));
+    expect(r.sink.messages).toHaveLength(2);
+    expect(r.endpoint.calls).toHaveLength(2);
+    expect(r.sink.xoauth2Logins.map((login) => login.verdict)).toEqual(['ok', refusal, 'ok']);
+    expect(r.events.filter((e) => e.event === 'failed')).toEqual([]);
+  });
+
+  it('is not asked for again and again when even a new token is refused', async () => {
+    const r = await rig('google', { verdict: () => 'challenge' });
+    const report = failed(await r.mailer.verify());
+    expect(report.stage).toBe('auth');
+    expect(report.hint).toMatch(/domain-wide delegation/);
+    // one renewal and one more login, then it stops
+    expect(r.endpoint.calls.map((call) => call.status)).toEqual([200, 200]);
+    expect(r.sink.xoauth2Logins.map((login) => login.verdict)).toEqual(['challenge', 'challenge']);
+    expect(r.sink.xoauth2Logins[1]?.accessToken).toBe(r.endpoint.calls[1]?.token);
+  });
+
+  it('gives Microsoft 365 the Exchange steps when the mailbox refuses the app', async () => {
+    const r = await rig('microsoft365', { verdict: () => 'refuse' });
+    const report = failed(await r.mailer.verify());
+    expect(report.stage).toBe('auth');
+    expect(report.hint).toMatch(/Add-MailboxPermission/);
+    expect(report.hint).toMatch(/SmtpClientAuthenticationDisabled/);
+  });
+});
+
+describe('the token endpoint in trouble', () => {
+  it('down (503): the attempt fails with OAuthTokenError and is retried; verify() stops at the token stage', async () => {
+    const r = await rig('custom');
+    r.endpoint.failWith = 503;
+    const report = failed(await r.mailer.verify());
+    expect(report).toMatchObject({ stage: 'token' });
+    expect(report.message).toMatch(/refused the token request \(HTTP 503/);
+    const sent = r.mailer.send(message(1));
+    await expect(sent).rejects.toMatchObject({ code: 'DELIVERY_CANCELLED' });
+    const failures = r.events
+      .filter((e) => e.event === 'failed')
+      .map((e) => e.payload as MailerEvents['failed'][0]);
+    expect(failures).toHaveLength(2); // Max Errors Before Cancel 2: it was retried once
+    expect(failures[0]?.error).toBeInstanceOf(OAuthTokenError);
+    expect(failures[0]).toMatchObject({ retryable: true, willRetry: true });
+    expect(r.sink.messages).toHaveLength(0);
+  });
+
+  it('not listening: unreachable, named, and the message goes once it is back', async () => {
+    const r = await rig('microsoft365', {
+      settings: { maxErrorsBeforeCancel: 10, minutesBetweenRetries: 0 },
+    });
+    await r.endpoint.close();
+    const report = failed(await r.mailer.verify());
+    expect(report.stage).toBe('token');
+    expect(report.message).toMatch(/could not be reached \(ECONNREFUSED\)/);
+    expect(report.hint).toMatch(/HTTPS \(port 443\)/);
+  });
+
+  it('slow: the request is cut off at the SMTP Timeout', async () => {
+    const r = await rig('google', { timeoutMs: 800 });
+    r.endpoint.delayMs = 10_000;
+    const started = performance.now();
+    const report = failed(await r.mailer.verify());
+    expect(performance.now() - started).toBeLessThan(8000); // the endpoint would have answered after 10 s
+    expect(report.stage).toBe('token');
+    expect(report.message).toMatch(/did not answer .* within the SMTP Timeout/);
+  });
+
+  it('a token still valid is used while the endpoint is down, past its refresh time', async () => {
+    const r = await rig('custom', { maxMessagesPerConnection: 1 });
+    await r.mailer.send(message(1));
+    r.advance(57 * 60_000); // due for a new token, 3 minutes before expiry
+    r.endpoint.failWith = 503;
+    await r.mailer.send(message(2));
+    expect(r.sink.messages).toHaveLength(2);
+    expect(r.endpoint.calls.map((call) => call.status)).toEqual([200, 503]);
+  });
+});
+
+describe('misconfigurations get a token stage and a hint that names the cause', () => {
+  const cases: [
+    string,
+    Provider,
+    (endpoint: TokenEndpoint) => Partial<EmailSettingsInput>,
+    RegExp,
+    RegExp,
+  ][] = [
+    [
+      'Microsoft: wrong tenant',
+      'microsoft365',
+      () => ({ oauthTenantId: 'other.onmicrosoft.com' }),
+      /AADSTS90002/,
+      /Check Tenant ID/,
+    ],
+    [
+      'Microsoft: unknown client',
+      'microsoft365',
+      () => ({ oauthClientId: '99999999-2222-3333-4444-555555555555' }),
+      /AADSTS700016/,
+      /Check Client ID and Tenant ID/,
+    ],
+    [
+      'Microsoft: wrong secret',
+      'microsoft365',
+      () => ({ oauthClientSecret: 'not-the-secret' }),
+      /AADSTS7000215/,
+      /Value .*not its Secret ID/,
+    ],
+    [
+      'Google: another key',
+      'google',
+      () => ({
+        oauthPrivateKey: generateKeyPairSync('rsa', { modulusLength: 2048 })
+          .privateKey.export({ type: 'pkcs8', format: 'pem' })
+          .toString(),
+      }),
+      /Invalid JWT Signature/,
+      /does not belong to the Service Account Email/,
+    ],
+    [
+      'Google: a mailbox outside the domain',
+      'google',
+      () => ({ username: 'someone@elsewhere.org' }),
+      /Invalid email/,
+      /Check Username/,
+    ],
+    [
+      'Custom: wrong secret',
+      'custom',
+      () => ({ oauthClientSecret: 'wrong' }),
+      /invalid_client/,
+      /Check Client ID and Client Secret/,
+    ],
+    ['Custom: wrong scope', 'custom', () => ({ oauthScope: 'other' }), /invalid_scope/, /Check Scope/],
+  ];
+
+  it.each(cases)('%s', async (_name, provider, change, said, hint) => {
+    const endpoint = await startTokenEndpoint();
+    open.push(endpoint);
+    const r = await rig(provider, { settings: change(endpoint) });
+    const report = failed(await r.mailer.verify());
+    expect(report.stage).toBe('token');
+    expect(report.message).toMatch(said);
+    expect(report.hint).toMatch(hint);
+    expect(r.sink.xoauth2Logins).toEqual([]); // no token, so no login was tried
+  });
+
+  it("Google: this server's clock two hours slow", async () => {
+    const r = await rig('google');
+    r.endpoint.clockOffsetMs = 2 * 3600_000;
+    const report = failed(await r.mailer.verify());
+    expect(report.stage).toBe('token');
+    expect(report.hint).toMatch(/clock is 120 minutes behind the token service's/);
+    expect(report.hint).toMatch(/NTP/);
+  });
+
+  it('Google: a private key that cannot sign', async () => {
+    const r = await rig('google', {
+      settings: { oauthPrivateKey: '-----BEGIN PRIVATE KEY-----\nMIIBroken\n-----END PRIVATE KEY-----' },
+    });
+    const report = failed(await r.mailer.verify());
+    expect(report.stage).toBe('token');
+    expect(report.message).toMatch(/could not be used to sign/);
+    expect(r.endpoint.calls).toEqual([]);
+  });
+});
+
+describe('secrets', () => {
+  it('no client secret, private key or token shows in events, errors or reports', async () => {
+    const r = await rig('microsoft365', {
+      maxMessagesPerConnection: 1,
+      verdict: (valid) => (valid ? 'ok' : 'refuse'),
+    });
+    await r.mailer.send(message(1));
+    const reports: unknown[] = [await r.mailer.verify()];
+    r.endpoint.revokeAll();
+    r.endpoint.failWith = 401;
+    reports.push(await r.mailer.verify());
+    await r.mailer.send(message(2)).catch((error: unknown) => reports.push(error));
+    reports.push(r.mailer.configure({ ...r.settings, oauthClientSecret: `${CLIENT_SECRET}-new` }), r.mailer);
+    const text = everything(r, reports);
+    expect(text).toContain('failed'); // the failures are there
+    expect(text).toContain('********');
+    for (const secret of [CLIENT_SECRET, encodeURIComponent(CLIENT_SECRET), `${CLIENT_SECRET}-new`]) {
+      expect(text).not.toContain(secret);
+    }
+    for (const call of r.endpoint.calls) if (call.token !== undefined) expect(text).not.toContain(call.token);
+  });
+
+  it('the private key shows in no form', async () => {
+    const r = await rig('google', { verdict: () => 'refuse' });
+    const reports: unknown[] = [await r.mailer.verify(), r.mailer, r.mailer.configure(r.settings)];
+    const text = everything(r, reports);
+    const body = PRIVATE_KEY.split('\n').filter((line) => line !== '' && !line.startsWith('-----'));
+    for (const line of body) expect(text).not.toContain(line);
+  });
+});
+
+describe('Exchange Online without Basic authentication', () => {
+  it('verify() says to switch the method to OAuth 2.0', async () => {
+    const sink = await startSmtpSink({
+      auth: { username: MAILBOX, password: 'pw' },
+      passwordReply: {
+        code: 550,
+        message: '5.7.30 Basic authentication is not supported for Client Submission',
+      },
+    });
+    open.push(sink);
+    const mailer = new Mailer({
+      settings: {
+        defaultSenderAddress: SENDER,
+        smtpHost: '127.0.0.1',
+        smtpPort: sink.port,
+        useAuthentication: true,
+        username: MAILBOX,
+        password: 'pw',
+      },
+      transport: (settings) => smtpTransport(settings, { timeoutMs: 3000 }),
+    });
+    open.push(mailer);
+    const report = failed(await mailer.verify());
+    expect(report.stage).toBe('auth');
+    expect(report.message).toMatch(/5\.7\.30/);
+    expect(report.hint).toMatch(/set Authentication Method to OAuth 2\.0 with the provider Microsoft 365/);
+    expect(report.hint).toMatch(/docs\/providers\.md/);
+  });
+});

@@ -16,15 +16,13 @@ import {
 import { describeReport, type TlsOption, tlsOption } from './delivery.js';
 import { EXIT_DELIVERY, EXIT_OK, exitCodeFor } from './failure.js';
 import { CliError, messageOf, type Output } from './output.js';
-import { loadSettings } from './settings-file.js';
+import { loadSettings, type SecretEnv } from './settings-file.js';
 import { printable } from './terminal.js';
 
 /** Arguments of `check`. */
-export interface CheckArgs {
+export interface CheckArgs extends SecretEnv {
   /** The settings file. */
   settingsPath: string;
-  /** The environment variable holding the password. */
-  passwordEnv?: string | undefined;
   /** Where to send a test email after a successful check. */
   sendTestTo?: string | undefined;
   /** A PEM file of the certificate authority to trust for TLS. */
@@ -38,7 +36,14 @@ export const TEST_SUBJECT = 'messenger-email test';
 function describeServer(settings: EmailSettings): string {
   const port = settings.smtpPort ?? DEFAULT_SMTP_PORT;
   const tls = !settings.useTls ? 'no TLS' : port === 465 ? 'TLS from the first byte' : 'STARTTLS';
-  const login = settings.useAuthentication ? `login as ${printable(settings.username ?? '')}` : 'no login';
+  const providers = { microsoft365: 'Microsoft 365', google: 'Google Workspace', custom: 'token endpoint' };
+  const method =
+    settings.authMethod === 'oauth2'
+      ? `OAuth 2.0 (${providers[settings.oauthProvider ?? 'custom']}) login`
+      : 'login';
+  const login = settings.useAuthentication
+    ? `${method} as ${printable(settings.username ?? '')}`
+    : 'no login';
   return `${settings.smtpHost}:${port} (${tls}, ${login})`;
 }
 
@@ -109,7 +114,7 @@ function mailerFor(settings: EmailSettings, tls: TlsOption): Mailer {
  * @throws CliError for unreadable files; InvalidSettingsFileError for invalid settings
  */
 export async function runCheck(args: CheckArgs, output: Output): Promise<number> {
-  const settings = await loadSettings(args.settingsPath, args.passwordEnv, output);
+  const settings = await loadSettings(args.settingsPath, args, output);
   const tls = await tlsOption(args.ca);
   output.line(`Settings in ${printable(args.settingsPath)} are valid.`);
   output.line(`Checking ${describeServer(settings)}...`);

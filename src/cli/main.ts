@@ -17,7 +17,19 @@ type Options = NonNullable<ParseArgsConfig['options']>;
 type Values = Record<string, string | boolean | string[] | boolean[] | undefined>;
 
 const COMMON = { help: { type: 'boolean', short: 'h' } } as const satisfies Options;
-const SECRET = { 'password-env': { type: 'string' }, ca: { type: 'string' } } as const satisfies Options;
+const SECRET = {
+  'password-env': { type: 'string' },
+  'client-secret-env': { type: 'string' },
+  'private-key-env': { type: 'string' },
+  ca: { type: 'string' },
+} as const satisfies Options;
+
+/** Secrets that must not be typed on the command line, and the option that takes each from the environment. */
+const SECRET_ON_COMMAND_LINE: readonly [RegExp, string, string][] = [
+  [/'--password'/, 'the password', '--password-env NAME'],
+  [/'--(client-secret|oauth-client-secret)'/, 'the client secret', '--client-secret-env NAME'],
+  [/'--(private-key|oauth-private-key)'/, 'the private key', '--private-key-env NAME'],
+];
 
 const OPTIONS = {
   check: { ...COMMON, ...SECRET, 'send-test-to': { type: 'string' }, json: { type: 'boolean' } },
@@ -67,9 +79,10 @@ function version(): string {
 function argumentProblem(command: CommandName, error: unknown): CliError {
   const code = (error as { code?: unknown }).code;
   const first = messageOf(error).split(/\.\s/)[0] ?? '';
-  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && /'--password'/.test(first)) {
+  const secret = SECRET_ON_COMMAND_LINE.find(([pattern]) => pattern.test(first));
+  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && secret !== undefined) {
     return new CliError(
-      'the password cannot be given on the command line (other users could see it): put it in the settings file, or use --password-env NAME',
+      `${secret[1]} cannot be given on the command line (other users could see it): put it in the settings file, or use ${secret[2]}`,
       { usage: true },
     );
   }
@@ -129,7 +142,12 @@ function dispatch(
   signal: AbortSignal,
 ): Promise<number> {
   const { values, positionals } = parsed;
-  const common = { passwordEnv: text(values, 'password-env'), ca: text(values, 'ca') };
+  const common = {
+    passwordEnv: text(values, 'password-env'),
+    clientSecretEnv: text(values, 'client-secret-env'),
+    privateKeyEnv: text(values, 'private-key-env'),
+    ca: text(values, 'ca'),
+  };
   if (command === 'check') {
     return runCheck(
       { ...common, settingsPath: settingsPathOf(positionals), sendTestTo: text(values, 'send-test-to') },

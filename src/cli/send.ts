@@ -10,15 +10,13 @@ import { EXIT_OK } from './exit-codes.js';
 import { fileSize, readTextFile } from './files.js';
 import { InterruptedError, throwIfInterrupted, whenInterrupted } from './interrupt.js';
 import { CliError, messageOf, type Output } from './output.js';
-import { loadSettings } from './settings-file.js';
+import { loadSettings, type SecretEnv } from './settings-file.js';
 import { printable } from './terminal.js';
 
 /** Arguments of `send`. */
-export interface SendArgs {
+export interface SendArgs extends SecretEnv {
   /** The settings file. */
   settingsPath: string | undefined;
-  /** The environment variable holding the password. */
-  passwordEnv?: string | undefined;
   /** A PEM file of the certificate authority to trust for TLS. */
   ca?: string | undefined;
   /** Recipients of the one message. */
@@ -106,7 +104,7 @@ export async function prepareSend(
   signal?: AbortSignal,
 ): Promise<PreparedSend> {
   const { settingsPath, subject } = checkArgs(args);
-  const settings = await loadSettings(settingsPath, args.passwordEnv, output, signal);
+  const settings = await loadSettings(settingsPath, args, output, signal);
   const tls = await tlsOption(args.ca, signal);
   const message = await buildMessage(args, subject, signal);
   throwIfInterrupted(signal);

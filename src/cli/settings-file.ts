@@ -1,7 +1,8 @@
 /**
- * Reads the Email Settings of the command-line tool from a JSON file, with the SMTP password optionally taken from
- * an environment variable instead (`--password-env NAME`), so that it need not be stored in the file. No value of
- * the file is ever quoted back: any of them may be the password.
+ * Reads the Email Settings of the command-line tool from a JSON file, with each secret (the SMTP password, the OAuth
+ * 2.0 client secret, the service account's private key) optionally taken from an environment variable instead
+ * (`--password-env NAME`, `--client-secret-env NAME`, `--private-key-env NAME`), so that it need not be stored in
+ * the file. No value of the file is ever quoted back: any of them may be a secret.
  */
 import {
   EMAIL_SETTINGS_FIELDS,
@@ -14,11 +15,38 @@ import { readTextFile } from './files.js';
 import { CliError, type Output } from './output.js';
 import { printable } from './terminal.js';
 
+/** The environment variables that hold secrets, by option: each replaces the file's value of its field. */
+export interface SecretEnv {
+  /** `--password-env`: the SMTP password. */
+  passwordEnv?: string | undefined;
+  /** `--client-secret-env`: the OAuth 2.0 client secret. */
+  clientSecretEnv?: string | undefined;
+  /** `--private-key-env`: the Google service account's private key (PEM). */
+  privateKeyEnv?: string | undefined;
+}
+
+/** Each secret option: its name on the command line, its argument, the field it fills and what it holds. */
+export const SECRET_ENV_OPTIONS = [
+  { option: 'password-env', arg: 'passwordEnv', field: 'password', what: 'the SMTP password' },
+  {
+    option: 'client-secret-env',
+    arg: 'clientSecretEnv',
+    field: 'oauthClientSecret',
+    what: 'the OAuth 2.0 client secret',
+  },
+  {
+    option: 'private-key-env',
+    arg: 'privateKeyEnv',
+    field: 'oauthPrivateKey',
+    what: "the service account's private key",
+  },
+] as const;
+
 /** A settings file as read, before validation. */
 export interface SettingsFile {
   /** The path given on the command line. */
   path: string;
-  /** The settings input: the file's object, with the password from the environment when one was named. */
+  /** The settings input: the file's object, with the secrets from the environment where variables were named. */
   input: unknown;
   /** The password that applies (from the environment or the file), to keep out of every output. */
   password: string | undefined;
@@ -109,30 +137,33 @@ function unknownField(name: string): { name: string; suggestion?: string } {
   return suggestion === undefined ? { name } : { name, suggestion };
 }
 
-function passwordFromEnv(name: string, env: NodeJS.ProcessEnv): string {
+function secretFromEnv(
+  name: string,
+  env: NodeJS.ProcessEnv,
+  option: (typeof SECRET_ENV_OPTIONS)[number],
+): string {
   const value = env[name];
   if (value === undefined || value === '') {
     throw new CliError(
-      `the environment variable ${name} (--password-env) is not set or empty: set it to the SMTP password, or drop --password-env to use the password in the settings file`,
+      `the environment variable ${printable(name)} (--${option.option}) is not set or empty: set it to ${option.what}, or drop --${option.option} to use the value in the settings file`,
     );
   }
   return value;
 }
 
 /**
- * Reads a settings file and applies `--password-env`. Does not validate the settings: that is
- * `parseEmailSettings`'s job, so that every problem is reported at once, by label.
+ * Reads a settings file and applies `--password-env`, `--client-secret-env` and `--private-key-env`. Does not
+ * validate the settings: that is `parseEmailSettings`'s job, so that every problem is reported at once, by label.
  *
  * @param path - the JSON file
- * @param options - `passwordEnv`: the environment variable holding the password (overrides the file's);
- *   `env`: the environment (default `process.env`); `signal`: aborted on Ctrl+C
+ * @param options - the environment variables holding secrets (each overrides the file's value); `env`: the
+ *   environment (default `process.env`); `signal`: aborted on Ctrl+C
  * @throws CliError when the file cannot be read, is not JSON or not a JSON object, or the variable is not set;
  *   InterruptedError when `signal` aborts first
  */
 export async function readSettingsFile(
   path: string,
-  options: {
-    passwordEnv?: string | undefined;
+  options: SecretEnv & {
     env?: NodeJS.ProcessEnv;
     signal?: AbortSignal | undefined;
   } = {},
@@ -140,14 +171,16 @@ export async function readSettingsFile(
   const text = await readTextFile('the settings file', path, options.signal);
   const data = parseJson(path, text);
   if (!isRecord(data)) throw notAnObject(path, data);
-  const fromEnv =
-    options.passwordEnv === undefined
-      ? undefined
-      : passwordFromEnv(options.passwordEnv, options.env ?? process.env);
-  const input = fromEnv === undefined ? data : { ...data, password: fromEnv };
-  const password = typeof input.password === 'string' ? input.password : undefined;
+  const input: Record<string, unknown> = { ...data };
   const secrets = secretsOf(data, false);
-  if (fromEnv !== undefined) secrets.push(fromEnv);
+  for (const option of SECRET_ENV_OPTIONS) {
+    const name = options[option.arg];
+    if (name === undefined) continue;
+    const value = secretFromEnv(name, options.env ?? process.env, option);
+    input[option.field] = value;
+    secrets.push(value);
+  }
+  const password = typeof input.password === 'string' ? input.password : undefined;
   const unknownFields = Object.keys(data)
     .filter((name) => !KNOWN_FIELDS.includes(name))
     .map(unknownField);
@@ -211,32 +244,36 @@ export class InvalidSettingsFileError extends CliError {
 }
 
 /**
- * Reads and validates a settings file: registers the password as a secret of `output`, warns about fields that
- * are not Email Settings, and returns the parsed settings.
+ * Reads and validates a settings file: registers every secret as a secret of `output`, warns about fields that
+ * are not Email Settings and about secret variables the settings do not use, and returns the parsed settings.
  *
  * @param path - the JSON file
- * @param passwordEnv - the environment variable holding the password, if any
- * @param output - where warnings go and which hides the password
+ * @param secretEnv - the environment variables holding secrets, if any (a string: the password's, as before)
+ * @param output - where warnings go and which hides the secrets
  * @param signal - aborted on Ctrl+C
  * @throws CliError when the file cannot be read; InvalidSettingsFileError when the settings are not valid;
  *   InterruptedError when `signal` aborts first
  */
 export async function loadSettings(
   path: string,
-  passwordEnv: string | undefined,
+  secretEnv: SecretEnv | string | undefined,
   output: Output,
   signal?: AbortSignal,
 ): Promise<EmailSettings> {
-  const file = await readSettingsFile(path, { passwordEnv, signal });
+  const names: SecretEnv = typeof secretEnv === 'string' ? { passwordEnv: secretEnv } : (secretEnv ?? {});
+  const file = await readSettingsFile(path, { ...names, signal });
   output.addSecret(file.password);
   for (const secret of file.secrets) output.addSecret(secret);
   for (const warning of unknownFieldWarnings(file)) output.warn(warning);
   const result = safeParseEmailSettings(file.input);
   if (!result.success) throw new InvalidSettingsFileError(path, result.error);
-  if (passwordEnv !== undefined && !result.data.useAuthentication) {
-    output.warn(
-      `warning: --password-env ${printable(passwordEnv)} is not used: Use Authentication is off in ${printable(path)}`,
-    );
+  for (const option of SECRET_ENV_OPTIONS) {
+    const name = names[option.arg];
+    if (name === undefined || (result.data as Record<string, unknown>)[option.field] !== undefined) continue;
+    const why = result.data.useAuthentication
+      ? `the settings' Authentication Method and provider do not use ${option.what}`
+      : 'Use Authentication is off';
+    output.warn(`warning: --${option.option} ${printable(name)} is not used: ${why} in ${printable(path)}`);
   }
   return result.data;
 }

@@ -12,6 +12,8 @@ server as they say (TLS, login) without sending, and tells what to fix when that
 Options:
   --password-env NAME      take the SMTP password from the environment variable NAME
                            (instead of the settings file)
+  --client-secret-env NAME take the OAuth 2.0 client secret from the environment variable NAME
+  --private-key-env NAME   take the service account's private key (PEM) from the variable NAME
   --send-test-to ADDRESS   also send a test email to ADDRESS (one attempt, no retries)
   --ca FILE                also trust this certificate authority (PEM) for TLS
   --json                   print one JSON object: { ok, stage, message, hint, issues, test, ... }
@@ -39,6 +41,8 @@ Options:
   --census ADDRESS         the sending user's Census address (used with "Use Sender's Email from Census")
   --from ADDRESS           a custom sender (used with "Allow Custom Sender's Email Address")
   --password-env NAME      take the SMTP password from the environment variable NAME
+  --client-secret-env NAME take the OAuth 2.0 client secret from the environment variable NAME
+  --private-key-env NAME   take the service account's private key (PEM) from the variable NAME
   --ca FILE                also trust this certificate authority (PEM) for TLS
   --json                   print one JSON object with the delivery report (or the summary)
   -h, --help               show this help
@@ -119,7 +123,8 @@ Commands:
   queue   list the messages waiting in a spool directory, delete one, or make them due now
 
 The SMTP password comes from the settings file or, with --password-env NAME, from that environment
-variable. It is never printed.
+variable; so do an OAuth 2.0 client secret (--client-secret-env NAME) and a Google service account's
+private key (--private-key-env NAME). None of them is ever printed.
 
 Exit codes: 0 ok, 1 invalid arguments, files, settings or message, 2 the SMTP server cannot be used,
 a message was not delivered, or the send was interrupted (Ctrl+C), 3 the spool is locked by a

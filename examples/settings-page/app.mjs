@@ -8,6 +8,7 @@ import {
   isMailerError,
   Mailer,
   parseEmailSettingsForm,
+  SECRET_SETTINGS_FIELDS,
 } from 'messenger-email';
 import { formValues, renderPage } from './render.mjs';
 
@@ -48,13 +49,23 @@ function plain(res, status, text, headers = {}) {
   res.end(`${text}\n`);
 }
 
-/** What every render starts from: the saved settings (or the defaults), never the password. */
+/** For each secret field: 'unchanged' when one is saved (left blank, it is kept), or 'enter it again'. */
+function secretPlaceholders(saved, typed = new Set()) {
+  const placeholders = {};
+  for (const name of SECRET_SETTINGS_FIELDS) {
+    if (typed.has(name)) placeholders[name] = 'enter it again';
+    else if (saved?.[name] !== undefined) placeholders[name] = 'unchanged';
+  }
+  return placeholders;
+}
+
+/** What every render starts from: the saved settings (or the defaults), never a secret. */
 function baseContext(state) {
   return {
     values: formValues(state.settings ?? PAGE_DEFAULTS),
     errors: new Map(),
     issues: [],
-    passwordPlaceholder: state.settings?.password === undefined ? undefined : 'unchanged',
+    secretPlaceholders: secretPlaceholders(state.settings),
     testTo: state.testTo,
     configured: state.mailer.configured,
     policy: state.policy,
@@ -68,17 +79,29 @@ function sendPage(res, status, state, overrides = {}) {
   res.end(html);
 }
 
-/** A blank Password keeps the saved one, so the page never has to send the password to the browser. */
-function keepSavedPassword(form, saved) {
-  if ((form.get('password') ?? '') !== '' || saved?.password === undefined) return;
-  form.set('password', saved.password);
+/**
+ * A secret left blank keeps the saved one (the password, the client secret, the private key), so the page never
+ * has to send a secret to the browser. A field the form did not post (disabled: another method or provider) is
+ * left out, as the settings drop it anyway.
+ */
+function keepSavedSecrets(form, saved) {
+  for (const name of SECRET_SETTINGS_FIELDS) {
+    if ((form.get(name) ?? '') !== '' || saved?.[name] === undefined) continue;
+    form.set(name, saved[name]);
+  }
 }
 
-/** The posted strings, to show again after an error (the password is never among them). */
+/** The secrets typed into this post: after an error they must be typed again, as they are not sent back. */
+function typedSecrets(form) {
+  return new Set(SECRET_SETTINGS_FIELDS.filter((name) => (form.get(name) ?? '') !== ''));
+}
+
+/** The posted strings, to show again after an error (no secret is ever among them). */
 function postedValues(form) {
   const values = {};
   for (const field of EMAIL_SETTINGS_FIELDS) {
-    if (field.input !== 'password') values[field.name] = form.getAll(field.name).at(-1) ?? '';
+    if (!SECRET_SETTINGS_FIELDS.includes(field.name))
+      values[field.name] = form.getAll(field.name).at(-1) ?? '';
   }
   return values;
 }
@@ -91,30 +114,25 @@ function errorsByField(issues) {
   return errors;
 }
 
-function invalidContext(form, error, typedPassword, saved) {
-  const placeholder = typedPassword
-    ? 'enter it again'
-    : saved?.password === undefined
-      ? undefined
-      : 'unchanged';
+function invalidContext(form, error, typed, saved) {
   return {
     values: postedValues(form),
     errors: errorsByField(error.issues),
     issues: error.issues,
-    passwordPlaceholder: placeholder,
+    secretPlaceholders: secretPlaceholders(saved, typed),
   };
 }
 
 async function saveSettings(req, res, state) {
   const form = await readForm(req);
-  const typedPassword = (form.get('password') ?? '') !== '';
-  keepSavedPassword(form, state.settings);
+  const typed = typedSecrets(form);
+  keepSavedSecrets(form, state.settings);
   let settings;
   try {
     settings = parseEmailSettingsForm(form, state.policy);
   } catch (error) {
     if (!(error instanceof EmailSettingsError)) throw error;
-    return sendPage(res, 422, state, invalidContext(form, error, typedPassword, state.settings));
+    return sendPage(res, 422, state, invalidContext(form, error, typed, state.settings));
   }
   state.settings = state.mailer.configure(settings);
   return sendPage(res, 200, state, { notice: 'Settings saved' });

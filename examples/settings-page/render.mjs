@@ -1,5 +1,8 @@
 // HTML for the Email Settings tab, rendered from EMAIL_SETTINGS_FIELDS. Every value goes through escapeHtml.
-import { EMAIL_SETTINGS_FIELDS } from 'messenger-email';
+import { EMAIL_SETTINGS_DEFAULTS, EMAIL_SETTINGS_FIELDS, SECRET_SETTINGS_FIELDS } from 'messenger-email';
+
+/** Fields whose value is never sent to the browser: the password, the client secret, the private key. */
+const SECRETS = new Set(SECRET_SETTINGS_FIELDS);
 
 const TRUE_WORDS = new Set(['on', 'true', 'yes', '1']);
 
@@ -23,6 +26,13 @@ function attributes(pairs) {
   return out;
 }
 
+/** Whether a field holds a number: a number input, or a select of numbers (SMTP Timeout). */
+function isNumeric(field) {
+  return (
+    field.input === 'number' || (field.input === 'select' && typeof field.options?.[0]?.value === 'number')
+  );
+}
+
 /** The form's strings (field name to string, checkboxes 'on' or absent) as settings, for required() and enabled(). */
 export function typedView(values) {
   const view = {};
@@ -30,38 +40,26 @@ export function typedView(values) {
     const raw = values[field.name];
     if (field.input === 'checkbox') view[field.name] = TRUE_WORDS.has(String(raw ?? '').toLowerCase());
     else if (raw === undefined || raw === '') continue;
-    else view[field.name] = field.input === 'number' || field.input === 'select' ? Number(raw) : raw;
+    else view[field.name] = isNumeric(field) ? Number(raw) : raw;
   }
   return view;
 }
 
-/** Settings (or defaults) as the strings a form shows. The password is never among them. */
+/** Settings (or defaults) as the strings a form shows. No secret is ever among them. */
 export function formValues(settings) {
   const values = {};
   for (const field of EMAIL_SETTINGS_FIELDS) {
     const value = settings[field.name];
-    if (field.input === 'password' || value === undefined) continue;
+    if (SECRETS.has(field.name) || value === undefined) continue;
     values[field.name] = field.input === 'checkbox' ? (value ? 'on' : '') : String(value);
   }
   return values;
 }
 
-/** The checkbox a rule of `field` follows, found by trying the rule with each checkbox on and off. */
-function controllingCheckbox(field, rule) {
-  for (const box of EMAIL_SETTINGS_FIELDS) {
-    if (box.input !== 'checkbox' || box === field) continue;
-    if (field[rule]({ [box.name]: true }) && !field[rule]({ [box.name]: false })) return box.name;
-  }
-  return undefined;
+/** A field's condition as the attribute the page script reads, or nothing when the field does not depend on one. */
+function condition(value) {
+  return value === undefined ? undefined : JSON.stringify(value);
 }
-
-/** For each field, the checkbox that unlocks it and the one that makes it required (Use Authentication, Use TLS). */
-const DEPENDS_ON = new Map(
-  EMAIL_SETTINGS_FIELDS.map((field) => [
-    field.name,
-    { enabledBy: controllingCheckbox(field, 'enabled'), requiredBy: controllingCheckbox(field, 'required') },
-  ]),
-);
 
 function selectControl(field, value, common) {
   const options = field.options
@@ -70,27 +68,41 @@ function selectControl(field, value, common) {
       return `<option${attributes({ value: option.value, selected })}>${escapeHtml(option.label)}</option>`;
     })
     .join('');
-  return `<select${attributes(common)}>${options}</select>`;
+  // a choice with no default (OAuth 2.0 Provider) starts blank, so that nothing is chosen for the administrator
+  const blank = Object.hasOwn(EMAIL_SETTINGS_DEFAULTS, field.name)
+    ? ''
+    : `<option value=""${value === '' ? ' selected' : ''}>Choose…</option>`;
+  return `<select${attributes(common)}>${blank}${options}</select>`;
+}
+
+/** What a secret field shows when it is empty: that the saved one is kept, or that it must be typed again. */
+function secretPlaceholder(field, ctx) {
+  return ctx.secretPlaceholders?.[field.name];
 }
 
 function inputControl(field, value, common, ctx) {
-  const isPassword = field.input === 'password';
+  const secret = SECRETS.has(field.name);
   return `<input${attributes({
     ...common,
     type: field.input,
-    value: field.input === 'checkbox' ? 'on' : isPassword ? '' : value,
+    value: field.input === 'checkbox' ? 'on' : secret ? '' : value,
     checked: field.input === 'checkbox' && value === 'on',
     min: field.min,
     max: field.name === 'attachmentSizeLimitMb' ? (ctx.policy.maxAttachmentMb ?? field.max) : field.max,
     step: field.step,
-    placeholder: isPassword ? ctx.passwordPlaceholder : field.placeholder,
-    autocomplete: isPassword ? 'new-password' : field.name === 'username' ? 'username' : 'off',
+    placeholder: secret ? secretPlaceholder(field, ctx) : field.placeholder,
+    autocomplete: secret ? 'new-password' : field.name === 'username' ? 'username' : 'off',
   })}>`;
+}
+
+function textareaControl(field, value, common, ctx) {
+  const secret = SECRETS.has(field.name);
+  const placeholder = secret ? secretPlaceholder(field, ctx) : field.placeholder;
+  return `<textarea${attributes({ ...common, rows: 4, spellcheck: 'false', autocomplete: 'off', placeholder })}>${secret ? '' : escapeHtml(value)}</textarea>`;
 }
 
 function control(field, ctx, state) {
   const value = ctx.values[field.name] ?? '';
-  const { enabledBy, requiredBy } = DEPENDS_ON.get(field.name);
   const common = {
     id: `field-${field.name}`,
     name: field.name,
@@ -99,12 +111,12 @@ function control(field, ctx, state) {
     required: state.required,
     'aria-invalid': state.errors.length > 0 ? 'true' : undefined,
     'aria-describedby': `help-${field.name}${state.errors.length > 0 ? ` error-${field.name}` : ''}`,
-    'data-enabled-by': enabledBy,
-    'data-required-by': requiredBy,
+    'data-enabled-when': condition(field.enabledWhen),
+    'data-required-when': condition(field.requiredWhen),
   };
-  return field.input === 'select'
-    ? selectControl(field, value, common)
-    : inputControl(field, value, common, ctx);
+  if (field.input === 'select') return selectControl(field, value, common);
+  if (field.input === 'textarea') return textareaControl(field, value, common, ctx);
+  return inputControl(field, value, common, ctx);
 }
 
 function fieldErrors(field, messages) {
@@ -119,8 +131,7 @@ function renderField(field, ctx, view) {
     enabled: field.enabled(view),
     errors: ctx.errors.get(field.name) ?? [],
   };
-  const { requiredBy } = DEPENDS_ON.get(field.name);
-  const marker = `<span class="required"${attributes({ hidden: !state.required, 'data-required-by': requiredBy, 'aria-hidden': 'true' })}>*</span>`;
+  const marker = `<span class="required"${attributes({ hidden: !state.required, 'data-required-when': condition(field.requiredWhen), 'aria-hidden': 'true' })}>*</span>`;
   const classes = ['field', `field-${field.input}`, state.errors.length > 0 ? 'has-error' : ''].join(' ');
   return `<div class="${escapeHtml(classes.trim())}">
   <div class="label"><label for="field-${escapeHtml(field.name)}">${escapeHtml(field.label)}</label>${marker}</div>
@@ -149,7 +160,7 @@ function renderSummary(issues) {
 function renderSettingsForm(ctx) {
   const view = typedView(ctx.values);
   const fields = EMAIL_SETTINGS_FIELDS.map((field) => renderField(field, ctx, view)).join('\n');
-  return `<form method="post" action="/settings" novalidate class="settings">
+  return `<form method="post" action="/settings" novalidate class="settings"${attributes({ 'data-defaults': JSON.stringify(EMAIL_SETTINGS_DEFAULTS) })}>
 ${fields}
 <div class="actions"><button type="submit">Save</button><span class="legend"><span class="required">*</span> required</span></div>
 </form>`;
@@ -224,7 +235,8 @@ h3 { font-size: 1rem; margin: 0 0 0.5rem; }
 .required { color: #cf222e; margin-left: 0.2rem; }
 .control { font: inherit; padding: 0.3rem 0.5rem; border: 1px solid #afb8c1; border-radius: 4px; width: 100%; max-width: 24rem; background: #fff; }
 input[type="number"].control { max-width: 10rem; }
-select.control { max-width: 14rem; }
+select.control { max-width: 24rem; }
+textarea.control { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 0.85em; resize: vertical; }
 input[type="checkbox"].control { width: 1.1rem; height: 1.1rem; margin: 0.1rem 0; }
 .control:disabled { background: #f6f8fa; color: #8c959f; border-color: #d0d7de; }
 .has-error .control { border-color: #cf222e; outline: 1px solid #cf222e; }
@@ -241,25 +253,36 @@ dt { font-weight: 600; }
 dd { margin: 0; overflow-wrap: anywhere; font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 0.9em; }
 `;
 
-// Unlocks Username and Password live when Use Authentication changes, and shows SMTP Port's required marker
-// with Use TLS: every element names the checkbox it follows in data-enabled-by / data-required-by.
+// Follows the form live: each control and required marker carries the field descriptor's enabledWhen or
+// requiredWhen (data-enabled-when, data-required-when), evaluated against what the form holds now, a blank field
+// counting as its default. So Use Authentication unlocks Authentication Method, which shows the password or the
+// OAuth 2.0 provider, whose choice unlocks that provider's fields; Use TLS makes SMTP Port required.
 const SCRIPT = `
-for (const box of document.querySelectorAll('form.settings input[type="checkbox"]')) {
-  const sync = () => {
-    for (const el of document.querySelectorAll('[data-enabled-by="' + box.name + '"]')) el.disabled = !box.checked;
-    for (const el of document.querySelectorAll('[data-required-by="' + box.name + '"]')) {
-      if (el.matches('input, select')) el.required = box.checked;
-      else el.hidden = !box.checked;
-    }
-  };
-  box.addEventListener('change', sync);
-  sync();
-}
+const form = document.querySelector('form.settings');
+const defaults = JSON.parse(form.dataset.defaults);
+const valueOf = (name) => {
+  const el = form.elements.namedItem(name);
+  if (el === null) return defaults[name];
+  if (el.type === 'checkbox') return el.checked;
+  return el.value === '' ? defaults[name] : el.value;
+};
+const meets = (when) =>
+  Object.entries(JSON.parse(when)).every(([name, values]) => values.map(String).includes(String(valueOf(name))));
+const sync = () => {
+  for (const el of form.querySelectorAll('[data-enabled-when]')) el.disabled = !meets(el.dataset.enabledWhen);
+  for (const el of form.querySelectorAll('[data-required-when]')) {
+    const required = meets(el.dataset.requiredWhen);
+    if (el.matches('input, select, textarea')) el.required = required;
+    else el.hidden = !required;
+  }
+};
+form.addEventListener('change', sync);
+sync();
 `;
 
 /**
  * The whole page.
- * @param ctx - values (field name to string), errors (Map field to messages), issues, notice, passwordPlaceholder,
+ * @param ctx - values (field name to string), errors (Map field to messages), issues, notice, secretPlaceholders,
  *   testTo, testResult, configured, policy, nonce
  */
 export function renderPage(ctx) {

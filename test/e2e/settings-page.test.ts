@@ -8,6 +8,14 @@ import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type SettingsPage, startSettingsPage } from '../../examples/settings-page/app.mjs';
 import { type CaptureSink, startCaptureSink } from '../../src/sink/capture.js';
+import { startSmtpSink } from '../support/smtp-sink.js';
+import {
+  CLIENT_ID,
+  CLIENT_SECRET,
+  CUSTOM_SCOPE,
+  MAILBOX,
+  startTokenEndpoint,
+} from '../support/token-endpoint.js';
 
 const CHROMIUM_ARGS = [
   '--headless',
@@ -27,8 +35,17 @@ const LABELS = [
   'SMTP Port',
   'SMTP Timeout',
   'Use Authentication',
+  'Authentication Method',
   'Username',
   'Password',
+  'OAuth 2.0 Provider',
+  'Tenant ID',
+  'Client ID',
+  'Client Secret',
+  'Service Account Email',
+  'Service Account Private Key',
+  'Token URL',
+  'Scope',
   'Use TLS',
   'Minutes Between Retries',
   'Max Errors Before Cancel',
@@ -89,8 +106,8 @@ describe.skipIf(!withBrowser)('the settings page example', () => {
     for (const label of LABELS) {
       await expect(page.getByLabel(label, { exact: true }).count()).resolves.toBe(1);
     }
-    await expect(page.locator('form.settings .field').count()).resolves.toBe(15);
-    await expect(page.locator('form.settings .help').count()).resolves.toBe(15);
+    await expect(page.locator('form.settings .field').count()).resolves.toBe(LABELS.length);
+    await expect(page.locator('form.settings .help').count()).resolves.toBe(LABELS.length);
     const timeouts = await field('smtpTimeoutSeconds').locator('option').allTextContents();
     expect(timeouts).toEqual(TIMEOUTS);
     await expect(field('smtpTimeoutSeconds').inputValue()).resolves.toBe('30');
@@ -103,11 +120,47 @@ describe.skipIf(!withBrowser)('the settings page example', () => {
     await expect(field('username').isEnabled()).resolves.toBe(true);
     await expect(field('password').isEnabled()).resolves.toBe(true);
     // SMTP Port's required marker follows Use TLS the same way.
-    const portMarker = page.locator('.required[data-required-by="useTls"]');
+    const portMarker = page.locator('.field:has([name="smtpPort"]) .required');
     await expect(portMarker.isVisible()).resolves.toBe(false);
     await field('useTls').check();
     await expect(portMarker.isVisible()).resolves.toBe(true);
     await field('useTls').uncheck();
+  });
+
+  it('follows Authentication Method and the OAuth 2.0 provider live, showing only the chosen fields', async () => {
+    const enabled = async () => {
+      const names = ['password', 'oauthProvider', 'oauthTenantId', 'oauthClientId', 'oauthClientSecret'];
+      names.push('oauthServiceAccount', 'oauthPrivateKey', 'oauthTokenUrl', 'oauthScope');
+      const out: string[] = [];
+      for (const name of names) if (await field(name).isEnabled()) out.push(name);
+      return out;
+    };
+    expect(await enabled()).toEqual(['password']); // Use Authentication is checked, the method is the default
+    await field('authMethod').selectOption('oauth2');
+    expect(await enabled()).toEqual(['oauthProvider']);
+    await field('oauthProvider').selectOption('microsoft365');
+    expect(await enabled()).toEqual(['oauthProvider', 'oauthTenantId', 'oauthClientId', 'oauthClientSecret']);
+    await field('oauthProvider').selectOption('google');
+    expect(await enabled()).toEqual(['oauthProvider', 'oauthServiceAccount', 'oauthPrivateKey']);
+    await expect(field('oauthPrivateKey').evaluate((el) => el.tagName)).resolves.toBe('TEXTAREA');
+    await field('oauthProvider').selectOption('custom');
+    expect(await enabled()).toEqual([
+      'oauthProvider',
+      'oauthClientId',
+      'oauthClientSecret',
+      'oauthTokenUrl',
+      'oauthScope',
+    ]);
+    const scopeMarker = page.locator('.field:has([name="oauthScope"]) .required');
+    await expect(scopeMarker.isVisible()).resolves.toBe(false); // optional
+    await expect(page.locator('.field:has([name="oauthTokenUrl"]) .required').isVisible()).resolves.toBe(
+      true,
+    );
+    await field('useAuthentication').uncheck();
+    expect(await enabled()).toEqual([]);
+    await field('useAuthentication').check();
+    await field('authMethod').selectOption('password');
+    expect(await enabled()).toEqual(['password']);
   });
 
   it('shows each problem next to its field, keeps what was typed and never echoes the password', async () => {
@@ -204,6 +257,54 @@ describe('the settings page example without a browser', () => {
       for (const html of [first.html, again.html, test.html]) expect(html).not.toContain(PASSWORD);
     } finally {
       await other.close();
+    }
+  });
+
+  it('saves OAuth 2.0 settings, keeps the client secret when left blank, and sends the test email with a token', async () => {
+    const endpoint = await startTokenEndpoint();
+    const oauthSink = await startSmtpSink({
+      xoauth2: (user, token) => (user === MAILBOX && endpoint.isValid(token) ? 'ok' : 'challenge'),
+    });
+    const other = await startSettingsPage({ port: 0 });
+    try {
+      const form = {
+        defaultSenderAddress: MAILBOX,
+        smtpHost: '127.0.0.1',
+        smtpPort: String(oauthSink.port),
+        useAuthentication: 'on',
+        authMethod: 'oauth2',
+        username: MAILBOX,
+        oauthProvider: 'custom',
+        oauthTokenUrl: endpoint.customUrl,
+        oauthClientId: CLIENT_ID,
+        oauthScope: CUSTOM_SCOPE,
+      };
+      const first = await post(`${other.url}/settings`, { ...form, oauthClientSecret: CLIENT_SECRET });
+      expect(first.html).toContain('Settings saved');
+      expect(first.html).toMatch(
+        /name="oauthClientSecret"[^>]*placeholder="unchanged"|placeholder="unchanged"[^>]*name="oauthClientSecret"/,
+      );
+      const again = await post(`${other.url}/settings`, { ...form, oauthClientSecret: '' });
+      expect(again.html).toContain('Settings saved');
+      const test = await post(`${other.url}/test`, { to: 'admin@district.k12.us' });
+      expect(test.html).toContain('Test email sent');
+      expect(oauthSink.messages).toHaveLength(1);
+      expect(oauthSink.xoauth2Logins.at(-1)).toMatchObject({ user: MAILBOX, verdict: 'ok' });
+      const wrong = await post(`${other.url}/settings`, { ...form, oauthClientSecret: 'Wr0ng-SECRET' });
+      expect(wrong.html).toContain('Settings saved');
+      const failed = await post(`${other.url}/test`, { to: 'admin@district.k12.us' });
+      expect(failed.html).toMatch(/<dt>Stage<\/dt><dd>token<\/dd>/);
+      expect(failed.html).toContain('Check Client ID and Client Secret');
+      const tokens = endpoint.calls.flatMap((call) => (call.token === undefined ? [] : [call.token]));
+      for (const html of [first.html, again.html, test.html, wrong.html, failed.html]) {
+        expect(html).not.toContain(CLIENT_SECRET);
+        expect(html).not.toContain('Wr0ng-SECRET');
+        for (const token of tokens) expect(html).not.toContain(token);
+      }
+    } finally {
+      await other.close();
+      await oauthSink.close();
+      await endpoint.close();
     }
   });
 });

@@ -31,8 +31,11 @@ export type OAuthProvider = (typeof OAUTH_PROVIDERS)[number];
  * chosen provider's. The Scope of a custom provider is optional; every other field listed is required.
  */
 export const OAUTH_PROVIDER_FIELDS = Object.freeze({
+  /** Microsoft 365: the app registration's tenant, client and client secret. */
   microsoft365: ['oauthTenantId', 'oauthClientId', 'oauthClientSecret'],
+  /** Google Workspace: the service account and its private key. */
   google: ['oauthServiceAccount', 'oauthPrivateKey'],
+  /** A custom token endpoint: its URL, the client and its secret, and an optional scope. */
   custom: ['oauthTokenUrl', 'oauthClientId', 'oauthClientSecret', 'oauthScope'],
 } as const satisfies Record<OAuthProvider, readonly string[]>);
 

@@ -74,9 +74,7 @@ function googleHint(answer: RefusedAnswer): string | undefined {
 function standardHint(answer: RefusedAnswer): string {
   switch (answer.error) {
     case 'invalid_client':
-      return answer.provider === 'google'
-        ? 'Check Service Account Email and Service Account Private Key against the JSON key file.'
-        : 'Check Client ID and Client Secret: the token endpoint did not accept them.';
+      return 'Check Client ID and Client Secret: the token endpoint did not accept them.';
     case 'unauthorized_client':
       return 'The client is not allowed the client-credentials grant: allow it for this client at your identity provider.';
     case 'invalid_scope':

@@ -186,7 +186,7 @@ export function createEmailSettingsFields(hostPolicy?: Partial<HostPolicy>): rea
       name: 'authMethod',
       label: FIELD_LABELS.authMethod,
       description:
-        'How to log in: with a username and password, or with OAuth 2.0, which Microsoft 365 and Google Workspace require (they no longer accept a password for SMTP).',
+        'How to log in: with a username and password, or with OAuth 2.0, which Microsoft 365 and Google Workspace expect (Microsoft turns password logins for SMTP off by default at the end of 2026; Google no longer allows less secure apps).',
       input: 'select',
       options: Object.freeze(
         (['password', 'oauth2'] as const).map((value) =>

@@ -69,7 +69,7 @@ function tenantProblem(tenant: string): string | undefined {
   }
   if (GUID.test(tenant) || (tenant.includes('.') && isIP(tenant) === 0 && isHostOrIp(tenant)))
     return undefined;
-  return `${label} ${showValue(tenant)} is not a tenant: enter the Directory (tenant) ID, a GUID such as 72f988bf-86f1-41af-91ab-2d7cd011db47, or the domain district.onmicrosoft.com`;
+  return `${label} ${showValue(tenant)} is not a tenant: enter the Directory (tenant) ID, a GUID such as 00000000-0000-0000-0000-000000000000, or the domain district.onmicrosoft.com`;
 }
 
 function tokenUrlProblem(raw: string): string | undefined {

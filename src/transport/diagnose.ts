@@ -44,7 +44,7 @@ const BASIC_AUTH_RETIRED = /5\.7\.30|Basic authentication is not supported/i;
 
 const PROVIDER_LOGIN_HINTS = {
   microsoft365:
-    'Exchange Online did not accept the token for this mailbox: register the app in Exchange Online (New-ServicePrincipal), give it access to the mailbox in Username (Add-MailboxPermission -AccessRights FullAccess), and make sure SMTP AUTH is on for that mailbox (Set-CASMailbox -SmtpClientAuthenticationDisabled $false). See docs/providers.md.',
+    'Exchange Online did not accept the token for this mailbox: make sure admin consent is granted for SMTP.SendAsApp, register the app in Exchange Online (New-ServicePrincipal), give it access to the mailbox in Username (Add-MailboxPermission -AccessRights FullAccess), and turn SMTP AUTH on for that mailbox (Set-CASMailbox -SmtpClientAuthenticationDisabled $false). See docs/providers.md.',
   google:
     'Gmail did not accept the token: Username must be a mailbox of the Google Workspace domain that granted the service account domain-wide delegation for https://mail.google.com/. See docs/providers.md.',
   custom:

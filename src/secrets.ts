@@ -56,17 +56,22 @@ export function secretForms(username: string | undefined, password: string | und
   if (password === undefined || password === '') return [];
   const user = username ?? '';
   const uri = encodeURIComponent(password);
+  const formEncoded = new URLSearchParams({ p: password }).toString().slice('p='.length);
   const forms = new Set([
     password,
     uri,
+    uri.replace(/%[0-9A-F]{2}/g, (hex) => hex.toLowerCase()), // percent-encoding in lower case
     uri.replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`),
     userinfoForm(password),
     uri.replaceAll('%20', '+'),
-    new URLSearchParams({ p: password }).toString().slice('p='.length),
+    formEncoded,
+    JSON.stringify(password).slice(1, -1), // as a JSON string holds it
     base64(password),
     base64(`\u0000${user}\u0000${password}`),
     base64(`${user}\u0000${user}\u0000${password}`),
     base64(`${user}:${password}`), // HTTP Basic, as an HTTP API transport may echo its Authorization header
+    // HTTP Basic of an OAuth 2.0 client (RFC 6749 section 2.3.1 form-encodes both parts first)
+    base64(`${new URLSearchParams({ u: user }).toString().slice('u='.length)}:${formEncoded}`),
   ]);
   return [...forms]; // every form, however short: the password must never show
 }
@@ -138,6 +143,17 @@ interface Copying {
   readonly inProgress: Set<object>;
   /** Objects that may still be copied. */
   budget: number;
+}
+
+/**
+ * `text` with every one of `secrets` (longest first) replaced by `********`.
+ *
+ * @param text - what may hold a secret
+ * @param secrets - the forms to hide, from {@link secretForms} or {@link settingsSecretForms}
+ */
+export function hideSecrets(text: string, secrets: readonly string[]): string {
+  const sorted = [...new Set(secrets)].filter((s) => s !== '').sort((a, b) => b.length - a.length);
+  return scrubText(text, sorted);
 }
 
 function scrubText(text: string, secrets: readonly string[]): string {

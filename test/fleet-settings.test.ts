@@ -4,6 +4,7 @@
  * with another password reports it; settings a server cannot apply are reported and its old settings stay.
  * Without redis-server the file is skipped, except in CI, where it fails.
  */
+import { generateKeyPairSync } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type FleetSettings, type FleetSettingsEventMap, fleetSettings } from '../src/fleet/index.js';
@@ -147,6 +148,40 @@ describe.skipIf(missing !== undefined)('fleetSettings', () => {
     for (const form of [SECRET, encodeURIComponent(SECRET), Buffer.from(SECRET).toString('base64')]) {
       expect(stored).not.toContain(form);
     }
+  });
+
+  it('takes the same private key pasted another way as the same key', async () => {
+    const key = `settings-${++keys}`;
+    const pem = generateKeyPairSync('rsa', { modulusLength: 1024 })
+      .privateKey.export({ type: 'pkcs8', format: 'pem' })
+      .toString();
+    const make = (oauthPrivateKey: string) => {
+      const mailer = new Mailer();
+      const shared = fleetSettings({
+        connection: { host: redis.host, port: redis.port },
+        key,
+        oauthPrivateKey,
+      });
+      opened.push(shared, mailer);
+      return { mailer, shared };
+    };
+    const a = make(pem);
+    const b = make(pem.replace(/\n/g, '\r\n')); // the same key with Windows line ends
+    const c = make(JSON.stringify(pem).slice(1, -1)); // and with the escapes of the JSON key file
+    await a.shared.attach(a.mailer);
+    await a.shared.save({
+      ...base,
+      authMethod: 'oauth2',
+      username: 'messenger@district.k12.us',
+      oauthProvider: 'google',
+      oauthServiceAccount: 'mailer@district.iam.gserviceaccount.com',
+    });
+    const mismatches: string[] = [];
+    for (const other of [b, c]) {
+      other.shared.on('passwordMismatch', ({ message }) => mismatches.push(message));
+      expect(await other.shared.attach(other.mailer)).toBe(true);
+    }
+    expect(mismatches).toEqual([]);
   });
 
   it('ends with every server on the same settings when two servers save at the same moment', async () => {

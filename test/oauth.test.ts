@@ -6,6 +6,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { inspect } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
+  type Clock,
   type EmailSettingsInput,
   Mailer,
   type MailerEvents,
@@ -71,7 +72,8 @@ async function rig(
   provider: Provider,
   options: {
     settings?: Partial<EmailSettingsInput>;
-    verdict?: (valid: boolean) => XOAuth2Verdict;
+    verdict?: (valid: boolean, login: number) => XOAuth2Verdict | Promise<XOAuth2Verdict>;
+    clock?: Clock;
     timeoutMs?: number;
     maxMessagesPerConnection?: number;
     maxConcurrent?: number;
@@ -81,8 +83,9 @@ async function rig(
   const endpoint = await startTokenEndpoint();
   open.push(endpoint);
   const judge = options.verdict ?? ((valid: boolean) => (valid ? 'ok' : 'challenge'));
+  let logins = 0;
   const sink = await startSmtpSink({
-    xoauth2: (user, token) => judge(user === MAILBOX && endpoint.isValid(token)),
+    xoauth2: (user, token) => judge(user === MAILBOX && endpoint.isValid(token), logins++),
     ...options.sink,
   });
   open.push(sink);
@@ -101,6 +104,7 @@ async function rig(
   const mailer = new Mailer({
     settings,
     maxConcurrent: options.maxConcurrent ?? 5,
+    ...(options.clock === undefined ? {} : { clock: options.clock }),
     transport: (settings) =>
       smtpTransport(settings, {
         timeoutMs: options.timeoutMs ?? 3000,
@@ -228,6 +232,47 @@ describe('a token the SMTP server stops accepting', () => {
     expect(r.sink.xoauth2Logins[1]?.accessToken).toBe(r.endpoint.calls[1]?.token);
   });
 
+  it.each(['challenge', 'refuse'] as const)(
+    'asks for at most one token a minute when the server has never accepted one (%s)',
+    async (refusal) => {
+      const r = await rig('microsoft365', {
+        verdict: () => refusal,
+        maxMessagesPerConnection: 1,
+        settings: { maxErrorsBeforeCancel: 3 },
+      });
+      const sends = Array.from({ length: 20 }, (_, n) =>
+        r.mailer.send(message(n)).catch((error: unknown) => error),
+      );
+      const outcomes = await Promise.all(sends);
+      expect(outcomes.every((outcome) => (outcome as { code?: string }).code === 'DELIVERY_CANCELLED')).toBe(
+        true,
+      );
+      expect(r.sink.xoauth2Logins.length).toBeGreaterThanOrEqual(60); // 20 messages, 3 attempts each
+      expect(r.endpoint.calls).toHaveLength(2); // the first token, and one renewal
+      r.advance(61_000);
+      failed(await r.mailer.verify());
+      expect(r.endpoint.calls).toHaveLength(3); // a minute later: one more, in case the settings were fixed
+    },
+  );
+
+  it('lets every login refused with a plain 535 go again with the token another connection got', async () => {
+    const r = await rig('microsoft365', {
+      maxMessagesPerConnection: 1,
+      // refusals answered at different moments, so that one connection renews before the others hear back
+      verdict: async (valid, login) => {
+        if (valid) return 'ok';
+        await new Promise((resolve) => setTimeout(resolve, 40 * (login % 5)));
+        return 'refuse';
+      },
+    });
+    await r.mailer.send(message(0)); // the token is accepted
+    r.endpoint.revokeAll();
+    await Promise.all([1, 2, 3, 4, 5].map((n) => r.mailer.send(message(n))));
+    expect(r.sink.messages).toHaveLength(6);
+    expect(r.events.filter((e) => e.event === 'failed')).toEqual([]);
+    expect(r.endpoint.calls).toHaveLength(2);
+  });
+
   it('gives Microsoft 365 the Exchange steps when the mailbox refuses the app', async () => {
     const r = await rig('microsoft365', { verdict: () => 'refuse' });
     const report = failed(await r.mailer.verify());
@@ -266,6 +311,21 @@ describe('the token endpoint in trouble', () => {
     expect(report.hint).toMatch(/HTTPS \(port 443\)/);
   });
 
+  it('hanging: verify() reports the token stage even when the token request and the check share the SMTP Timeout', async () => {
+    // the check's limit is the settings' SMTP Timeout (30 s) on the Mailer's clock; this clock runs it 30 times
+    // faster, so that it ends after 1 s, when the transport's own timeout (1 s) also ends
+    const fast: Clock = {
+      now: () => Date.now(),
+      setTimeout: (fn, ms) => setTimeout(fn, ms / 30),
+      clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+    };
+    const r = await rig('custom', { timeoutMs: 1000, clock: fast });
+    r.endpoint.delayMs = 60_000;
+    const report = failed(await r.mailer.verify());
+    expect(report.stage).toBe('token');
+    expect(report.message).toMatch(/did not answer the token request/);
+  });
+
   it('slow: the request is cut off at the SMTP Timeout', async () => {
     const r = await rig('google', { timeoutMs: 800 });
     r.endpoint.delayMs = 10_000;
@@ -284,6 +344,74 @@ describe('the token endpoint in trouble', () => {
     await r.mailer.send(message(2));
     expect(r.sink.messages).toHaveLength(2);
     expect(r.endpoint.calls.map((call) => call.status)).toEqual([200, 503]);
+  });
+});
+
+describe('what a token endpoint may answer', () => {
+  it('an echo of the client secret or the signed assertion never shows', async () => {
+    for (const provider of ['microsoft365', 'google'] as const) {
+      const r = await rig(provider);
+      r.endpoint.answerWith = (form) => ({
+        status: 400,
+        body: {
+          error: 'invalid_request',
+          error_description: `received ${form.toString()} ${JSON.stringify([...form])}`,
+        },
+      });
+      const report = failed(await r.mailer.verify());
+      expect(report.stage).toBe('token');
+      const text = JSON.stringify(report);
+      expect(text).toContain('********');
+      expect(text).not.toContain(CLIENT_SECRET);
+      expect(text).not.toContain(encodeURIComponent(CLIENT_SECRET));
+      expect(text).not.toMatch(/eyJ[\w-]{10,}\.eyJ/); // a JWT
+    }
+  });
+
+  it('a long answer with control characters is cut short and escaped', async () => {
+    const r = await rig('custom');
+    r.endpoint.answerWith = () => ({
+      status: 400,
+      body: { error: 'invalid_request', error_description: `bad\u001b[31m\u0007\u202e${'x'.repeat(50_000)}` },
+    });
+    const report = failed(await r.mailer.verify());
+    expect(report.message.length).toBeLessThan(1000);
+    expect(report.message).toContain('\\u001b');
+    expect(report.message).not.toMatch(/[\u0000-\u001f\u202e]/);
+  });
+
+  it('a redirect is not followed, and says so', async () => {
+    const r = await rig('custom');
+    r.endpoint.answerWith = () => ({
+      status: 307,
+      body: '',
+      headers: { location: 'http://127.0.0.1:9/elsewhere' },
+    });
+    const report = failed(await r.mailer.verify());
+    expect(report.stage).toBe('token');
+    expect(report.message).toMatch(/answered with a redirect, which is not followed/);
+  });
+});
+
+describe('a private key pasted the ways administrators paste it', () => {
+  const escaped = JSON.stringify(PRIVATE_KEY).slice(1, -1);
+  const keyFile = JSON.stringify({
+    type: 'service_account',
+    client_email: SERVICE_ACCOUNT,
+    private_key: PRIVATE_KEY,
+  });
+  const lines = PRIVATE_KEY.trim().split('\n');
+  it.each([
+    ['with the \\n escapes of the key file', escaped],
+    ['in its JSON quotes', JSON.stringify(PRIVATE_KEY)],
+    ['with "private_key": before it', `"private_key": ${JSON.stringify(PRIVATE_KEY)},`],
+    ['as the whole JSON key file', keyFile],
+    ['indented', lines.map((line) => `    ${line}`).join('\n')],
+    ['with Windows line ends', PRIVATE_KEY.replace(/\n/g, '\r\n')],
+    ['on one line', lines.join(' ')],
+  ])('%s: signs, and the token stage passes', async (_name, key) => {
+    const r = await rig('google', { settings: { oauthPrivateKey: key } });
+    expect(await r.mailer.verify()).toMatchObject({ ok: true });
   });
 });
 

@@ -8,6 +8,7 @@ import {
   EMAIL_SETTINGS_FIELDS,
   type EmailSettings,
   type EmailSettingsError,
+  SECRET_SETTINGS_FIELDS,
   safeParseEmailSettings,
 } from '../index.js';
 import { showValue } from '../truncate.js';
@@ -67,6 +68,11 @@ const SECRET_DEPTH = 8;
 
 const KNOWN_FIELDS: readonly string[] = EMAIL_SETTINGS_FIELDS.map((field) => field.name);
 
+/** The settings fields whose values are not secrets, whatever their names suggest. */
+const NOT_SECRET_FIELDS: ReadonlySet<string> = new Set(
+  KNOWN_FIELDS.filter((name) => !(SECRET_SETTINGS_FIELDS as readonly string[]).includes(name)),
+);
+
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -110,9 +116,11 @@ function secretsOf(value: unknown, underSecret: boolean, depth = 0): string[] {
   if (typeof value === 'string') return underSecret ? [value] : [];
   if (typeof value !== 'object' || value === null || depth >= SECRET_DEPTH) return [];
   if (Array.isArray(value)) return value.flatMap((item) => secretsOf(item, underSecret, depth + 1));
-  return Object.entries(value).flatMap(([name, entry]) =>
-    secretsOf(entry, underSecret || SECRET_NAME.test(name), depth + 1),
-  );
+  return Object.entries(value).flatMap(([name, entry]) => {
+    // a settings field that holds no secret is not one because of its name (Token URL)
+    const named = SECRET_NAME.test(name) && !(depth === 0 && NOT_SECRET_FIELDS.has(name));
+    return secretsOf(entry, underSecret || named, depth + 1);
+  });
 }
 
 /** Edit distance of two short strings, for "did you mean". */

@@ -16,6 +16,7 @@ import { FleetUnavailableError, isMailerError } from '../errors.js';
 import type { Mailer } from '../mailer/mailer.js';
 import { scrubForeign, secretForms, settingsSecretForms } from '../secrets.js';
 import { SECRET_SETTINGS_FIELDS, type SecretSettingsField } from '../settings/defaults.js';
+import { normalizePrivateKey } from '../settings/oauth-fields.js';
 import { redactSettings } from '../settings/redact.js';
 import type { EmailSettings, EmailSettingsInput } from '../settings/schema.js';
 import { showValue } from '../truncate.js';
@@ -101,7 +102,10 @@ function secretText(settings: Partial<Record<SecretSettingsField, unknown>>): st
   );
   if (used.length === 0) return undefined;
   if (used.length === 1 && used[0] === 'password') return settings.password as string;
-  return JSON.stringify(Object.fromEntries(used.map((field) => [field, settings[field]])));
+  // the same key pasted another way (line ends, escapes) is the same key
+  const value = (field: SecretSettingsField) =>
+    field === 'oauthPrivateKey' ? normalizePrivateKey(settings[field] as string) : settings[field];
+  return JSON.stringify(Object.fromEntries(used.map((field) => [field, value(field)])));
 }
 
 /** `scrypt$<salt>$<hash>` of a password, or `none` without one. */

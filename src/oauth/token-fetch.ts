@@ -3,6 +3,7 @@
  * becomes an {@link OAuthTokenError} that says what happened in the provider's words and what to change.
  */
 import { OAuthTokenError } from '../errors.js';
+import { hideSecrets, secretForms } from '../secrets.js';
 import { showValue } from '../truncate.js';
 import { clockSkewNote, refusalHint } from './token-hints.js';
 import type { TokenRequest } from './token-request.js';
@@ -28,7 +29,16 @@ export interface FetchOptions {
   now: () => number;
 }
 
+/** Who answered, as a message names it. */
 const NAMES = { microsoft365: 'Microsoft 365', google: 'Google', custom: 'The token endpoint' } as const;
+/** Whose endpoint it is, as a message names it. */
+const ENDPOINTS = {
+  microsoft365: "Microsoft 365's token endpoint",
+  google: "Google's token endpoint",
+  custom: 'The token endpoint',
+} as const;
+/** The most characters of the provider's own words a message quotes. */
+const SAID_CHARACTERS = 300;
 
 /** The endpoint without its query: what a message may show of it. */
 function where(url: string): string {
@@ -76,15 +86,20 @@ function textField(body: Record<string, unknown> | undefined, key: string): stri
   return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
-/** The system error code under a `fetch failed` (ECONNREFUSED, ENOTFOUND, a certificate error...). */
-function causeCode(error: unknown): string {
+/**
+ * What is under a `fetch failed`: the system error code (ECONNREFUSED, ENOTFOUND, a certificate error...), or the
+ * innermost message (a redirect refused, a port fetch does not use).
+ */
+function causeOf(error: unknown): string {
   let current: unknown = error;
+  let message: string | undefined;
   for (let depth = 0; depth < 4 && typeof current === 'object' && current !== null; depth += 1) {
-    const { code } = current as { code?: unknown };
+    const { code, message: text } = current as { code?: unknown; message?: unknown };
     if (typeof code === 'string') return code;
+    if (typeof text === 'string' && text !== '' && text !== 'fetch failed') message = text;
     current = (current as { cause?: unknown }).cause;
   }
-  return 'an unknown network error';
+  return message === undefined ? 'an unknown network error' : showValue(message, { quote: false });
 }
 
 function unreachable(request: TokenRequest, error: unknown, timeoutMs: number): OAuthTokenError {
@@ -98,10 +113,17 @@ function unreachable(request: TokenRequest, error: unknown, timeoutMs: number): 
       },
     );
   }
-  const code = causeCode(error);
+  const cause = causeOf(error);
+  if (/redirect/i.test(cause)) {
+    return new OAuthTokenError(
+      'invalid-response',
+      `${ENDPOINTS[request.provider]} at ${where(request.url)} answered with a redirect, which is not followed (the request carries the client's credentials)`,
+      { hint: "Check Token URL: give the token endpoint's own address, the one the redirect points to." },
+    );
+  }
   return new OAuthTokenError(
     'unreachable',
-    `${NAMES[request.provider]}'s token endpoint at ${where(request.url)} could not be reached (${code})`,
+    `${ENDPOINTS[request.provider]} at ${where(request.url)} could not be reached (${cause})`,
     {
       hint:
         request.provider === 'custom'
@@ -109,6 +131,20 @@ function unreachable(request: TokenRequest, error: unknown, timeoutMs: number): 
           : 'Check that this server can reach the provider over HTTPS (port 443): its DNS, firewall and proxy.',
     },
   );
+}
+
+/** Every form of the secrets a request carries: the client secret, and Google's signed assertion. */
+function requestSecrets(request: TokenRequest): string[] {
+  const assertion = request.form.get('assertion') ?? undefined;
+  return [
+    ...secretForms(
+      request.form.get('client_id') ?? undefined,
+      request.form.get('client_secret') ?? undefined,
+    ),
+    ...(assertion === undefined
+      ? []
+      : [assertion, ...assertion.split('.').filter((part) => part.length >= 16)]),
+  ];
 }
 
 /**
@@ -139,10 +175,14 @@ export async function fetchToken(request: TokenRequest, options: FetchOptions): 
   const name = NAMES[request.provider];
   const skew = clockSkewNote(response.headers.get('date'), options.now());
   if (!response.ok) {
+    // an endpoint may echo what it was sent: the client secret or the signed assertion never show
+    const hidden = requestSecrets(request);
     const error = textField(body, 'error');
-    const description = textField(body, 'error_description') ?? '';
+    const description = hideSecrets(textField(body, 'error_description') ?? '', hidden);
     const hint = refusalHint({ provider: request.provider, status: response.status, error, description });
-    const said = [error, description.split(/\r?\n/)[0]].filter((part) => part !== undefined && part !== '');
+    const said = [error === undefined ? undefined : hideSecrets(error, hidden), description.split(/\r?\n/)[0]]
+      .filter((part): part is string => part !== undefined && part !== '')
+      .map((part) => showValue(part, { quote: false, max: SAID_CHARACTERS }));
     throw new OAuthTokenError(
       'refused',
       `${name} refused the token request (HTTP ${response.status}${said.length > 0 ? `: ${said.join(': ')}` : ''})`,
@@ -154,7 +194,7 @@ export async function fetchToken(request: TokenRequest, options: FetchOptions): 
   if (accessToken === undefined || (type !== undefined && type.toLowerCase() !== 'bearer')) {
     throw new OAuthTokenError(
       'invalid-response',
-      `${name}'s token endpoint at ${where(request.url)} answered HTTP ${response.status} without a bearer access token`,
+      `${ENDPOINTS[request.provider]} at ${where(request.url)} answered HTTP ${response.status} without a bearer access token`,
       {
         hint:
           request.provider === 'custom'

@@ -8,6 +8,14 @@ import { type OAuthEndpoints, type ResolvedEndpoints, resolveEndpoints } from '.
 import { fetchToken } from './token-fetch.js';
 import { tokenRequest } from './token-request.js';
 
+/**
+ * A token the SMTP server refused without ever having accepted it is replaced at most this often: the refusal is
+ * most likely the settings' (consent, mailbox permission) rather than the token's, and the same request would only
+ * buy the same refusal. Once an administrator fixes them, the next token comes within this time.
+ */
+const RENEW_UNPROVEN_MS = 60_000;
+/** Token lifetimes are read as at most a day, so that a token is fetched again at least daily. */
+const MAX_LIFETIME_S = 86_400;
 /** A token is fetched again this long before it expires (at most half its lifetime before). */
 const REFRESH_BEFORE_MS = 5 * 60_000;
 /** After a failed request, a token still valid is used this long before the endpoint is asked again. */
@@ -24,6 +32,8 @@ interface Held {
   expiresAt: number;
   /** Which fetch granted it: 1 for the first. */
   generation: number;
+  /** Whether a send or check succeeded while it was the token in use: the SMTP server accepts it. */
+  accepted: boolean;
 }
 
 /** How a {@link TokenSource} works. */
@@ -47,6 +57,10 @@ export class TokenSource {
   #generation = 0;
   /** Until when a token still valid is used without asking the endpoint, after a failed request. */
   #pausedUntil = 0;
+  /** When a token never accepted was last replaced after a refusal. */
+  #lastUnprovenRenewal = Number.NEGATIVE_INFINITY;
+  /** Renewals asked for after an XOAUTH2 challenge, where nodemailer logs in once more by itself. */
+  #challenges = 0;
   readonly #seen: string[] = [];
 
   /**
@@ -97,22 +111,36 @@ export class TokenSource {
   }
 
   /**
-   * A new token after the server refused `rejected`; when another login has already replaced it, the newer one.
+   * The token to log in with after the server refused `rejected`: the newer one when another login has already
+   * replaced it; a new one when `rejected` had been accepted before (it was revoked or expired early: one request
+   * for every login that asks); and, for a token the server never accepted, a new one at most once a minute, else
+   * `rejected` itself (the login will be refused again, without a token request for each attempt).
    *
    * @param rejected - the token the server refused
+   * @param challenged - asked for after an XOAUTH2 challenge: the login is tried once more with what this returns
    * @throws OAuthTokenError when no token can be had
    */
-  async renew(rejected: string | undefined): Promise<string> {
-    if (this.#held !== undefined && this.#held.accessToken === rejected) this.#held = undefined;
+  async renew(rejected: string | undefined, challenged = false): Promise<string> {
+    if (challenged) this.#challenges += 1;
+    const held = this.#held;
+    if (held === undefined || held.accessToken !== rejected) return this.token();
+    if (!held.accepted) {
+      const now = this.#now();
+      if (now - this.#lastUnprovenRenewal < RENEW_UNPROVEN_MS) return held.accessToken;
+      this.#lastUnprovenRenewal = now;
+    }
+    this.#held = undefined;
     return this.token();
   }
 
-  /**
-   * Forgets the token granted by fetch `generation`, so that the next login fetches a new one; a newer token is
-   * kept.
-   */
-  discard(generation: number): void {
-    if (this.#held?.generation === generation) this.#held = undefined;
+  /** How many renewals were asked for after an XOAUTH2 challenge (each already came with one more login). */
+  get challenges(): number {
+    return this.#challenges;
+  }
+
+  /** A send or check succeeded: the token in use is one the SMTP server accepts. */
+  accepted(): void {
+    if (this.#held !== undefined) this.#held.accepted = true;
   }
 
   /** The tokens granted lately, to keep out of errors. */
@@ -133,7 +161,7 @@ export class TokenSource {
     const startedAt = this.#now();
     const request = tokenRequest(this.#settings, this.#endpoints, startedAt);
     const granted = await fetchToken(request, { timeoutMs: this.#timeoutMs, now: this.#now });
-    const lifetimeMs = granted.lifetimeS * 1000;
+    const lifetimeMs = Math.min(granted.lifetimeS, MAX_LIFETIME_S) * 1000;
     this.#generation += 1;
     const held: Held = {
       accessToken: granted.accessToken,
@@ -141,6 +169,7 @@ export class TokenSource {
       refreshAt: startedAt + lifetimeMs - Math.min(REFRESH_BEFORE_MS, lifetimeMs / 2),
       expiresAt: startedAt + lifetimeMs,
       generation: this.#generation,
+      accepted: false,
     };
     this.#held = held;
     this.#seen.unshift(granted.accessToken);

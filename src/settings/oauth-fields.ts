@@ -18,18 +18,29 @@ const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Tenants that name no one organisation: the client-credentials flow needs the district's own. */
 const SHARED_TENANTS = new Set(['common', 'organizations', 'consumers']);
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
-const PEM_KEY = /-----BEGIN ((?:RSA |EC )?PRIVATE KEY)-----[\s\S]+?-----END \1-----/;
+/** A PEM private key anywhere in the text: its label and its body. */
+const PEM_KEY = /-----BEGIN ((?:RSA |EC )?PRIVATE KEY)-----([\s\S]*?)-----END \1-----/;
+const BASE64_BODY = /^[A-Za-z0-9+/]+={0,2}$/;
 
 const METHOD = `${FIELD_LABELS.authMethod} is OAuth 2.0`;
 
 /**
- * The private key as PEM: a key pasted from the JSON key file often keeps its `\n` escapes, which are turned back
- * into line breaks.
+ * The private key as PEM, however it was pasted: with the `\n` escapes of the JSON key file, in its quotes, with
+ * `"private_key":` before it, as the whole key file, indented, with Windows line ends, or on one line. The key is
+ * found between its BEGIN and END lines and its body written again in lines of 64 characters. Text with no such
+ * key is returned trimmed, for the validator to refuse.
  *
  * @param key - the Service Account Private Key as entered
  */
 export function normalizePrivateKey(key: string): string {
-  return key.replace(/\\r\\n|\\n/g, '\n').trim();
+  const unescaped = key.replace(/\\r\\n|\\n|\\r/g, '\n');
+  const found = PEM_KEY.exec(unescaped);
+  if (found === null) return unescaped.trim();
+  const [, label, body = ''] = found;
+  // an old encrypted key keeps its headers, for the validator to refuse
+  if (/Proc-Type:/i.test(body)) return found[0].replace(/\r\n?/g, '\n');
+  const lines = body.replace(/\s+/g, '').match(/.{1,64}/g) ?? [];
+  return [`-----BEGIN ${label}-----`, ...lines, `-----END ${label}-----`].join('\n');
 }
 
 function isProvider(value: unknown): value is OAuthProvider {
@@ -69,7 +80,8 @@ function tenantProblem(tenant: string): string | undefined {
   }
   if (GUID.test(tenant) || (tenant.includes('.') && isIP(tenant) === 0 && isHostOrIp(tenant)))
     return undefined;
-  return `${label} ${showValue(tenant)} is not a tenant: enter the Directory (tenant) ID, a GUID such as 00000000-0000-0000-0000-000000000000, or the domain district.onmicrosoft.com`;
+  // the value is not quoted: a secret pasted into the wrong field must not be shown
+  return `${label} is not a tenant (${tenant.length} characters, not shown): enter the Directory (tenant) ID, a GUID such as 00000000-0000-0000-0000-000000000000, or the domain district.onmicrosoft.com`;
 }
 
 function tokenUrlProblem(raw: string): string | undefined {
@@ -78,7 +90,7 @@ function tokenUrlProblem(raw: string): string | undefined {
   try {
     url = new URL(raw);
   } catch {
-    return `${label} ${showValue(raw)} is not a URL: enter the token endpoint your identity provider gives, e.g. https://idp.district.k12.us/oauth2/token`;
+    return `${label} is not a URL (not shown): enter the token endpoint your identity provider gives, e.g. https://idp.district.k12.us/oauth2/token`;
   }
   if (url.username !== '' || url.password !== '') {
     return `${label} must not carry a user name or password: enter them as Client ID and Client Secret`;
@@ -94,7 +106,8 @@ function privateKeyProblem(raw: string): string | undefined {
   if (key.includes('ENCRYPTED PRIVATE KEY') || /^Proc-Type:\s*4,ENCRYPTED/m.test(key)) {
     return `${label} is encrypted: paste the unencrypted key from the service account's JSON key file (its "private_key" value)`;
   }
-  if (!PEM_KEY.test(key)) {
+  const body = PEM_KEY.exec(key)?.[2]?.replace(/\s+/g, '');
+  if (body === undefined || !BASE64_BODY.test(body)) {
     return `${label} is not a private key (not shown): paste the "private_key" value of the service account's JSON key file, from -----BEGIN PRIVATE KEY----- to -----END PRIVATE KEY-----`;
   }
   return undefined;
@@ -125,14 +138,14 @@ function providerIssues(value: Record<string, unknown>, provider: OAuthProvider)
     check('oauthClientId', (id) =>
       GUID.test(id)
         ? undefined
-        : `${FIELD_LABELS.oauthClientId} ${showValue(id)} is not an application ID: enter the Application (client) ID, a GUID, from the app registration's Overview page`,
+        : `${FIELD_LABELS.oauthClientId} is not an application ID (${id.length} characters, not shown: it may be the client secret's value): enter the Application (client) ID, a GUID, from the app registration's Overview page`,
     );
   }
   if (provider === 'google') {
     check('oauthServiceAccount', (email) =>
       isEmailAddress(email)
         ? undefined
-        : `${FIELD_LABELS.oauthServiceAccount} ${showValue(email)} is not an email address: enter the "client_email" of the service account's JSON key file`,
+        : `${FIELD_LABELS.oauthServiceAccount} is not an email address (not shown): enter the "client_email" of the service account's JSON key file`,
     );
     check('oauthPrivateKey', privateKeyProblem);
   }
@@ -162,7 +175,7 @@ export function oauthFieldRules(value: Record<string, unknown>): FieldIssue[] {
   ) {
     issues.push({
       path: ['username'],
-      message: `${FIELD_LABELS.username} ${showValue(mailbox.trim())} must be the mailbox to send as when ${METHOD}, an email address such as messenger@district.k12.us`,
+      message: `${FIELD_LABELS.username} must be the mailbox to send as when ${METHOD}, an email address such as messenger@district.k12.us (the value is not shown)`,
     });
   }
   if (blank(provider)) {

@@ -3,10 +3,9 @@
  * login can fail with into what the Mailer and `verify()` understand.
  *
  * The token is had before each send or check, so that no connection waits for the token endpoint; nodemailer then
- * takes it at each login (its `provisionCallback`), and renews it once when the server answers
- * the token with a `334` challenge (the XOAUTH2 way of refusing it). A server that refuses with a plain `535`
- * instead gets the same here: the token is discarded and the login tried once more, unless the token refused was
- * new.
+ * takes it at each login (its `provisionCallback`). When the server refuses a token, with a `334` challenge (the
+ * XOAUTH2 way: nodemailer asks for a renewed token and logs in once more) or a plain `535` (the same is done here),
+ * the token source decides whether another token is worth a request (see {@link TokenSource.renew}).
  */
 import { OAuthTokenError } from '../errors.js';
 import type { TokenSource } from '../oauth/token-source.js';
@@ -47,7 +46,7 @@ export class OAuthLogin {
       callback: ProvisionCallback,
     ): void {
       const rejected = renew && typeof this?.accessToken === 'string' ? this.accessToken : undefined;
-      (renew ? tokens.renew(rejected) : tokens.token()).then(
+      (renew ? tokens.renew(rejected, true) : tokens.token()).then(
         // expires 1 (long past): nodemailer asks again at the next login, and the source decides what is fresh
         (token) => callback(null, token, 1),
         (error: unknown) => {
@@ -68,30 +67,36 @@ export class OAuthLogin {
 
   /**
    * Runs a send or a check that may log in. A token failure rejects with its {@link OAuthTokenError}; a login the
-   * server refuses with a token already held is tried once more with a new token; the tokens never show in the
-   * error.
+   * server refuses is tried once more when {@link TokenSource.renew} gives another token (one another connection
+   * got meanwhile, or a new one); the tokens never show in the error.
    *
    * @param action - the nodemailer call
    * @param signal - the attempt's deadline: an aborted attempt is not tried again
    */
   async run<T>(action: () => Promise<T>, signal?: AbortSignal): Promise<T> {
-    // the token first, before a connection waits for it: its request has the whole SMTP Timeout, and a failure is
+    // the token first, before a connection waits for it: its request has its own time limit, and a failure is
     // reported as the token's, not as a server that stopped answering
-    await this.#tokens.token();
-    const generation = this.#tokens.generation;
+    const used = await this.#tokens.token();
+    const challenges = this.#tokens.challenges;
     try {
-      return await action();
+      return this.#succeeded(await action());
     } catch (error) {
-      const retry =
-        isRefusedLogin(error) && this.#tokens.generation === generation && signal?.aborted !== true;
-      if (!retry || generation === 0) throw this.#shown(error);
-      this.#tokens.discard(generation);
+      // after a challenge nodemailer has already logged in once more: that was the one more try
+      const retried = this.#tokens.challenges !== challenges;
+      if (!isRefusedLogin(error) || retried || signal?.aborted === true) throw this.#shown(error);
+      const next = await this.#tokens.renew(used).catch(() => used); // no new token: the refusal is the news
+      if (next === used) throw this.#shown(error);
     }
     try {
-      return await action();
+      return this.#succeeded(await action());
     } catch (error) {
       throw this.#shown(error);
     }
+  }
+
+  #succeeded<T>(result: T): T {
+    this.#tokens.accepted();
+    return result;
   }
 
   /** The typed error of a token failure, or the error with every token form hidden. */

@@ -85,6 +85,9 @@ export function tlsMode(settings: EmailSettings, implicitTlsPorts: readonly numb
 
 type Mailer = ReturnType<typeof nodemailer.createTransport>;
 
+/** The part of the SMTP Timeout a token request may take. */
+const TOKEN_SHARE_OF_TIMEOUT = 0.8;
+
 /** The login nodemailer makes: a password, or XOAUTH2 with tokens from `login`. */
 function authOptions(settings: EmailSettings, login: OAuthLogin | undefined) {
   if (!settings.useAuthentication) return {};
@@ -185,9 +188,12 @@ class SmtpTransport implements Transport {
 
   constructor(settings: EmailSettings, options: SmtpTransportOptions) {
     if (settings.useAuthentication && settings.authMethod === 'oauth2') {
+      const timeoutMs = options.timeoutMs ?? settings.smtpTimeoutSeconds * 1000;
       const tokens = new TokenSource(settings, {
         endpoints: options.oauthEndpoints,
-        timeoutMs: options.timeoutMs ?? settings.smtpTimeoutSeconds * 1000,
+        // within the SMTP Timeout, and shorter than it, so that a check bounded by the SMTP Timeout reports a slow
+        // token endpoint as the token's failure rather than as a server that did not answer
+        timeoutMs: Math.max(1, Math.floor(timeoutMs * TOKEN_SHARE_OF_TIMEOUT)),
         now: options.now,
       });
       this.#login = new OAuthLogin(tokens);
@@ -260,7 +266,8 @@ class SmtpTransport implements Transport {
  * - Use Authentication: logs in with Username and Password, even when the server does not advertise AUTH; with the
  *   OAuth 2.0 method, with an access token (XOAUTH2) for the mailbox in Username. Tokens are fetched from the
  *   provider when first needed, shared by every connection, fetched again shortly before they expire, and once more
- *   when the server refuses one (then the login is tried again once). A token request is bounded by the SMTP Timeout;
+ *   when the server refuses one (then the login is tried again once). A token request is bounded by 80 % of the SMTP
+ *   Timeout;
  *   its failure is an `OAuthTokenError`.
  * - SMTP Timeout bounds every wait for the server: connect, greeting, each reply, inactivity.
  * - Certificates are verified unless `options.tls` says otherwise.

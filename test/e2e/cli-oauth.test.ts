@@ -98,7 +98,11 @@ describe('messenger-email check with OAuth 2.0', () => {
       expect(run.out).not.toContain('Wr0ng-client-SECRET');
     }
     const json = JSON.parse((await cli(['check', path, '--json'])).stdout);
-    expect(json).toMatchObject({ ok: false, stage: 'token', settings: { oauthClientSecret: '********' } });
+    expect(json).toMatchObject({
+      ok: false,
+      stage: 'token',
+      settings: { oauthClientSecret: '********', oauthTokenUrl: endpoint.customUrl }, // a URL is no secret
+    });
   });
 
   it('refuses a client secret typed on the command line, and names the variable not set', async () => {

@@ -48,7 +48,7 @@ export interface SinkOptions {
    * Turns on AUTH XOAUTH2 and judges each token login: `ok` accepts it; `challenge` refuses it the XOAUTH2 way (a
    * `334` with the JSON status `401`, then `535` after the client's empty line); `refuse` answers `535` at once.
    */
-  xoauth2?: (user: string, accessToken: string) => XOAuth2Verdict;
+  xoauth2?: (user: string, accessToken: string) => XOAuth2Verdict | Promise<XOAuth2Verdict>;
   /** Answers every password login with this reply instead (e.g. Exchange Online's `550 5.7.30`). */
   passwordReply?: { code: number; message: string };
 }
@@ -373,7 +373,17 @@ class Sink implements SmtpSink {
     callback: (error: Error | null | undefined, response?: SMTPServerAuthenticationResponse) => void,
   ): void {
     const accessToken = auth.accessToken ?? '';
-    const verdict = this.xoauth2?.(auth.username ?? '', accessToken) ?? 'refuse';
+    Promise.resolve(this.xoauth2?.(auth.username ?? '', accessToken) ?? 'refuse').then((verdict) =>
+      this.answerToken(auth, accessToken, verdict, callback),
+    );
+  }
+
+  private answerToken(
+    auth: SMTPServerAuthentication,
+    accessToken: string,
+    verdict: XOAuth2Verdict,
+    callback: (error: Error | null | undefined, response?: SMTPServerAuthenticationResponse) => void,
+  ): void {
     this.xoauth2Logins.push({ user: auth.username ?? '', accessToken, verdict });
     if (verdict === 'ok') {
       callback(null, { user: auth.username });

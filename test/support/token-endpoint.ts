@@ -52,6 +52,10 @@ export interface TokenEndpoint {
   delayMs: number;
   /** Answer every request with this HTTP status (e.g. 503) instead. */
   failWith: number | undefined;
+  /** Answer every request with what this returns instead, given the posted form (e.g. one that echoes it). */
+  answerWith:
+    | ((form: URLSearchParams) => { status: number; body: unknown; headers?: Record<string, string> })
+    | undefined;
   /** How far this service's clock is from the test's, in milliseconds (its `Date` header and its checks). */
   clockOffsetMs: number;
   /** Whether `token` was issued here, is not revoked, and has not expired by this service's clock. */
@@ -173,6 +177,7 @@ export async function startTokenEndpoint(): Promise<TokenEndpoint> {
     lifetimeS: 3600,
     delayMs: 0,
     failWith: undefined as number | undefined,
+    answerWith: undefined as TokenEndpoint['answerWith'],
     clockOffsetMs: 0,
   };
   const now = () => Date.now() + state.clockOffsetMs;
@@ -193,6 +198,13 @@ export async function startTokenEndpoint(): Promise<TokenEndpoint> {
             : undefined;
     if (request.method !== 'POST' || provider === undefined) {
       json(response, 404, { error: 'not_found' }, now());
+      return;
+    }
+    if (state.answerWith !== undefined) {
+      const answer = state.answerWith(form);
+      state.calls.push({ provider, status: answer.status });
+      response.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers });
+      response.end(typeof answer.body === 'string' ? answer.body : JSON.stringify(answer.body));
       return;
     }
     if (state.failWith !== undefined) {
@@ -257,6 +269,12 @@ export async function startTokenEndpoint(): Promise<TokenEndpoint> {
     },
     set failWith(value) {
       state.failWith = value;
+    },
+    get answerWith() {
+      return state.answerWith;
+    },
+    set answerWith(value) {
+      state.answerWith = value;
     },
     get clockOffsetMs() {
       return state.clockOffsetMs;

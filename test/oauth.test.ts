@@ -377,7 +377,7 @@ describe('what a token endpoint may answer', () => {
     const report = failed(await r.mailer.verify());
     expect(report.message.length).toBeLessThan(1000);
     expect(report.message).toContain('\\u001b');
-    expect(report.message).not.toMatch(/[\u0000-\u001f\u202e]/);
+    expect([...report.message].filter((c) => c.charCodeAt(0) < 0x20 || c === '\u202e')).toEqual([]);
   });
 
   it('a redirect is not followed, and says so', async () => {

@@ -39,18 +39,6 @@ export const OAUTH_PROVIDER_FIELDS = Object.freeze({
   custom: ['oauthTokenUrl', 'oauthClientId', 'oauthClientSecret', 'oauthScope'],
 } as const satisfies Record<OAuthProvider, readonly string[]>);
 
-/** Every OAuth 2.0 field, whichever provider uses it. Internal. */
-export const OAUTH_FIELDS = [
-  'oauthProvider',
-  'oauthTenantId',
-  'oauthClientId',
-  'oauthClientSecret',
-  'oauthServiceAccount',
-  'oauthPrivateKey',
-  'oauthTokenUrl',
-  'oauthScope',
-] as const;
-
 /**
  * The settings fields that hold a secret: never shown by the package (masked in `redactSettings`, `JSON.stringify`,
  * `util.inspect`, events and errors) and never written to a fleet's Redis.
@@ -128,3 +116,8 @@ export const SETTINGS_FIELD_NAMES = [
 
 /** One of {@link SETTINGS_FIELD_NAMES}. Internal. */
 export type SettingsFieldName = (typeof SETTINGS_FIELD_NAMES)[number];
+
+/** Every OAuth 2.0 field (the names that start with `oauth`), whichever provider uses it. Internal. */
+export const OAUTH_FIELDS: readonly SettingsFieldName[] = SETTINGS_FIELD_NAMES.filter((name) =>
+  name.startsWith('oauth'),
+);

@@ -3,11 +3,11 @@
  * service and an SMTP server with XOAUTH2 on 127.0.0.1, the client secret given through --client-secret-env.
  * Run `npm run build` first.
  */
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../support/run-cli.js';
 import { type SmtpSink, startSmtpSink } from '../support/smtp-sink.js';
 import {
   CLIENT_ID,
@@ -24,21 +24,9 @@ let dir: string;
 let sink: SmtpSink;
 let endpoint: TokenEndpoint;
 
-function cli(
-  args: string[],
-  env: Record<string, string> = {},
-): Promise<{ code: number; out: string; stdout: string }> {
-  return new Promise((done) => {
-    execFile(
-      process.execPath,
-      [cliPath, ...args],
-      { cwd: dir, env: { ...process.env, ...env }, timeout: 20_000 },
-      (error, stdout, stderr) => {
-        const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
-        done({ code, out: `${stdout}\n${stderr}`, stdout });
-      },
-    );
-  });
+async function cli(args: string[], env: Record<string, string> = {}) {
+  const run = await runCli(cliPath, args, { cwd: dir, env });
+  return { code: run.code, out: `${run.stdout}\n${run.stderr}`, stdout: run.stdout };
 }
 
 async function settingsFile(name: string, extra: Record<string, unknown> = {}): Promise<string> {

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CapturedMessage, type CaptureSink, startCaptureSink } from '../../src/sink/capture.js';
+import { runCli } from '../support/run-cli.js';
 import { type SmtpSink, startSmtpSink } from '../support/smtp-sink.js';
 
 const root = resolve(import.meta.dirname, '../..');
@@ -29,17 +30,7 @@ const AUTH = { username: 'messenger', password: 'Corr3ct-Horse-Battery' };
 
 /** Runs the built CLI and resolves with its exit code and output (never rejects on a non-zero exit). */
 function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((done) => {
-    execFile(
-      process.execPath,
-      [cliPath, ...args],
-      { cwd: dir, env: { ...process.env, ...env }, timeout: 20_000 },
-      (error, stdout, stderr) => {
-        const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
-        done({ code, stdout, stderr });
-      },
-    );
-  });
+  return runCli(cliPath, args, { cwd: dir, env });
 }
 
 /** Writes a file in the test folder and returns its path. */

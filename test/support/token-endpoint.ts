@@ -171,20 +171,14 @@ function customRefusal(form: URLSearchParams): Refusal | undefined {
 export async function startTokenEndpoint(): Promise<TokenEndpoint> {
   const issued = new Map<string, number>(); // token -> expiry, by this service's clock
   const sockets = new Set<Socket>();
+  // assigned once the server listens, before any request can arrive
+  let endpoint: TokenEndpoint;
   let server: Server;
-  const state = {
-    calls: [] as TokenCall[],
-    lifetimeS: 3600,
-    delayMs: 0,
-    failWith: undefined as number | undefined,
-    answerWith: undefined as TokenEndpoint['answerWith'],
-    clockOffsetMs: 0,
-  };
-  const now = () => Date.now() + state.clockOffsetMs;
+  const now = () => Date.now() + endpoint.clockOffsetMs;
 
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const form = await readForm(request);
-    if (state.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, state.delayMs));
+    if (endpoint.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, endpoint.delayMs));
     if (response.destroyed) return;
     const url = new URL(request.url ?? '/', 'http://127.0.0.1');
     const microsoft = /^\/([^/]+)\/oauth2\/v2\.0\/token$/.exec(url.pathname);
@@ -200,18 +194,18 @@ export async function startTokenEndpoint(): Promise<TokenEndpoint> {
       json(response, 404, { error: 'not_found' }, now());
       return;
     }
-    if (state.answerWith !== undefined) {
-      const answer = state.answerWith(form);
-      state.calls.push({ provider, status: answer.status });
+    if (endpoint.answerWith !== undefined) {
+      const answer = endpoint.answerWith(form);
+      endpoint.calls.push({ provider, status: answer.status });
       response.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers });
       response.end(typeof answer.body === 'string' ? answer.body : JSON.stringify(answer.body));
       return;
     }
-    if (state.failWith !== undefined) {
-      state.calls.push({ provider, status: state.failWith });
+    if (endpoint.failWith !== undefined) {
+      endpoint.calls.push({ provider, status: endpoint.failWith });
       json(
         response,
-        state.failWith,
+        endpoint.failWith,
         { error: 'temporarily_unavailable', description: 'try again later' },
         now(),
       );
@@ -224,14 +218,14 @@ export async function startTokenEndpoint(): Promise<TokenEndpoint> {
           ? googleRefusal(form, endpoint.endpoints.googleToken, now())
           : customRefusal(form);
     if (refusal !== undefined) {
-      state.calls.push({ provider, status: refusal.status });
+      endpoint.calls.push({ provider, status: refusal.status });
       json(response, refusal.status, { error: refusal.error, error_description: refusal.description }, now());
       return;
     }
     const token = `at-${provider}-${randomBytes(18).toString('base64url')}`;
-    issued.set(token, now() + state.lifetimeS * 1000);
-    state.calls.push({ provider, status: 200, token });
-    json(response, 200, { token_type: 'Bearer', expires_in: state.lifetimeS, access_token: token }, now());
+    issued.set(token, now() + endpoint.lifetimeS * 1000);
+    endpoint.calls.push({ provider, status: 200, token });
+    json(response, 200, { token_type: 'Bearer', expires_in: endpoint.lifetimeS, access_token: token }, now());
   }
 
   server = createServer((request, response) => {
@@ -245,43 +239,16 @@ export async function startTokenEndpoint(): Promise<TokenEndpoint> {
   const { port } = server.address() as AddressInfo;
   const origin = `http://127.0.0.1:${port}`;
 
-  const endpoint: TokenEndpoint = {
+  endpoint = {
     origin,
     endpoints: { microsoftLogin: origin, googleToken: `${origin}/google/token` },
     customUrl: `${origin}/custom/token`,
-    get calls() {
-      return state.calls;
-    },
-    get lifetimeS() {
-      return state.lifetimeS;
-    },
-    set lifetimeS(value) {
-      state.lifetimeS = value;
-    },
-    get delayMs() {
-      return state.delayMs;
-    },
-    set delayMs(value) {
-      state.delayMs = value;
-    },
-    get failWith() {
-      return state.failWith;
-    },
-    set failWith(value) {
-      state.failWith = value;
-    },
-    get answerWith() {
-      return state.answerWith;
-    },
-    set answerWith(value) {
-      state.answerWith = value;
-    },
-    get clockOffsetMs() {
-      return state.clockOffsetMs;
-    },
-    set clockOffsetMs(value) {
-      state.clockOffsetMs = value;
-    },
+    calls: [],
+    lifetimeS: 3600,
+    delayMs: 0,
+    failWith: undefined,
+    answerWith: undefined,
+    clockOffsetMs: 0,
     isValid(token) {
       const expiry = issued.get(token);
       return expiry !== undefined && now() < expiry;

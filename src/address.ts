@@ -1,9 +1,7 @@
 /**
  * Email address and host name rules shared by the settings validator, sender resolution and message checks.
- * Pure functions, no I/O.
+ * Pure functions, no I/O, and no Node built-in: the settings validator runs in browsers too.
  */
-
-import { isIP } from 'node:net';
 
 const LOCAL_ATOM = "[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+";
 const LOCAL_PART = new RegExp(`^${LOCAL_ATOM}(?:\\.${LOCAL_ATOM})*$`);
@@ -20,9 +18,31 @@ export function isHostName(name: string): boolean {
   return bare.split('.').every((label) => HOST_LABEL.test(label));
 }
 
+const IPV4_PART = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
+const IPV4 = new RegExp(`^${IPV4_PART}(?:\\.${IPV4_PART}){3}$`);
+/** An IPv6 zone, as in `fe80::1%eth0`: whatever follows the `%`, as Node reads it. */
+const ZONE = /%[0-9A-Za-z.:-]+$/;
+
+/**
+ * 4 for a dotted-quad IPv4 address, 6 for an IPv6 address (with or without a zone), 0 otherwise: what Node's
+ * `net.isIP` answers, without `node:net`. IPv6 is checked by the WHATWG URL parser, as browsers and Node both have
+ * it.
+ */
+export function ipVersion(text: string): 0 | 4 | 6 {
+  if (IPV4.test(text)) return 4;
+  const address = text.replace(ZONE, '');
+  if (!address.includes(':') || /[[\]/@\s%]/.test(address)) return 0;
+  try {
+    new URL(`http://[${address}]/`);
+    return 6;
+  } catch {
+    return 0;
+  }
+}
+
 /** True when `host` is a host name or a bare IPv4 / IPv6 address. */
 export function isHostOrIp(host: string): boolean {
-  return isIP(host) !== 0 || isHostName(host);
+  return ipVersion(host) !== 0 || isHostName(host);
 }
 
 /**

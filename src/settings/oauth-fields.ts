@@ -2,8 +2,7 @@
  * The rules of the OAuth 2.0 fields: which apply to the chosen method and provider, and what each provider needs.
  * Kept apart from the schema, which only calls them, so that the schema stays one field per line.
  */
-import { isIP } from 'node:net';
-import { isEmailAddress, isHostOrIp } from '../address.js';
+import { ipVersion, isEmailAddress, isHostOrIp } from '../address.js';
 import { showValue } from '../truncate.js';
 import { OAUTH_FIELDS, OAUTH_PROVIDER_FIELDS, type OAuthProvider } from './defaults.js';
 import { FIELD_LABELS } from './labels.js';
@@ -78,7 +77,7 @@ function tenantProblem(tenant: string): string | undefined {
   if (SHARED_TENANTS.has(tenant.toLowerCase())) {
     return `${label} must be your district's own tenant, not ${showValue(tenant)}: enter the Directory (tenant) ID shown on the app registration's Overview page in Microsoft Entra`;
   }
-  if (GUID.test(tenant) || (tenant.includes('.') && isIP(tenant) === 0 && isHostOrIp(tenant)))
+  if (GUID.test(tenant) || (tenant.includes('.') && ipVersion(tenant) === 0 && isHostOrIp(tenant)))
     return undefined;
   // the value is not quoted: a secret pasted into the wrong field must not be shown
   return `${label} is not a tenant (${tenant.length} characters, not shown): enter the Directory (tenant) ID, a GUID such as 00000000-0000-0000-0000-000000000000, or the domain district.onmicrosoft.com`;

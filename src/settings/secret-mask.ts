@@ -1,5 +1,13 @@
-import { inspect } from 'node:util';
 import { SECRET_SETTINGS_FIELDS } from './defaults.js';
+
+/**
+ * The key `util.inspect` looks for (`util.inspect.custom`), by its registered name, so that this module needs no
+ * Node built-in and runs in browsers too.
+ */
+const INSPECT = Symbol.for('nodejs.util.inspect.custom');
+
+/** The `inspect` function Node passes to a custom inspector. */
+type Inspect = (value: unknown, options: object) => string;
 
 /** What a secret (the password, a client secret, a private key) is replaced by wherever settings are shown. */
 export const REDACTED = '********';
@@ -36,8 +44,8 @@ export function guardSecrets<T extends WithSecrets>(settings: T): T {
   if (!hasSecret(settings)) return settings;
   Object.defineProperties(settings, {
     toJSON: { value: () => maskSecrets(settings), enumerable: false },
-    [inspect.custom]: {
-      value: (_depth: number, options: object) => inspect(maskSecrets(settings), options),
+    [INSPECT]: {
+      value: (_depth: number, options: object, inspect: Inspect) => inspect(maskSecrets(settings), options),
       enumerable: false,
     },
   });

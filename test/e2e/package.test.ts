@@ -69,7 +69,7 @@ describe('the packed package, installed from its tarball', () => {
     const files = stdout.trim().split('\n');
     expect(
       files.every((file) =>
-        /^package\/(dist\/|package\.json$|fleet\/package\.json$|README\.md$|LICENSE$|CHANGELOG\.md$)/.test(
+        /^package\/(dist\/|package\.json$|(fleet|settings)\/package\.json$|README\.md$|LICENSE$|CHANGELOG\.md$)/.test(
           file,
         ),
       ),
@@ -83,8 +83,10 @@ describe('the packed package, installed from its tarball', () => {
     expect(files).toContain('package/dist/fleet.cjs');
     expect(files).toContain('package/dist/fleet.d.ts');
     expect(files).toContain('package/dist/fleet.d.cts');
-    // `messenger-email/fleet` for TypeScript's older `node` resolution, which reads no `exports`
+    for (const kind of ['js', 'cjs', 'd.ts', 'd.cts']) expect(files).toContain(`package/dist/settings.${kind}`);
+    // `messenger-email/fleet` and `/settings` for TypeScript's older `node` resolution, which reads no `exports`
     expect(files).toContain('package/fleet/package.json');
+    expect(files).toContain('package/settings/package.json');
   });
 
   it('sends from an ESM project', async () => {

@@ -21,6 +21,12 @@ assert.throws(() => fleet.fleetPermits({ connection: { lazyConnect: true }, key:
 const idle = fleet.fleetPermits({ connection: { lazyConnect: true }, key: 'smoke' });
 idle.close().then(() => process.stdout.write('cjs: fleet ok\n'));
 
+// The settings entry point: the same rules and the same error classes.
+const settingsEntry = require('messenger-email/settings');
+assert.equal(settingsEntry.EmailSettingsError, api.EmailSettingsError);
+assert.throws(() => settingsEntry.parseEmailSettings({}), api.EmailSettingsError);
+process.stdout.write('cjs: settings ok\n');
+
 // A Mailer with a plugged-in transport that always defers: cancelled after Max Errors Before Cancel.
 const mailer = new api.Mailer({
   settings: {

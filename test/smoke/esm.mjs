@@ -19,6 +19,13 @@ assert.ok(new fleet.FleetUnavailableError('x') instanceof api.MailerError);
 await fleet.fleetPermits({ connection: { lazyConnect: true }, key: 'smoke' }).close();
 process.stdout.write('esm: fleet ok\n');
 
+// The settings entry point: the same rules and the same error classes, for browsers too.
+const settingsEntry = await import('messenger-email/settings');
+assert.equal(settingsEntry.EmailSettingsError, api.EmailSettingsError);
+assert.equal(settingsEntry.EMAIL_SETTINGS_FIELDS.length, api.EMAIL_SETTINGS_FIELDS.length);
+assert.throws(() => settingsEntry.parseEmailSettings({}), api.EmailSettingsError);
+process.stdout.write('esm: settings ok\n');
+
 // A Mailer with a plugged-in transport, through the throttle and the events.
 const delivered = [];
 const mailer = new api.Mailer({

@@ -83,7 +83,8 @@ describe('the packed package, installed from its tarball', () => {
     expect(files).toContain('package/dist/fleet.cjs');
     expect(files).toContain('package/dist/fleet.d.ts');
     expect(files).toContain('package/dist/fleet.d.cts');
-    for (const kind of ['js', 'cjs', 'd.ts', 'd.cts']) expect(files).toContain(`package/dist/settings.${kind}`);
+    for (const kind of ['js', 'cjs', 'd.ts', 'd.cts'])
+      expect(files).toContain(`package/dist/settings.${kind}`);
     // `messenger-email/fleet` and `/settings` for TypeScript's older `node` resolution, which reads no `exports`
     expect(files).toContain('package/fleet/package.json');
     expect(files).toContain('package/settings/package.json');

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CaptureSink, startCaptureSink } from '../../src/sink/capture.js';
@@ -39,7 +39,8 @@ async function runIn(folder: string, file: string) {
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'messenger-email-pack-'));
-  await run('npm', ['pack', '--pack-destination', dir, '--silent'], { cwd: root });
+  // the tree is built already (npm test builds before these tests): no prepack here
+  await run('npm', ['pack', '--ignore-scripts', '--pack-destination', dir, '--silent'], { cwd: root });
   const tarball = (await readdir(dir)).find((file) => file.endsWith('.tgz'));
   if (tarball === undefined) throw new Error('npm pack made no tarball');
   const app = join(dir, 'app');
@@ -61,7 +62,56 @@ afterAll(async () => {
 });
 
 describe('the packed package, installed from its tarball', () => {
-  it('ships only the built files, the README, the licence and package.json', async () => {
+  it('packs a whole package from a clean tree: prepack builds it', { timeout: 120_000 }, async () => {
+    // the project's files as git knows them (a fresh clone has no dist), with the installed tools
+    const clean = join(dir, 'clean');
+    const { stdout: listed } = await run(
+      'git',
+      ['ls-files', '--cached', '--others', '--exclude-standard', '-z'],
+      {
+        cwd: root,
+        maxBuffer: 16 * 1024 * 1024,
+      },
+    );
+    for (const file of listed.split('\0').filter((name) => name !== '')) {
+      await mkdir(dirname(join(clean, file)), { recursive: true });
+      await copyFile(join(root, file), join(clean, file)).catch(() => undefined); // a file deleted but not staged
+    }
+    await symlink(join(root, 'node_modules'), join(clean, 'node_modules'), 'dir');
+    const out = join(dir, 'clean-pack');
+    await mkdir(out);
+    await run('npm', ['pack', '--pack-destination', out], { cwd: clean, maxBuffer: 16 * 1024 * 1024 });
+    const tarball = (await readdir(out)).find((file) => file.endsWith('.tgz')) ?? '';
+    const { stdout } = await run('tar', ['-tzf', join(out, tarball)]);
+    const files = stdout
+      .trim()
+      .split('\n')
+      .map((file) => file.replace(/^package\//, ''));
+    for (const file of [
+      'dist/index.js',
+      'dist/index.cjs',
+      'dist/index.d.ts',
+      'dist/cli.js',
+      'dist/fleet.js',
+    ]) {
+      expect(files).toContain(file);
+    }
+    expect(files).toContain('dist/settings.js');
+  });
+
+  it('ships every file the README links to, so that its links resolve on the registry page', async () => {
+    const tarball = (await readdir(dir)).find((f) => f.endsWith('.tgz')) ?? '';
+    const { stdout } = await run('tar', ['-tzf', join(dir, tarball)]);
+    const files = new Set(stdout.trim().split('\n'));
+    const readme = await readFile(join(root, 'README.md'), 'utf8');
+    const links = [...readme.matchAll(/\]\(([^)#\s]+)(?:#[^)]*)?\)/g)]
+      .map((match) => match[1] ?? '')
+      .filter((link) => !/^[a-z]+:/i.test(link));
+    expect(links).toContain('docs/providers.md');
+    expect(links.filter((link) => !files.has(`package/${link}`))).toEqual([]);
+  });
+
+  it('ships only the built files, the guides, the README, the licence and package.json', async () => {
     const { stdout } = await run('tar', [
       '-tzf',
       join(dir, (await readdir(dir)).find((f) => f.endsWith('.tgz')) ?? ''),
@@ -69,7 +119,7 @@ describe('the packed package, installed from its tarball', () => {
     const files = stdout.trim().split('\n');
     expect(
       files.every((file) =>
-        /^package\/(dist\/|package\.json$|(fleet|settings)\/package\.json$|README\.md$|LICENSE$|CHANGELOG\.md$)/.test(
+        /^package\/(dist\/|package\.json$|(fleet|settings)\/package\.json$|README\.md$|LICENSE$|CHANGELOG\.md$|docs\/[\w-]+\.md$|bench\/(soak-)?results\.md$|examples\/settings-page\/)/.test(
           file,
         ),
       ),

@@ -1,4 +1,16 @@
+import { sep } from 'node:path';
+import type { Plugin } from 'esbuild';
 import { defineConfig } from 'tsup';
+
+/** Resolves the command-line tool's imports of the library entry (`../index.js`) to the built `dist/index.js`. */
+const libraryFromBuild: Plugin = {
+  name: 'library-from-build',
+  setup(build) {
+    build.onResolve({ filter: /^\.\.\/index\.js$/ }, (args) =>
+      args.importer.includes(`${sep}src${sep}cli${sep}`) ? { path: './index.js', external: true } : undefined,
+    );
+  },
+};
 
 export default defineConfig([
   {
@@ -16,8 +28,10 @@ export default defineConfig([
     external: ['ioredis'],
   },
   {
-    // The command-line tool: one ESM file with its shebang, the library bundled in.
+    // The command-line tool: one ESM file with its shebang. It loads the library from the build above
+    // (`./index.js`) rather than carrying a second copy of it, so that the two share one set of classes.
     entry: { cli: 'src/cli/main.ts' },
+    esbuildPlugins: [libraryFromBuild],
     format: ['esm'],
     dts: false,
     sourcemap: true,

@@ -2,7 +2,7 @@
  * How `messenger-email queue` shows a spool, as a mail server's queue tool does (`mailq`, `postqueue -p`): one row
  * per message, its last error on the line below, and a summary line. Pure functions, no I/O.
  */
-import type { SpoolItem, SpoolListing } from '../outbox/spool/admin.js';
+import type { SpoolItem, SpoolListing } from '../index.js';
 import { showValue } from '../truncate.js';
 import { printable } from './terminal.js';
 

@@ -4,8 +4,14 @@
  * while one holds its lock.
  */
 import { readdir, stat } from 'node:fs/promises';
-import { isMailerError, type LockHolder } from '../index.js';
-import { deleteFromSpool, listSpool, retrySpoolNow, type SpoolListing } from '../outbox/spool/admin.js';
+import {
+  deleteFromSpool,
+  isMailerError,
+  type LockHolder,
+  listSpool,
+  retrySpoolNow,
+  type SpoolListing,
+} from '../index.js';
 import { showValue } from '../truncate.js';
 import { EXIT_LOCKED, EXIT_OK } from './exit-codes.js';
 import { CliError, type Output } from './output.js';

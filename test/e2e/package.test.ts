@@ -197,4 +197,11 @@ describe('the packed package, installed from its tarball', () => {
     const { stdout } = await run(join(dir, 'app', 'node_modules', '.bin', 'messenger-email'), ['--version']);
     expect(stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
   });
+
+  it('gives the command the library build to load rather than a second copy of the library', async () => {
+    const cli = await readFile(join(dir, 'app', 'node_modules', 'messenger-email', 'dist', 'cli.js'), 'utf8');
+    expect(cli).toMatch(/from "\.\/index\.js"/);
+    expect(cli).not.toMatch(/class Mailer\b/);
+    console.info(`dist/cli.js: ${(Buffer.byteLength(cli) / 1024).toFixed(1)} kB`);
+  });
 });

@@ -9,7 +9,11 @@ const NEEDS = [
   [/fleet-/, 'redis-server (apt-get install redis-server)'],
 ];
 
-const files = ['.tmp/vitest.json', '.tmp/vitest-e2e.json'].filter((file) => existsSync(file));
+// the reports given as arguments, or those of `npm test`
+const named = process.argv.slice(2);
+const files = (named.length > 0 ? named : ['.tmp/vitest.json', '.tmp/vitest-e2e.json']).filter((file) =>
+  existsSync(file),
+);
 let passed = 0;
 let failed = 0;
 let skipped = 0;

@@ -4,6 +4,7 @@
  */
 import { hostname } from 'node:os';
 import { basename } from 'node:path';
+import { isEmailAddress } from '../address.js';
 import {
   DEFAULT_SMTP_PORT,
   type DeliveryReport,
@@ -13,6 +14,7 @@ import {
   redactSettings,
   type VerifyReport,
 } from '../index.js';
+import { showValue } from '../truncate.js';
 import { describeReport, type TlsOption, tlsOption } from './delivery.js';
 import { EXIT_DELIVERY, EXIT_OK, exitCodeFor } from './failure.js';
 import { CliError, messageOf, type Output } from './output.js';
@@ -101,6 +103,14 @@ function printTest(output: Output, test: TestResult): void {
   for (const line of describeReport(test.report)) output.line(`  ${line}`);
 }
 
+/** Refuses a --send-test-to that is not one mailbox address, before anything is connected to. */
+function checkTestAddress(to: string): void {
+  if (isEmailAddress(to.trim())) return;
+  throw new CliError(
+    `--send-test-to: ${showValue(to)} is not an email address: give one mailbox, such as you@district.k12.us`,
+  );
+}
+
 function mailerFor(settings: EmailSettings, tls: TlsOption): Mailer {
   return new Mailer({ settings, isRetryable: () => false, ...tls });
 }
@@ -114,6 +124,7 @@ function mailerFor(settings: EmailSettings, tls: TlsOption): Mailer {
  * @throws CliError for unreadable files; InvalidSettingsFileError for invalid settings
  */
 export async function runCheck(args: CheckArgs, output: Output): Promise<number> {
+  if (args.sendTestTo !== undefined) checkTestAddress(args.sendTestTo); // before any connection
   const settings = await loadSettings(args.settingsPath, args, output);
   const tls = await tlsOption(args.ca);
   output.line(`Settings in ${printable(args.settingsPath)} are valid.`);

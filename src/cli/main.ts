@@ -86,6 +86,14 @@ function argumentProblem(command: CommandName, error: unknown): CliError {
       { usage: true },
     );
   }
+  const ambiguous = /^Option '(--[\w-]+)[^']*' argument is ambiguous/.exec(first);
+  if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && ambiguous !== null) {
+    const option = ambiguous[1] ?? '--option';
+    return new CliError(
+      `${command}: the value of ${option} starts with "-" and reads like another option: write it as ${option}="..." (for example ${option}="-- Reminder --")`,
+      { usage: true },
+    );
+  }
   const text = first.replace(/^Unknown option/, 'unknown option').replace(/^Unexpected/, 'unexpected');
   return new CliError(`${command}: ${printable(text)}`, { usage: true });
 }

@@ -109,11 +109,11 @@ look after a spool.
 
 Usage:
   messenger-email check SETTINGS.json [--password-env NAME] [--client-secret-env NAME]
-                        [--private-key-env NAME] [--send-test-to ADDRESS] [--json]
+                        [--private-key-env NAME] [--ca FILE] [--send-test-to ADDRESS] [--json]
   messenger-email send --settings SETTINGS.json (--to ADDRESS | --to-file LIST.csv) --subject TEXT
                        (--text FILE | --html FILE) [--attach FILE]... [--emergency]
                        [--census ADDRESS] [--from ADDRESS] [--password-env NAME]
-                       [--client-secret-env NAME] [--private-key-env NAME] [--json]
+                       [--client-secret-env NAME] [--private-key-env NAME] [--ca FILE] [--json]
   messenger-email sink [--port 2525] [--host 127.0.0.1] [--dir ./mail]
   messenger-email queue DIR [--delete ID | --retry-now ID|all] [--json]
   messenger-email help [COMMAND] | --help | --version

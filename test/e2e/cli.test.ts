@@ -194,6 +194,18 @@ describe('messenger-email (arguments)', () => {
     expect(run.stderr).not.toMatch(/\n\s+at /);
   });
 
+  it('says how to give a value that starts with "-"', async () => {
+    const run = await cli(['send', '--settings', 'x.json', '--subject', '-- Reminder --']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('the value of --subject starts with "-"');
+    expect(run.stderr).toContain('--subject="..."');
+  });
+
+  it('names --ca in the general help', async () => {
+    const run = await cli(['--help']);
+    expect(run.stdout).toMatch(/check SETTINGS\.json [^\n]*\n[^\n]*--ca FILE/);
+  });
+
   it('refuses a password on the command line', async () => {
     const run = await cli(['check', 'x.json', '--password', 'hunter22']);
     expect(run.code).toBe(1);
@@ -326,6 +338,14 @@ describe('messenger-email check', () => {
 });
 
 describe('messenger-email check --send-test-to', () => {
+  it('refuses an address that is not one before connecting to anything', async () => {
+    const path = await settingsFile('test-bad-address.json', { smtpPort: await closedPort() });
+    const run = await cli(['check', path, '--send-test-to', 'notanaddress']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('--send-test-to:');
+    expect(run.stdout).not.toContain('Checking'); // nothing was connected to
+  });
+
   it('exits 2 when the server refuses the test email', async () => {
     sink.failNext('refuses-tests@district.k12.us', 550, 'Mailbox unavailable');
     const path = await settingsFile('test-refused.json');

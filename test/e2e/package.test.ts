@@ -202,6 +202,7 @@ describe('the packed package, installed from its tarball', () => {
     const cli = await readFile(join(dir, 'app', 'node_modules', 'messenger-email', 'dist', 'cli.js'), 'utf8');
     expect(cli).toMatch(/from "\.\/index\.js"/);
     expect(cli).not.toMatch(/class Mailer\b/);
+    expect(cli).not.toMatch(/class MailerError\b/); // one set of error classes, the library's
     console.info(`dist/cli.js: ${(Buffer.byteLength(cli) / 1024).toFixed(1)} kB`);
   });
 });

@@ -3,7 +3,7 @@
  * Run with `npm run demo`; what the sink received is written to demo-out/*.eml.
  */
 import { rm } from 'node:fs/promises';
-import { AttachmentTooLargeError, Mailer, MB } from '../src/index.js';
+import { AttachmentTooLargeError, EMAIL_SETTINGS_DEFAULTS, Mailer, MB } from '../src/index.js';
 import { startCaptureSink } from '../src/sink/capture.js';
 
 const OUT = 'demo-out';
@@ -27,6 +27,21 @@ const settings = {
   useCensusSenderAddress: true,
 };
 const mailer = new Mailer({ settings });
+const defaults = EMAIL_SETTINGS_DEFAULTS;
+process.stdout.write(
+  [
+    'Settings for the demo (the defaults in brackets):',
+    `  Throttle Email Messages ${settings.throttlePerSecond} a second [${defaults.throttlePerSecond}]`,
+    `  Minutes Between Retries ${settings.minutesBetweenRetries}, so a retry comes at the next free slot [${defaults.minutesBetweenRetries}]`,
+    `  Max Errors Before Cancel ${settings.maxErrorsBeforeCancel} [${defaults.maxErrorsBeforeCancel}]`,
+    `  Use Sender's Email from Census on [off]`,
+    '',
+  ].join('\n'),
+);
+
+/** The id of each message sent, by its Message-ID, to name the files the sink saved. */
+const idByMessageId = new Map<string, string>();
+mailer.on('sent', (e) => idByMessageId.set(e.messageId, e.id));
 
 mailer.on('queued', (e) =>
   line(
@@ -102,4 +117,9 @@ const stats = mailer.stats();
 process.stdout.write(
   `\nDone: ${stats.sent} sent, ${stats.cancelled} cancelled. The sink received ${sink.messages.length} messages, saved in ${OUT}/:\n`,
 );
-for (const message of sink.messages) process.stdout.write(`  ${message.file}  from ${message.from}\n`);
+const width = Math.max(...sink.messages.map((message) => (message.file ?? '').length));
+for (const message of sink.messages) {
+  const messageId = /^Message-ID:\s*(\S+)/im.exec(message.raw.toString('latin1'))?.[1] ?? '';
+  const id = idByMessageId.get(messageId) ?? '?';
+  process.stdout.write(`  ${(message.file ?? '').padEnd(width)}  ${id.padEnd(16)} from ${message.from}\n`);
+}

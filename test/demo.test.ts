@@ -13,6 +13,10 @@ describe('npm run demo', () => {
     expect(stdout).toMatch(/refused\s+too-large: yearbook\.pdf is 2 MB; the limit is 1 MB/);
     expect(stdout).toMatch(/failed\s+retried attempt 1: .*451.*\(will retry\)/);
     expect(stdout).toContain('Done: 12 sent, 0 cancelled.');
+    expect(stdout).toContain('Minutes Between Retries 0, so a retry comes at the next free slot [5]');
+    // each saved file is named with the id the events used
+    expect(stdout).toMatch(/0001-attendance-notice-0\.eml +teacher-note +from ms\.rivera@district\.k12\.us/);
+    expect(stdout).toMatch(/-shelter-in-place\.eml +emergency-alert +from messenger@district\.k12\.us/);
     const emergency = stdout.indexOf('sending             emergency-alert');
     expect(emergency).toBeGreaterThan(0);
     expect(stdout.indexOf('sending             attendance-2')).toBeGreaterThan(emergency);

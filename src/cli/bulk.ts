@@ -159,11 +159,12 @@ class BulkProgress {
     this.#output.write(`\r${renderProgress(this.snapshot(), this.#output.columns)}\x1b[K`);
   }
 
+  /** Not a terminal: a progress line now and then, on stderr, so that stdout holds the summary alone. */
   #log(): void {
     const line = renderProgress(this.snapshot());
     if (line === this.#lastLogged) return;
     this.#lastLogged = line;
-    this.#output.line(line);
+    this.#output.warn(line);
   }
 }
 

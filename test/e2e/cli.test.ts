@@ -677,7 +677,7 @@ describe('messenger-email send (Ctrl+C)', () => {
       'send',
       ...['--settings', settings, '--to-file', list, '--subject', 'Interrupted bulk', '--text', 'body.txt'],
     ]);
-    await waitForLine(run.child, /^progress: /m);
+    await waitForLine(run.child, /^progress: /m, 'stderr'); // not a terminal: progress on stderr
     const atSignal = withSubject('Interrupted bulk').length;
     run.child.kill('SIGINT');
     const result = await run.exited;
@@ -689,6 +689,7 @@ describe('messenger-email send (Ctrl+C)', () => {
     expect(result.stdout).toMatch(
       new RegExp(`Sent ${received} of ${total} in .+; 0 cancelled, 0 refused, 0 invalid`),
     );
+    expect(result.stdout).not.toMatch(/^progress: /m); // the summary alone on stdout
     const lines = `${result.stdout}${result.stderr}`.split('\n').filter((line) => line !== '');
     expect(lines.length).toBeLessThan(15);
   });

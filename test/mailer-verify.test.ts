@@ -93,6 +93,17 @@ describe('Mailer.verify', () => {
     expect(text).not.toContain(Buffer.from(`\u0000${USER}\u0000${WRONG_PASSWORD}`).toString('base64'));
   });
 
+  it('says a server that offers no login takes none, rather than calling the password wrong', async () => {
+    const h = await start({ settings: { useAuthentication: true, username: USER, password: PASSWORD } });
+    const report = failure(await h.mailer.verify());
+
+    expect(report.stage).toBe('auth');
+    expect(report.message).toContain('does not offer a login (AUTH)');
+    expect(report.hint).toContain('uncheck Use Authentication');
+    expect(report.hint).not.toContain('Check Username and Password');
+    expect(JSON.stringify(report)).not.toContain(PASSWORD);
+  });
+
   it('reports stage tls when Use TLS asks for STARTTLS and the server does not offer it', async () => {
     const h = await start({ sink: { mode: 'plain' }, settings: { useTls: true } });
     const report = failure(await h.mailer.verify());

@@ -39,6 +39,9 @@ function timeoutHint(settings: EmailSettings, port: number): string {
   return 'Check SMTP Host and SMTP Port, that a firewall lets this server reach the SMTP server, or raise SMTP Timeout.';
 }
 
+/** Replies to an AUTH command the server does not know: command unrecognised, not implemented, parameter not implemented. */
+const NO_AUTH_COMMAND = new Set([500, 502, 504]);
+
 /** Exchange Online's answer to a password login once Basic authentication is off for SMTP. */
 const BASIC_AUTH_RETIRED = /5\.7\.30|Basic authentication is not supported/i;
 
@@ -100,6 +103,13 @@ export function diagnose(error: unknown, settings: EmailSettings): Diagnosis {
     BASIC_AUTH_RETIRED.test(text)
   ) {
     const needsLogin = reply === 530 || code === 'ENOAUTH';
+    if (settings.useAuthentication && NO_AUTH_COMMAND.has(reply ?? 0)) {
+      return {
+        stage: 'auth',
+        message: `The SMTP server at ${where} does not offer a login (AUTH): ${text}`,
+        hint: `This server takes no login on port ${port}: uncheck Use Authentication if it relays mail for this server by its address, or use the port your provider gives for sending with a login (usually 587, with Use TLS).`,
+      };
+    }
     return {
       stage: 'auth',
       message: needsLogin

@@ -38,7 +38,34 @@ describe('recipientsFromRows', () => {
       duplicates: [4],
       split: [],
       invalid: [],
+      ignoredColumns: [],
     });
+  });
+
+  it('finds a column whose header names an email among other words, and reports a second one it leaves', () => {
+    const rows = parseCsv(
+      'Student,Guardian Email,Guardian 2 Email\nAna,g1@example.org,g2@example.org\nBo,g3@example.org,\n',
+    );
+    const list = recipientsFromRows(rows, 'guardians.csv');
+    expect(list.recipients.map((r) => r.address)).toEqual(['g1@example.org', 'g3@example.org']);
+    expect(list.ignoredColumns).toEqual(['Guardian 2 Email']);
+  });
+
+  it('reads the column --column names, in any case, and nothing else', () => {
+    const rows = parseCsv('Student,Guardian Email,Guardian 2 Email\nAna,g1@example.org,g2@example.org\n');
+    const list = recipientsFromRows(rows, 'guardians.csv', 'guardian 2 email');
+    expect(list.recipients.map((r) => r.address)).toEqual(['g2@example.org']);
+    expect(list.ignoredColumns).toEqual([]);
+    expect(() => recipientsFromRows(rows, 'guardians.csv', 'Parent Email')).toThrow(
+      /has no column named "Parent Email" \(its first row is: Student, Guardian Email, Guardian 2 Email\)/,
+    );
+  });
+
+  it('prefers a column headed email to one that only mentions it', () => {
+    const rows = parseCsv('Guardian Email,email\nx@example.org,y@example.org\n');
+    const list = recipientsFromRows(rows, 'list.csv');
+    expect(list.recipients.map((r) => r.address)).toEqual(['y@example.org']);
+    expect(list.ignoredColumns).toEqual(['Guardian Email']);
   });
 
   it('reads a single column without a header as one address a line', () => {

@@ -176,6 +176,11 @@ function lineList(lines: number[]): string {
 
 function warnAboutList(output: Output, path: string, list: RecipientList): void {
   const file = printable(path);
+  for (const column of list.ignoredColumns) {
+    output.warn(
+      `warning: ${file}: the column "${printable(column)}" also names an email address and is not used: give --column "${printable(column)}" to send to it instead`,
+    );
+  }
   if (list.blank.length > 0)
     output.warn(`warning: ${file}: no address on line ${lineList(list.blank)}: skipped`);
   if (list.split.length > 0) {
@@ -225,6 +230,7 @@ function lineIds(): (line: number) => string {
  * @param output - where to write
  * @param signal - aborted on Ctrl+C: nothing more is handed to the server, the messages not sent yet are
  *   cancelled, the summary still printed
+ * @param columnName - the header of the address column (`--column`)
  * @returns 0 when every message was delivered, 2 otherwise (interrupted included)
  * @throws CliError when the list cannot be read or holds no address; InterruptedError on Ctrl+C while reading it
  */
@@ -233,8 +239,9 @@ export async function runBulk(
   listPath: string,
   output: Output,
   signal: AbortSignal,
+  columnName?: string,
 ): Promise<number> {
-  const list = await readRecipientsFile(listPath, signal);
+  const list = await readRecipientsFile(listPath, signal, columnName);
   warnAboutList(output, listPath, list);
   const total = list.recipients.length + list.invalid.length;
   const tracker = new BulkProgress(output, total, prepared.settings.throttlePerSecond);

@@ -50,6 +50,8 @@ export interface RecipientList {
   split: number[];
   /** Text that is not an address, with its line: not sent. */
   invalid: InvalidEntry[];
+  /** Other columns whose header names an email address: not used (`--column` chooses). */
+  ignoredColumns: string[];
 }
 
 /** One mailbox of a cell. */
@@ -70,6 +72,8 @@ export interface AddressCell {
 
 /** The header of the column holding the addresses: `email`, `e-mail`, `email address` (any case). */
 const EMAIL_HEADER = /^e-?mail(?:[ _-]?address)?$/i;
+/** A header that names an email address among other words: `Guardian Email`, `parent_e-mail`. */
+const EMAIL_IN_HEADER = /e-?mail/i;
 
 /** The delimiter of the file: a comma, or a semicolon or tab when the first line has those and no comma. */
 function delimiterOf(text: string): string {
@@ -193,16 +197,34 @@ function toOf(mailbox: Mailbox): string {
   return `"${mailbox.name.replace(/["\\]/g, (c) => `\\${c}`)}" <${mailbox.address}>`;
 }
 
-/** The column holding addresses and the rows holding data. */
-function addressColumn(rows: CsvRow[], path: string): { column: number; data: CsvRow[] } {
+/** The column holding addresses, the rows holding data, and the other address columns left unused. */
+function addressColumn(
+  rows: CsvRow[],
+  path: string,
+  name: string | undefined,
+): { column: number; data: CsvRow[]; ignored: string[] } {
   const header = rows[0];
-  if (header === undefined) return { column: 0, data: [] };
-  const column = header.fields.findIndex((field) => EMAIL_HEADER.test(field.trim()));
-  if (column !== -1) return { column, data: rows.slice(1) };
-  if (rows.every((row) => row.fields.length === 1)) return { column: 0, data: rows };
-  const found = header.fields.map((field) => printable(field.trim())).join(', ');
+  if (header === undefined) return { column: 0, data: [], ignored: [] };
+  const names = header.fields.map((field) => field.trim());
+  const found = names.map((field) => printable(field)).join(', ');
+  if (name !== undefined) {
+    const column = names.findIndex((field) => field.toLowerCase() === name.trim().toLowerCase());
+    if (column === -1) {
+      throw new CliError(
+        `${printable(path)} has no column named "${printable(name)}" (its first row is: ${found})`,
+      );
+    }
+    return { column, data: rows.slice(1), ignored: [] };
+  }
+  const exact = names.findIndex((field) => EMAIL_HEADER.test(field));
+  const column = exact !== -1 ? exact : names.findIndex((field) => EMAIL_IN_HEADER.test(field));
+  if (column !== -1) {
+    const ignored = names.filter((field, index) => index !== column && EMAIL_IN_HEADER.test(field));
+    return { column, data: rows.slice(1), ignored };
+  }
+  if (rows.every((row) => row.fields.length === 1)) return { column: 0, data: rows, ignored: [] };
   throw new CliError(
-    `${printable(path)} has no "email" column (its first row is: ${found}): add a header row with a column named email, or give one address a line`,
+    `${printable(path)} has no "email" column (its first row is: ${found}): add a header row with a column named email, give one address a line, or name the column with --column NAME`,
   );
 }
 
@@ -214,12 +236,21 @@ function addressColumn(rows: CsvRow[], path: string): { column: number; data: Cs
  *
  * @param rows - the parsed file
  * @param path - the file, for error messages
- * @throws CliError when a file of several columns has no `email` column
+ * @param columnName - the header of the column to read (`--column`); none: `email`, `e-mail` or `email address`,
+ *   else the first header that names an email address (`Guardian Email`)
+ * @throws CliError when a file of several columns has no such column
  */
-export function recipientsFromRows(rows: CsvRow[], path: string): RecipientList {
-  const { column, data } = addressColumn(rows, path);
+export function recipientsFromRows(rows: CsvRow[], path: string, columnName?: string): RecipientList {
+  const { column, data, ignored } = addressColumn(rows, path, columnName);
   const seen = new Set<string>();
-  const list: RecipientList = { recipients: [], blank: [], duplicates: [], split: [], invalid: [] };
+  const list: RecipientList = {
+    recipients: [],
+    blank: [],
+    duplicates: [],
+    split: [],
+    invalid: [],
+    ignoredColumns: ignored,
+  };
   for (const row of data) {
     const { line } = row;
     const cell = parseAddressCell(row.fields[column] ?? '');
@@ -244,10 +275,15 @@ export function recipientsFromRows(rows: CsvRow[], path: string): RecipientList 
  *
  * @param path - the CSV or text file
  * @param signal - aborted on Ctrl+C
+ * @param columnName - the header of the address column (`--column`)
  * @throws CliError when it cannot be read, is not valid CSV, has no `email` column, or holds no valid address;
  *   InterruptedError when `signal` aborts first
  */
-export async function readRecipientsFile(path: string, signal?: AbortSignal): Promise<RecipientList> {
+export async function readRecipientsFile(
+  path: string,
+  signal?: AbortSignal,
+  columnName?: string,
+): Promise<RecipientList> {
   const text = await readTextFile('the recipient list', path, signal);
   let rows: CsvRow[];
   try {
@@ -256,7 +292,7 @@ export async function readRecipientsFile(path: string, signal?: AbortSignal): Pr
     throw new CliError(`${printable(path)} is not valid CSV: ${(error as Error).message}`);
   }
   await checkpoint(signal);
-  const list = recipientsFromRows(rows, path);
+  const list = recipientsFromRows(rows, path, columnName);
   await checkpoint(signal);
   if (list.recipients.length === 0) {
     const none = list.invalid.length === 0 ? 'no address' : 'no valid address';

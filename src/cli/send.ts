@@ -23,6 +23,8 @@ export interface SendArgs extends SecretEnv {
   to: string[];
   /** The recipient list of a bulk send. */
   toFile?: string | undefined;
+  /** The header of the list's address column (`--column`). */
+  column?: string | undefined;
   /** The subject line. */
   subject: string | undefined;
   /** A file with the plain-text body. */
@@ -50,6 +52,8 @@ function checkArgs(args: SendArgs): { settingsPath: string; subject: string } {
   if (args.to.length === 0 && args.toFile === undefined)
     throw usage('send needs --to ADDRESS or --to-file LIST');
   if (args.to.length > 0 && args.toFile !== undefined) throw usage('give either --to or --to-file, not both');
+  if (args.column !== undefined && args.toFile === undefined)
+    throw usage('--column names a column of --to-file');
   if (subject === undefined) throw usage('send needs --subject TEXT');
   if (args.textFile === undefined && args.htmlFile === undefined) {
     throw usage('send needs a body: --text FILE and/or --html FILE');
@@ -173,6 +177,6 @@ async function sendOne(
  */
 export async function runSend(args: SendArgs, output: Output, signal: AbortSignal): Promise<number> {
   const prepared = await prepareSend(args, output, signal);
-  if (args.toFile !== undefined) return runBulk(prepared, args.toFile, output, signal);
+  if (args.toFile !== undefined) return runBulk(prepared, args.toFile, output, signal, args.column);
   return sendOne(prepared, args.to, output, signal);
 }

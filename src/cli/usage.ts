@@ -33,6 +33,7 @@ Options:
   --to ADDRESS             a recipient (repeat for several recipients of one message)
   --to-file LIST           a CSV file with an "email" column (or one address a line): one message
                            to each address (see "The list" below)
+  --column NAME            the column of --to-file that holds the addresses (e.g. "Guardian Email")
   --subject TEXT           the subject line (required)
   --text FILE              the plain-text body
   --html FILE              the HTML body (give --text, --html or both)
@@ -47,7 +48,9 @@ Options:
   --json                   print one JSON object with the delivery report (or the summary)
   -h, --help               show this help
 
-The list: each cell of the email column holds an address, with or without a name
+The list: the address column is the one headed email, e-mail or email address, else the first whose
+header names an email (Guardian Email), or the one --column names; another such column is not used,
+and a warning says so. Each cell of that column holds an address, with or without a name
 (Jo Smith <jo@example.org>). A cell with several addresses separated by "," or ";" is split: each
 address gets its own message, so no one sees the others' addresses. An address is sent once however
 often it appears, ignoring letter case and names. Text that is not an address is not sent and is

@@ -477,6 +477,40 @@ describe('messenger-email send', () => {
     ).toEqual([...addresses].sort());
   });
 
+  it('takes the address column a --column names, and warns of another it does not use', async () => {
+    const list = await file(
+      'guardians.csv',
+      'Student,Guardian Email,Guardian 2 Email\nAna,first-g1@example.org,second-g1@example.org\n',
+    );
+    const send = (subject: string, extra: string[]) =>
+      cli([
+        'send',
+        '--settings',
+        'bulk.json',
+        '--to-file',
+        list,
+        '--subject',
+        subject,
+        '--text',
+        'body.txt',
+        ...extra,
+      ]);
+    await settingsFile('bulk.json');
+    const found = await send('Guardians found', []);
+    expect(found.code).toBe(0);
+    expect(found.stderr).toContain(
+      'the column "Guardian 2 Email" also names an email address and is not used',
+    );
+    expect(withSubject('Guardians found').map((m) => m.to[0])).toEqual(['first-g1@example.org']);
+    const chosen = await send('Guardians chosen', ['--column', 'Guardian 2 Email']);
+    expect(chosen.code).toBe(0);
+    expect(chosen.stderr).not.toContain('is not used');
+    expect(withSubject('Guardians chosen').map((m) => m.to[0])).toEqual(['second-g1@example.org']);
+    const alone = await cli(['send', '--settings', 'bulk.json', '--to', 'a@example.org', '--column', 'x']);
+    expect(alone.code).toBe(1);
+    expect(alone.stderr).toContain('--column names a column of --to-file');
+  });
+
   it('reads a CSV whose quoted fields hold commas and quotes, and reports bad rows', async () => {
     const list = await file(
       'quoted.csv',

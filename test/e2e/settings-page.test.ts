@@ -253,7 +253,7 @@ describe('the settings page example without a browser', () => {
       // The sink takes no login: the check stops at the auth stage, with a hint.
       const test = await post(`${other.url}/test`, { to: 'admin@district.k12.us' });
       expect(test.html).toMatch(/<dt>Stage<\/dt><dd>auth<\/dd>/);
-      expect(test.html).toContain('Check Username and Password');
+      expect(test.html).toContain('uncheck Use Authentication'); // it takes no login at all
       for (const html of [first.html, again.html, test.html]) expect(html).not.toContain(PASSWORD);
     } finally {
       await other.close();

@@ -7,7 +7,7 @@ import { isMailerError } from '../index.js';
 import { type PreparedSend, sendingMailer } from './delivery.js';
 import { EXIT_DELIVERY, EXIT_OK } from './exit-codes.js';
 import { startEach, whenInterrupted } from './interrupt.js';
-import { messageOf, type Output } from './output.js';
+import { CliError, messageOf, type Output } from './output.js';
 import {
   type BulkSummary,
   estimateEtaMs,
@@ -23,6 +23,7 @@ import {
   type RecipientList,
   readRecipientsFile,
 } from './recipients-file.js';
+import { writeRemaining } from './remaining.js';
 import { printable } from './terminal.js';
 
 /** Why a message of the list was not delivered. */
@@ -73,6 +74,8 @@ class BulkProgress {
   sent = 0;
   readonly counts: Record<Undelivered, number> = { cancelled: 0, refused: 0, invalid: 0, interrupted: 0 };
   readonly failures: BulkFailure[] = [];
+  /** The recipients of the messages not sent because of Ctrl+C, by their place in the list. */
+  readonly #interrupted = new Map<number, Recipient>();
   /** Messages waiting Minutes Between Retries: set once the Mailer exists. */
   retrying: () => number = () => 0;
 
@@ -104,10 +107,13 @@ class BulkProgress {
     this.failures.push({ line: entry.line, to: entry.text, code: 'INVALID_MESSAGE', message: entry.reason });
   }
 
-  failed(recipient: Recipient, error: unknown): void {
+  failed(index: number, recipient: Recipient, error: unknown): void {
     const why = undeliveredBecause(error);
     this.counts[why]++;
-    if (why === 'interrupted') return; // counted on one line at the end
+    if (why === 'interrupted') {
+      this.#interrupted.set(index, recipient);
+      return; // counted on one line at the end
+    }
     const code = isMailerError(error) ? error.code : 'UNEXPECTED';
     const failure = { line: recipient.line, to: recipient.address, code, message: messageOf(error) };
     this.failures.push(failure);
@@ -115,8 +121,14 @@ class BulkProgress {
   }
 
   /** Messages never handed to the Mailer: Ctrl+C came while the list was being queued. */
-  notQueued(count: number): void {
-    this.counts.interrupted += count;
+  notQueued(recipients: readonly Recipient[], firstIndex: number): void {
+    this.counts.interrupted += recipients.length;
+    for (const [i, recipient] of recipients.entries()) this.#interrupted.set(firstIndex + i, recipient);
+  }
+
+  /** The recipients not sent because of Ctrl+C, in list order. */
+  interruptedRecipients(): Recipient[] {
+    return [...this.#interrupted.entries()].sort(([a], [b]) => a - b).map(([, recipient]) => recipient);
   }
 
   /** A line on stderr that does not tear the progress line of a terminal. */
@@ -199,9 +211,28 @@ function warnAboutList(output: Output, path: string, list: RecipientList): void 
   }
 }
 
-function printEnd(output: Output, progress: BulkProgress): void {
+/** Where the addresses not sent were written on Ctrl+C, or why they could not be. */
+type RemainingOutcome = { file: string; count: number } | { error: string } | undefined;
+
+async function saveRemaining(path: string | undefined, progress: BulkProgress): Promise<RemainingOutcome> {
+  const recipients = progress.interruptedRecipients();
+  if (path === undefined || recipients.length === 0) return undefined;
+  try {
+    await writeRemaining(path, recipients);
+    return { file: path, count: recipients.length };
+  } catch (error) {
+    return { error: error instanceof CliError ? error.message : messageOf(error) };
+  }
+}
+
+function printEnd(output: Output, progress: BulkProgress, remaining: RemainingOutcome): void {
   const summary = progress.summary();
   if (summary.interrupted > 0) output.line(renderInterrupted(summary.interrupted));
+  if (remaining !== undefined && 'file' in remaining) {
+    const file = printable(remaining.file);
+    output.line(`The addresses not sent are in ${file}: resume with --to-file ${file}`);
+  }
+  if (remaining !== undefined && 'error' in remaining) output.warn(`error: ${remaining.error}`);
   output.line(renderSummary(summary));
   const shown = progress.failures.slice(0, FAILURES_SHOWN);
   if (shown.length === 0) return;
@@ -222,6 +253,14 @@ function lineIds(): (line: number) => string {
   };
 }
 
+/** Options of {@link runBulk}. */
+export interface BulkOptions {
+  /** The header of the address column (`--column`). */
+  column?: string | undefined;
+  /** Where to write the addresses not sent when Ctrl+C stops the send (`--remaining`). */
+  remaining?: string | undefined;
+}
+
 /**
  * Sends the prepared message to every address of a list, one message each, and reports progress and a summary.
  *
@@ -229,8 +268,8 @@ function lineIds(): (line: number) => string {
  * @param listPath - the CSV or text file of addresses
  * @param output - where to write
  * @param signal - aborted on Ctrl+C: nothing more is handed to the server, the messages not sent yet are
- *   cancelled, the summary still printed
- * @param columnName - the header of the address column (`--column`)
+ *   cancelled (and, with `remaining`, their addresses written to that file), the summary still printed
+ * @param options - the address column and the file for the addresses not sent
  * @returns 0 when every message was delivered, 2 otherwise (interrupted included)
  * @throws CliError when the list cannot be read or holds no address; InterruptedError on Ctrl+C while reading it
  */
@@ -239,9 +278,9 @@ export async function runBulk(
   listPath: string,
   output: Output,
   signal: AbortSignal,
-  columnName?: string,
+  options: BulkOptions = {},
 ): Promise<number> {
-  const list = await readRecipientsFile(listPath, signal, columnName);
+  const list = await readRecipientsFile(listPath, signal, options.column);
   warnAboutList(output, listPath, list);
   const total = list.recipients.length + list.invalid.length;
   const tracker = new BulkProgress(output, total, prepared.settings.throttlePerSecond);
@@ -259,20 +298,23 @@ export async function runBulk(
   });
   tracker.start();
   const ids = lineIds();
-  const sends = await startEach(list.recipients, signal, (recipient) =>
-    mailer
+  let index = 0;
+  const sends = await startEach(list.recipients, signal, (recipient) => {
+    const place = index++;
+    return mailer
       .send({ ...prepared.message, to: recipient.to }, { ...prepared.options, id: ids(recipient.line) })
       .then(
         () => tracker.delivered(),
-        (error: unknown) => tracker.failed(recipient, error),
-      ),
-  );
-  tracker.notQueued(list.recipients.length - sends.length);
+        (error: unknown) => tracker.failed(place, recipient, error),
+      );
+  });
+  tracker.notQueued(list.recipients.slice(sends.length), sends.length);
   await Promise.all(sends);
   forget();
   await mailer.close();
   tracker.stop();
-  printEnd(output, tracker);
+  const remaining = await saveRemaining(options.remaining, tracker);
+  printEnd(output, tracker, remaining);
   const summary = tracker.summary();
   const ok = summary.sent === summary.total;
   output.result({
@@ -283,6 +325,7 @@ export async function runBulk(
     skipped: { blank: list.blank, duplicates: list.duplicates },
     split: list.split,
     failures: tracker.failures,
+    ...(remaining === undefined ? {} : { remaining }),
   });
   return ok ? EXIT_OK : EXIT_DELIVERY;
 }

@@ -10,6 +10,7 @@ import { EXIT_OK } from './exit-codes.js';
 import { fileSize, readTextFile } from './files.js';
 import { InterruptedError, throwIfInterrupted, whenInterrupted } from './interrupt.js';
 import { CliError, messageOf, type Output } from './output.js';
+import { checkRemainingPath } from './remaining.js';
 import { loadSettings, type SecretEnv } from './settings-file.js';
 import { printable } from './terminal.js';
 
@@ -25,6 +26,8 @@ export interface SendArgs extends SecretEnv {
   toFile?: string | undefined;
   /** The header of the list's address column (`--column`). */
   column?: string | undefined;
+  /** Where to write the addresses not sent when Ctrl+C stops a list (`--remaining`). */
+  remaining?: string | undefined;
   /** The subject line. */
   subject: string | undefined;
   /** A file with the plain-text body. */
@@ -54,6 +57,8 @@ function checkArgs(args: SendArgs): { settingsPath: string; subject: string } {
   if (args.to.length > 0 && args.toFile !== undefined) throw usage('give either --to or --to-file, not both');
   if (args.column !== undefined && args.toFile === undefined)
     throw usage('--column names a column of --to-file');
+  if (args.remaining !== undefined && args.toFile === undefined)
+    throw usage('--remaining keeps the addresses of --to-file not sent: give it with --to-file');
   if (subject === undefined) throw usage('send needs --subject TEXT');
   if (args.textFile === undefined && args.htmlFile === undefined) {
     throw usage('send needs a body: --text FILE and/or --html FILE');
@@ -177,6 +182,9 @@ async function sendOne(
  */
 export async function runSend(args: SendArgs, output: Output, signal: AbortSignal): Promise<number> {
   const prepared = await prepareSend(args, output, signal);
-  if (args.toFile !== undefined) return runBulk(prepared, args.toFile, output, signal, args.column);
+  if (args.remaining !== undefined) await checkRemainingPath(args.remaining);
+  if (args.toFile !== undefined) {
+    return runBulk(prepared, args.toFile, output, signal, { column: args.column, remaining: args.remaining });
+  }
   return sendOne(prepared, args.to, output, signal);
 }

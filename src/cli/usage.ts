@@ -34,6 +34,7 @@ Options:
   --to-file LIST           a CSV file with an "email" column (or one address a line): one message
                            to each address (see "The list" below)
   --column NAME            the column of --to-file that holds the addresses (e.g. "Guardian Email")
+  --remaining FILE         on Ctrl+C, write the addresses of --to-file not sent yet to FILE
   --subject TEXT           the subject line (required)
   --text FILE              the plain-text body
   --html FILE              the HTML body (give --text, --html or both)
@@ -62,7 +63,9 @@ Failed attempts are retried as the settings say (Minutes Between Retries, Max Er
 Ctrl+C (or SIGTERM) stops the send at any moment, even while the files are still being read: nothing
 more is handed to the SMTP server (a message already being transferred may finish), the messages not
 sent yet are cancelled and counted on one line ("interrupted: N messages not sent"), and the summary
-is printed. Press Ctrl+C again to quit at once (exit code 130).
+is printed. With --remaining FILE their addresses are written to FILE, a list for --to-file: send
+again with --to-file FILE to resume where it stopped (addresses that failed are not in it). Press
+Ctrl+C again to quit at once (exit code 130; no file is written then).
 
 Exit codes: 0 delivered (every message, with --to-file), 1 invalid settings, message or arguments,
 2 a message was not delivered (cancelled after failed attempts, refused by the server, not an

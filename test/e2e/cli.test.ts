@@ -754,6 +754,69 @@ describe('messenger-email send (Ctrl+C)', () => {
       failures: [],
     });
   });
+
+  it('writes the addresses not sent to --remaining, and sending that list resumes exactly where it stopped', async () => {
+    const total = 200;
+    const addresses = Array.from({ length: total }, (_, i) => `resume${i + 1}@example.org`);
+    const rows = addresses.map((address, i) => `Student ${i + 1},"Guardian ${i + 1}, Jr <${address}>"`);
+    const list = await file('resume.csv', `Student,Guardian Email\n${rows.join('\n')}\n`);
+    const remaining = join(dir, 'resume-remaining.csv');
+    const settings = await settingsFile('resume.json', { throttlePerSecond: 20 });
+    const args = ['--subject', 'Resumed bulk', '--text', 'body.txt', '--remaining', remaining];
+    const run = startCli(['send', '--settings', settings, '--to-file', list, ...args]);
+    while (withSubject('Resumed bulk').length < 5) await new Promise((tick) => setTimeout(tick, 20));
+    run.child.kill('SIGINT');
+    const first = await run.exited;
+    expect(first.code).toBe(2);
+    const sentFirst = withSubject('Resumed bulk').flatMap((message) => message.to);
+    const left = (await readFile(remaining, 'utf8')).trim().split('\n');
+    expect(left[0]).toBe('email');
+    expect(left.length - 1).toBe(total - sentFirst.length);
+    expect(first.stdout).toContain(`interrupted: ${total - sentFirst.length} messages not sent`);
+    expect(first.stdout).toContain(`The addresses not sent are in ${remaining}: resume with --to-file`);
+
+    const second = await cli(['send', '--settings', settings, '--to-file', remaining, ...args, '--json']);
+    expect(second.code).toBe(0);
+    expect(JSON.parse(second.stdout)).toMatchObject({ ok: true, sent: total - sentFirst.length });
+    const received = withSubject('Resumed bulk');
+    const to = received.flatMap((message) => message.to);
+    expect(to.length).toBe(total); // every address once: none lost, none sent twice
+    expect(new Set(to)).toEqual(new Set(addresses));
+    expect(received.at(-1)?.raw.toString()).toMatch(/^To: "Guardian 200, Jr" <resume200@example.org>/m);
+    expect((await readFile(remaining, 'utf8')).trim().split('\n').length).toBe(left.length); // not rewritten
+  });
+
+  it('refuses --remaining without --to-file, and a folder that does not exist before sending anything', async () => {
+    const settings = await settingsFile('resume-usage.json');
+    const message = ['--subject', 'Never sent', '--text', 'body.txt'];
+    const alone = await cli([
+      'send',
+      '--settings',
+      settings,
+      '--to',
+      'x@example.org',
+      ...message,
+      '--remaining',
+      'r.csv',
+    ]);
+    expect(alone.code).toBe(1);
+    expect(alone.stderr).toContain('--remaining keeps the addresses of --to-file not sent');
+    const list = await file('resume-usage.csv', 'email\nnever@example.org\n');
+    const missing = join(dir, 'no-such-folder', 'r.csv');
+    const bad = await cli([
+      'send',
+      '--settings',
+      settings,
+      '--to-file',
+      list,
+      ...message,
+      '--remaining',
+      missing,
+    ]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/--remaining .*r\.csv: the folder .*no-such-folder does not exist/);
+    expect(withSubject('Never sent')).toEqual([]);
+  });
 });
 
 describe('messenger-email (a settings file that is not an object)', () => {

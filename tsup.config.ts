@@ -14,10 +14,15 @@ const libraryFromBuild: Plugin = {
 
 export default defineConfig([
   {
-    // The library and its `fleet` and `settings` entry points. Split, so that all load the same error classes
+    // The library and its `fleet`, `settings` and `testing` entry points. Split, so that all load the same error classes
     // (`instanceof` holds across them); ioredis, an optional peer dependency, stays outside and is loaded by the
     // fleet entry alone. The settings entry imports no Node built-in: a browser bundle takes it.
-    entry: { index: 'src/index.ts', fleet: 'src/fleet/index.ts', settings: 'src/settings/index.ts' },
+    entry: {
+      index: 'src/index.ts',
+      fleet: 'src/fleet/index.ts',
+      settings: 'src/settings/index.ts',
+      testing: 'src/testing/index.ts',
+    },
     format: ['esm', 'cjs'],
     dts: true,
     splitting: true,

@@ -20,6 +20,7 @@ describe('describeCaptured', () => {
       to: ['a@example.org', 'b@example.org'],
       subject: 'Snow day',
       raw: Buffer.from(''),
+      header: () => undefined,
       file: 'mail/0003-snow-day.eml',
     });
     expect(line).toBe(

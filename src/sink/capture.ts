@@ -17,6 +17,22 @@ export interface CapturedMessage {
   raw: Buffer;
   /** Where it was saved, when the sink has a folder. */
   file?: string;
+  /** The user name it logged in with, when the sink asks for a login. */
+  user?: string;
+  /**
+   * The value of a top-level header, unfolded and with encoded words decoded (`header('x-priority')`); the first
+   * when it repeats, `undefined` when absent. Case-insensitive. For bodies and attachments, give `raw` to a MIME
+   * parser (`simpleParser` of the mailparser package).
+   */
+  header(name: string): string | undefined;
+}
+
+/** The login a capture sink asks for (see {@link CaptureSinkOptions.auth}). */
+export interface CaptureSinkLogin {
+  /** The user name to accept. */
+  username: string;
+  /** The password to accept. */
+  password: string;
 }
 
 /** Options of {@link startCaptureSink}. */
@@ -29,6 +45,17 @@ export interface CaptureSinkOptions {
   dir?: string;
   /** Called for every message accepted. */
   onMessage?: (message: CapturedMessage) => void;
+  /**
+   * Offer AUTH (PLAIN and LOGIN, over the plain connection) and accept only this login; a wrong one gets `535`.
+   * None: AUTH is not offered and no login is needed.
+   */
+  auth?: CaptureSinkLogin;
+}
+
+/** Options of {@link CaptureSink.waitFor}. */
+export interface WaitForOptions {
+  /** How long to wait before rejecting. @default 5000 */
+  timeoutMs?: number;
 }
 
 /** A running capture sink. */
@@ -37,10 +64,22 @@ export interface CaptureSink {
   host: string;
   /** The port it listens on. */
   port: number;
+  /** The login it asks for (see {@link CaptureSinkOptions.auth}); none: no login. */
+  auth?: CaptureSinkLogin;
   /** Every message accepted, in order. */
   messages: CapturedMessage[];
   /** Answers the next attempt for `recipient` with this SMTP code at RCPT TO (e.g. 451 to test a retry). */
   failNext(recipient: string, code: number, text?: string): void;
+  /**
+   * Resolves with the messages once `count` have been accepted (at once when they have), in order. Rejects after
+   * the time limit with an error that lists what did arrive.
+   *
+   * @param count - how many messages to wait for in all (counted since the start or the last {@link clear})
+   * @param options - the time limit
+   */
+  waitFor(count: number, options?: WaitForOptions): Promise<CapturedMessage[]>;
+  /** Forgets the messages accepted so far and the faults not used yet (between tests). Saved files stay. */
+  clear(): void;
   /** Stops listening and drops every open connection. */
   close(): Promise<void>;
 }
@@ -87,11 +126,32 @@ export function decodeHeader(value: string): string {
     );
 }
 
-function subjectOf(raw: Buffer): string {
+/** The top-level header lines of a message, unfolded (the first 64 KB are read). */
+function headerLines(raw: Buffer): string[] {
   const head = raw.subarray(0, Math.min(raw.length, 64 * 1024)).toString('utf8');
   const end = head.search(/\r?\n\r?\n/);
-  const headers = (end === -1 ? head : head.slice(0, end)).replace(/\r?\n[ \t]+/g, ' ');
-  return /^subject:[ \t]*(.*)$/im.exec(headers)?.[1]?.trim() ?? '';
+  return (end === -1 ? head : head.slice(0, end)).replace(/\r?\n[ \t]+/g, ' ').split(/\r?\n/);
+}
+
+/** The first value of a header as received, or `undefined`. */
+function rawHeader(lines: readonly string[], name: string): string | undefined {
+  const prefix = `${name.toLowerCase()}:`;
+  const line = lines.find((candidate) => candidate.toLowerCase().startsWith(prefix));
+  return line?.slice(prefix.length).trim();
+}
+
+interface Waiter {
+  count: number;
+  resolve: (messages: CapturedMessage[]) => void;
+  reject: (error: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+/** Why a wait ran out, with what did arrive. */
+function waitTimedOut(count: number, timeoutMs: number, messages: readonly CapturedMessage[]): Error {
+  const got = messages.map((m) => `#${m.seq} to ${m.to.join(', ')}: ${decodeHeader(m.subject)}`);
+  const list = got.length === 0 ? 'none arrived' : `${got.length} arrived: ${got.join('; ')}`;
+  return new Error(`Waited ${timeoutMs} ms for ${count} message(s) at the capture sink; ${list}`);
 }
 
 function fileName(seq: number, subject: string): string {
@@ -118,11 +178,31 @@ export async function startCaptureSink(options: CaptureSinkOptions = {}): Promis
   const messages: CapturedMessage[] = [];
   const faults = new Map<string, { code: number; text: string }[]>();
   const sockets = new Set<Socket>();
+  let waiters: Waiter[] = [];
+  let seq = 0;
+  const login = options.auth;
+
+  const settle = (): void => {
+    const ready = waiters.filter((waiter) => messages.length >= waiter.count);
+    if (ready.length === 0) return;
+    waiters = waiters.filter((waiter) => messages.length < waiter.count);
+    for (const waiter of ready) {
+      clearTimeout(waiter.timer);
+      waiter.resolve(messages.slice(0, waiter.count));
+    }
+  };
 
   const server = new SMTPServer({
     logger: false,
-    authOptional: true,
-    disabledCommands: ['AUTH', 'STARTTLS'],
+    authOptional: login === undefined,
+    disabledCommands: login === undefined ? ['AUTH', 'STARTTLS'] : ['STARTTLS'],
+    ...(login === undefined ? {} : { authMethods: ['PLAIN', 'LOGIN'], allowInsecureAuth: true }),
+    onAuth(auth, _session, callback) {
+      if (login !== undefined && auth.username === login.username && auth.password === login.password) {
+        return callback(null, { user: auth.username });
+      }
+      return callback(Object.assign(new Error('Invalid username or password'), { responseCode: 535 }));
+    },
     disableReverseLookup: true,
     onRcptTo(address, _session, callback) {
       const queue = faults.get(address.address.toLowerCase());
@@ -137,20 +217,28 @@ export async function startCaptureSink(options: CaptureSinkOptions = {}): Promis
       stream.on('end', () => {
         const raw = Buffer.concat(chunks);
         const envelope = session.envelope;
+        const lines = headerLines(raw);
+        seq++;
         const message: CapturedMessage = {
-          seq: messages.length + 1,
+          seq,
           from: envelope.mailFrom === false ? '' : envelope.mailFrom.address,
           to: envelope.rcptTo.map((r) => r.address),
-          subject: subjectOf(raw),
+          subject: rawHeader(lines, 'subject') ?? '',
           raw,
+          ...(typeof session.user === 'string' ? { user: session.user } : {}),
+          header(name) {
+            const value = rawHeader(lines, name);
+            return value === undefined ? undefined : decodeHeader(value);
+          },
         };
-        messages.push(message);
         if (options.dir !== undefined)
           message.file = join(options.dir, fileName(message.seq, message.subject));
         const save = message.file === undefined ? Promise.resolve() : writeFile(message.file, raw);
         save.then(
           () => {
+            messages.push(message);
             options.onMessage?.(message);
+            settle();
             callback(null, `OK: saved as message ${message.seq}`);
           },
           (error: unknown) => callback(error as Error),
@@ -173,6 +261,7 @@ export async function startCaptureSink(options: CaptureSinkOptions = {}): Promis
   return {
     host,
     port,
+    ...(login === undefined ? {} : { auth: { ...login } }),
     messages,
     failNext(recipient, code, text = 'Try again later') {
       const key = recipient.toLowerCase();
@@ -180,7 +269,31 @@ export async function startCaptureSink(options: CaptureSinkOptions = {}): Promis
       queue.push({ code, text });
       faults.set(key, queue);
     },
+    waitFor(count, { timeoutMs = 5000 } = {}) {
+      if (messages.length >= count) return Promise.resolve(messages.slice(0, count));
+      return new Promise<CapturedMessage[]>((resolve, reject) => {
+        const waiter: Waiter = {
+          count,
+          resolve,
+          reject,
+          timer: setTimeout(() => {
+            waiters = waiters.filter((other) => other !== waiter);
+            reject(waitTimedOut(count, timeoutMs, messages));
+          }, timeoutMs),
+        };
+        waiters.push(waiter);
+      });
+    },
+    clear() {
+      messages.length = 0;
+      faults.clear();
+    },
     close() {
+      for (const waiter of waiters) {
+        clearTimeout(waiter.timer);
+        waiter.reject(new Error(`The capture sink closed while waiting for ${waiter.count} message(s)`));
+      }
+      waiters = [];
       for (const socket of sockets) socket.destroy();
       return new Promise<void>((resolve) => net.close(() => resolve()));
     },

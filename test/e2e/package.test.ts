@@ -138,6 +138,8 @@ describe('the packed package, installed from its tarball', () => {
     // `messenger-email/fleet` and `/settings` for TypeScript's older `node` resolution, which reads no `exports`
     expect(files).toContain('package/fleet/package.json');
     expect(files).toContain('package/settings/package.json');
+    expect(files).toContain('package/testing/package.json');
+    for (const kind of ['js', 'cjs', 'd.ts', 'd.cts']) expect(files).toContain(`package/dist/testing.${kind}`);
   });
 
   it('sends from an ESM project', async () => {

@@ -51,4 +51,16 @@ mailer
       return mailer.close();
     },
   )
-  .then(() => process.stdout.write('cjs: mailer ok\n'));
+  .then(() => process.stdout.write('cjs: mailer ok\n'))
+  .then(async () => {
+    // The testing entry point, required: a capture sink and settings that point at it.
+    const testing = require('messenger-email/testing');
+    const sink = await testing.startCaptureSink();
+    const sinkMailer = new api.Mailer({ settings: testing.captureSettings(sink) });
+    await sinkMailer.send({ to: 'parent@example.org', subject: 'Smoke sink', text: 'x' });
+    const [captured] = await sink.waitFor(1);
+    await sinkMailer.close();
+    await sink.close();
+    assert.equal(captured.header('subject'), 'Smoke sink');
+    process.stdout.write('cjs: testing ok\n');
+  });

@@ -48,3 +48,15 @@ assert.equal(report.attempts, 1);
 assert.equal(delivered[0].from, 'messenger@district.k12.us');
 assert.deepEqual(events, ['queued', 'sending', 'sent', 'idle']);
 process.stdout.write('esm: mailer ok\n');
+
+// The testing entry point: a capture sink on 127.0.0.1 and settings that point at it, with the same Mailer.
+const testing = await import('messenger-email/testing');
+const sink = await testing.startCaptureSink();
+const sinkMailer = new api.Mailer({ settings: testing.captureSettings(sink) });
+await sinkMailer.send({ to: 'parent@example.org', subject: 'Smoke sink', text: 'x' });
+const [captured] = await sink.waitFor(1);
+await sinkMailer.close();
+await sink.close();
+assert.equal(captured.header('subject'), 'Smoke sink');
+assert.equal(captured.from, testing.CAPTURE_SENDER);
+process.stdout.write('esm: testing ok\n');

@@ -138,6 +138,18 @@ describe('EMAIL_SETTINGS_FIELDS', () => {
     }
   });
 
+  it('enables Limit Email Attachment File Size only with Allow Email Attachments, and never requires it', () => {
+    const limit = byName('attachmentSizeLimitMb');
+    expect(limit.enabled({})).toBe(false); // attachments are off by default
+    expect(limit.enabled({ allowAttachments: false })).toBe(false);
+    expect(limit.enabled({ allowAttachments: true })).toBe(true);
+    expect(limit.enabledWhen).toEqual({ allowAttachments: [true] });
+    expect(limit.required({ allowAttachments: true })).toBe(false);
+    expect(limit.requiredWhen).toBeUndefined();
+    const withPolicy = createEmailSettingsFields({ maxAttachmentMb: 25 }).find((f) => f.name === limit.name);
+    expect(withPolicy?.enabledWhen).toEqual({ allowAttachments: [true] });
+  });
+
   it('requires SMTP Port only with Use TLS', () => {
     expect(byName('smtpPort').required({ useTls: false })).toBe(false);
     expect(byName('smtpPort').required({ useTls: true })).toBe(true);

@@ -882,12 +882,15 @@ describe('OAuth 2.0 field descriptors', () => {
     for (const authMethod of [...AUTH_METHODS, undefined]) {
       for (const oauthProvider of [...OAUTH_PROVIDERS, undefined]) {
         for (const useTls of [true, false, undefined]) {
-          const state: Record<string, unknown> = {};
-          if (useAuthentication !== undefined) state.useAuthentication = useAuthentication;
-          if (authMethod !== undefined) state.authMethod = authMethod;
-          if (oauthProvider !== undefined) state.oauthProvider = oauthProvider;
-          if (useTls !== undefined) state.useTls = useTls;
-          states.push(state as Partial<EmailSettings>);
+          for (const allowAttachments of [true, false, undefined]) {
+            const state: Record<string, unknown> = {};
+            if (useAuthentication !== undefined) state.useAuthentication = useAuthentication;
+            if (authMethod !== undefined) state.authMethod = authMethod;
+            if (oauthProvider !== undefined) state.oauthProvider = oauthProvider;
+            if (useTls !== undefined) state.useTls = useTls;
+            if (allowAttachments !== undefined) state.allowAttachments = allowAttachments;
+            states.push(state as Partial<EmailSettings>);
+          }
         }
       }
     }
@@ -927,7 +930,7 @@ describe('OAuth 2.0 field descriptors', () => {
   }
 
   it('has the combinations to check', () => {
-    expect(states).toHaveLength(3 * 3 * 4 * 3);
+    expect(states).toHaveLength(3 * 3 * 4 * 3 * 3);
   });
 
   it('offers the methods and providers as select options', () => {

@@ -5,12 +5,12 @@ import {
   EMAIL_SETTINGS_DEFAULTS,
   EMAIL_SETTINGS_FIELDS,
   EmailSettingsError,
-  isMailerError,
   Mailer,
   parseEmailSettingsForm,
   SECRET_SETTINGS_FIELDS,
 } from 'messenger-email';
-import { formValues, renderPage } from './render.mjs';
+import { formValues, renderPage, typedView } from './render.mjs';
+import { attemptFailed, checkFailed, noAddress, notConfigured, notSent, sent } from './test-result.mjs';
 
 /** What the form shows before anything is saved: the library's defaults, aimed at a local sink on port 2525. */
 const PAGE_DEFAULTS = { ...EMAIL_SETTINGS_DEFAULTS, smtpHost: '127.0.0.1', smtpPort: 2525 };
@@ -91,6 +91,22 @@ function keepSavedSecrets(form, saved) {
   }
 }
 
+/**
+ * A field the browser did not post because it is disabled keeps its saved value: the attachment limit, while
+ * attachments are off, comes back when they are turned on again. The parser drops the login fields that no longer
+ * apply, whatever they hold.
+ */
+function keepDisabledFields(form, saved) {
+  if (saved === undefined) return;
+  const view = typedView(postedValues(form));
+  for (const field of EMAIL_SETTINGS_FIELDS) {
+    if (form.has(field.name) || field.input === 'checkbox' || SECRET_SETTINGS_FIELDS.includes(field.name))
+      continue;
+    if (saved[field.name] !== undefined && !field.enabled(view))
+      form.set(field.name, String(saved[field.name]));
+  }
+}
+
 /** The secrets typed into this post: after an error they must be typed again, as they are not sent back. */
 function typedSecrets(form) {
   return new Set(SECRET_SETTINGS_FIELDS.filter((name) => (form.get(name) ?? '') !== ''));
@@ -127,6 +143,7 @@ async function saveSettings(req, res, state) {
   const form = await readForm(req);
   const typed = typedSecrets(form);
   keepSavedSecrets(form, state.settings);
+  keepDisabledFields(form, state.settings);
   let settings;
   try {
     settings = parseEmailSettingsForm(form, state.policy);
@@ -135,7 +152,7 @@ async function saveSettings(req, res, state) {
     return sendPage(res, 422, state, invalidContext(form, error, typed, state.settings));
   }
   state.settings = state.mailer.configure(settings);
-  return sendPage(res, 200, state, { notice: 'Settings saved' });
+  return sendPage(res, 200, state, { notice: 'Settings saved. Send a test email below to check them.' });
 }
 
 function testMessage(to) {
@@ -163,36 +180,14 @@ function deliverTest(state, to) {
   return Promise.race([outcome, firstFailure]).finally(() => mailer.off('failed', onFailed));
 }
 
-function failedAttempt({ attempt, error, willRetry, nextAttemptAt }) {
-  const retry = willRetry
-    ? `It will be tried again at ${new Date(nextAttemptAt).toLocaleTimeString('en-US')} (Minutes Between Retries).`
-    : 'It will not be tried again.';
-  return {
-    ok: false,
-    title: 'The test email failed',
-    stage: `send, attempt ${attempt}`,
-    message: error.message,
-    retry,
-  };
-}
-
-function refused(error) {
-  const hint = isMailerError(error, 'INVALID_MESSAGE')
-    ? 'Check the address in Send to.'
-    : 'Check the settings above, save them, and try again.';
-  return { ok: false, title: 'The test email was not sent', stage: 'send', message: error.message, hint };
-}
-
 async function runTest(state, to) {
-  if (to === '') {
-    const hint = 'Enter the address to send the test email to.';
-    return { ok: false, title: 'No address', stage: 'input', message: 'Send to is empty.', hint };
-  }
+  if (!state.mailer.configured || state.settings === undefined) return notConfigured();
+  if (to === '') return noAddress();
   const check = await state.mailer.verify();
-  if (!check.ok) return { ok: false, title: 'The connection check failed', ...check };
+  if (!check.ok) return checkFailed(check, state.settings);
   const { report, error, failure } = await deliverTest(state, to);
-  if (report) return { ok: true, report, check };
-  return failure ? failedAttempt(failure) : refused(error);
+  if (report) return sent(report, check, to);
+  return failure ? attemptFailed(failure, state.settings) : notSent(error, to);
 }
 
 async function sendTest(req, res, state) {

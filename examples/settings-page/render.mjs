@@ -1,5 +1,9 @@
-// HTML for the Email Settings tab, rendered from EMAIL_SETTINGS_FIELDS. Every value goes through escapeHtml.
+// HTML for the Email Settings tab, rendered from EMAIL_SETTINGS_FIELDS in the groups of groups.mjs. Every value
+// goes through escapeHtml.
 import { EMAIL_SETTINGS_DEFAULTS, EMAIL_SETTINGS_FIELDS, SECRET_SETTINGS_FIELDS } from 'messenger-email';
+import { fieldGroups } from './groups.mjs';
+import { PAGE_SCRIPT } from './page-script.mjs';
+import { PAGE_STYLE } from './page-style.mjs';
 
 /** Fields whose value is never sent to the browser: the password, the client secret, the private key. */
 const SECRETS = new Set(SECRET_SETTINGS_FIELDS);
@@ -110,7 +114,7 @@ function control(field, ctx, state) {
     disabled: !state.enabled,
     required: state.required,
     'aria-invalid': state.errors.length > 0 ? 'true' : undefined,
-    'aria-describedby': `help-${field.name}${state.errors.length > 0 ? ` error-${field.name}` : ''}`,
+    'aria-describedby': `${state.errors.length > 0 ? `error-${field.name} ` : ''}help-${field.name}`,
     'data-enabled-when': condition(field.enabledWhen),
     'data-required-when': condition(field.requiredWhen),
   };
@@ -143,6 +147,49 @@ function renderField(field, ctx, view) {
 </div>`;
 }
 
+const FIELDS_BY_NAME = new Map(EMAIL_SETTINGS_FIELDS.map((field) => [field.name, field]));
+
+/** Whether a field of the group, or of a group inside it, has an error. */
+function groupHasError(group, ctx) {
+  return (
+    group.fields.some((name) => ctx.errors.has(name)) ||
+    (group.groups ?? []).some((inner) => groupHasError(inner, ctx))
+  );
+}
+
+/**
+ * One group: a `<fieldset>` with its legend, or a `<details>` for a collapsible one (open when it holds an error).
+ * A group shown with a field (OAuth 2.0) is hidden while that field is disabled, and hides the fields that do not
+ * apply to the chosen provider.
+ */
+function renderGroup(group, ctx, view) {
+  const fields = group.fields
+    .map((name) => FIELDS_BY_NAME.get(name))
+    .filter((field) => field !== undefined)
+    .map((field) => renderField(field, ctx, view));
+  const inner = (group.groups ?? []).map((nested) => renderGroup(nested, ctx, view));
+  const body = [...fields, ...inner].join('\n');
+  const title = `<span class="group-title">${escapeHtml(group.legend)}</span>`;
+  if (group.collapsible) {
+    const open = groupHasError(group, ctx);
+    return `<details${attributes({ class: `group group-${group.id}`, id: `group-${group.id}`, open })}>
+<summary>${title}</summary>
+${body}
+</details>`;
+  }
+  const shownWith = group.shownWith === undefined ? undefined : FIELDS_BY_NAME.get(group.shownWith);
+  const classes = ['group', `group-${group.id}`, shownWith ? 'hide-disabled' : ''].join(' ').trim();
+  return `<fieldset${attributes({
+    class: classes,
+    id: `group-${group.id}`,
+    hidden: shownWith !== undefined && !shownWith.enabled(view),
+    'data-shown-with': shownWith?.name,
+  })}>
+<legend>${title}</legend>
+${body}
+</fieldset>`;
+}
+
 function renderSummary(issues) {
   if (issues.length === 0) return '';
   const items = issues
@@ -154,131 +201,93 @@ function renderSummary(issues) {
     })
     .join('');
   const count = issues.length === 1 ? '1 problem' : `${issues.length} problems`;
-  return `<div class="banner error-summary" role="alert"><h2>The settings were not saved: ${count} to correct</h2><ul>${items}</ul></div>`;
+  return `<div id="save-result" class="banner error-summary" role="alert" tabindex="-1" data-focus-on-load><h2>The settings were not saved: ${count} to correct</h2><ul>${items}</ul></div>`;
+}
+
+function renderNotice(notice) {
+  if (!notice) return '';
+  return `<div id="save-result" class="banner notice" role="status" tabindex="-1" data-focus-on-load>${escapeHtml(notice)}</div>`;
 }
 
 function renderSettingsForm(ctx) {
   const view = typedView(ctx.values);
-  const fields = EMAIL_SETTINGS_FIELDS.map((field) => renderField(field, ctx, view)).join('\n');
-  return `<form method="post" action="/settings" novalidate class="settings"${attributes({ 'data-defaults': JSON.stringify(EMAIL_SETTINGS_DEFAULTS) })}>
-${fields}
+  const groups = fieldGroups()
+    .map((group) => renderGroup(group, ctx, view))
+    .join('\n');
+  return `<form method="post" action="/settings#save-result" novalidate class="settings"${attributes({ 'data-defaults': JSON.stringify(EMAIL_SETTINGS_DEFAULTS) })}>
+${groups}
 <div class="actions"><button type="submit">Save</button><span class="legend"><span class="required">*</span> required</span></div>
 </form>`;
 }
 
-function reportRows(rows) {
-  return `<dl>${rows.map(([term, value]) => `<dt>${escapeHtml(term)}</dt><dd>${escapeHtml(value)}</dd>`).join('')}</dl>`;
+/** A fact's value: a literal (a host name, an address, the server's answer) as code, anything else as text. */
+function factValue({ value, literal }) {
+  const values = Array.isArray(value) ? value : [value];
+  return values.map((one) => (literal ? `<code>${escapeHtml(one)}</code>` : escapeHtml(one))).join(', ');
 }
 
-function renderSent({ report, check }) {
-  const tls = check.tls === 'none' ? 'no TLS' : `TLS (${check.tls})`;
-  return `<h3>Test email sent</h3>${reportRows([
-    ['Id', report.id],
-    ['From', report.sender.address],
-    ['Accepted', report.accepted.join(', ')],
-    ['Response', report.response],
-    ['Message-ID', report.messageId],
-    ['Server', `${check.host}:${check.port}, ${tls}${check.authenticated ? ', logged in' : ''}`],
-  ])}`;
+function renderFacts(facts = []) {
+  if (facts.length === 0) return '';
+  const rows = facts.map((fact) => `<dt>${escapeHtml(fact.term)}</dt><dd>${factValue(fact)}</dd>`);
+  return `<dl class="facts">${rows.join('')}</dl>`;
 }
 
-function renderNotSent(result) {
-  const rows = [
-    ['Stage', result.stage],
-    ['Problem', result.message],
-  ];
-  if (result.hint) rows.push(['What to do', result.hint]);
-  if (result.retry) rows.push(['Retry', result.retry]);
-  return `<h3>${escapeHtml(result.title)}</h3>${reportRows(rows)}`;
+const SEVERITY_WORDS = { error: 'Problem', warning: 'Warning', info: 'Note' };
+
+/** Further checks of the setup: for each, how serious it is, what was found, and how to fix it. */
+export function renderFindings(findings = []) {
+  if (findings.length === 0) return '';
+  const items = findings.map((finding) => {
+    const severity = Object.hasOwn(SEVERITY_WORDS, finding.severity) ? finding.severity : 'info';
+    const fix = finding.fix ? `<p class="fix">${escapeHtml(finding.fix)}</p>` : '';
+    return `<li class="finding finding-${severity}"><strong class="severity">${SEVERITY_WORDS[severity]}:</strong> ${escapeHtml(finding.message)}${fix}</li>`;
+  });
+  return `<ul class="findings">${items.join('')}</ul>`;
 }
 
-function renderTestResult(result) {
+/** The library's technical text, folded away: for IT or the email provider. */
+function renderDetails(details) {
+  if (!details) return '';
+  return `<details class="technical"><summary>Technical details</summary><p>${escapeHtml(details)}</p></details>`;
+}
+
+/**
+ * The result of Send test email (see test-result.mjs): its title, what happened, what to do, the facts, the
+ * findings and the technical details. Focused when the page opens, so it is seen and read out.
+ */
+export function renderTestResult(result) {
   if (result === undefined) return '';
-  const body = result.ok ? renderSent(result) : renderNotSent(result);
-  const status = result.ok ? 'ok' : 'failed';
-  return `<div id="test-result" class="banner result-${status}" role="status" data-status="${status}">${body}</div>`;
+  const status = ['ok', 'failed', 'info'].includes(result.status) ? result.status : 'failed';
+  const parts = [
+    `<h3>${escapeHtml(result.title)}</h3>`,
+    result.message ? `<p class="result-message">${escapeHtml(result.message)}</p>` : '',
+    result.hint ? `<p class="result-hint"><strong>What to do:</strong> ${escapeHtml(result.hint)}</p>` : '',
+    renderFacts(result.facts),
+    renderFindings(result.findings),
+    renderDetails(result.details),
+  ];
+  return `<div${attributes({
+    id: 'test-result',
+    class: `banner result result-${status}`,
+    role: status === 'failed' ? 'alert' : 'status',
+    tabindex: '-1',
+    'data-status': status,
+    'data-focus-on-load': true,
+  })}>${parts.join('')}</div>`;
 }
 
 function renderTestForm(ctx) {
-  return `<section class="test">
-<h2>Send test email</h2>
-<p class="help">Checks the connection with the saved settings (connect, TLS, login), then sends a short message.</p>
-<form method="post" action="/test" class="test-form" novalidate>
+  return `<section class="test" id="send-test" aria-labelledby="send-test-title">
+<h2 id="send-test-title">Send test email</h2>
+<p class="help" id="test-help">Uses the saved settings: checks that they reach the SMTP server and log in, then sends a short message to the address you enter.</p>
+<form method="post" action="/test#test-result" class="test-form" novalidate>
   <label for="test-to">Send to</label>
-  <input id="test-to" name="to" type="email" class="control" autocomplete="email" placeholder="you@district.k12.us"${attributes({ value: ctx.testTo })}>
+  <input id="test-to" name="to" type="email" class="control" autocomplete="email" aria-describedby="test-help" placeholder="you@district.k12.us"${attributes({ value: ctx.testTo })}>
   <button type="submit">Send test email</button>
 </form>
 ${renderTestResult(ctx.testResult)}
 </section>`;
 }
-
-const STYLE = `
-* { box-sizing: border-box; }
-body { margin: 0; font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1f2328; background: #f3f4f6; }
-main { max-width: 60rem; margin: 1.5rem auto; padding: 1.5rem 2rem; background: #fff; border: 1px solid #d0d7de; border-radius: 6px; }
-.path { margin: 0; color: #6b7280; font-size: 0.85em; }
-h1 { margin: 0.2rem 0 1rem; font-size: 1.5rem; display: flex; align-items: center; gap: 0.75rem; }
-h2 { font-size: 1.1rem; margin: 0 0 0.5rem; }
-h3 { font-size: 1rem; margin: 0 0 0.5rem; }
-.status { font-size: 0.75rem; font-weight: 600; padding: 0.15rem 0.5rem; border-radius: 999px; }
-.status-configured { background: #dafbe1; color: #116329; }
-.status-not-configured { background: #fff8c5; color: #7d4e00; }
-.banner { padding: 0.75rem 1rem; border-radius: 6px; margin: 0 0 1rem; border: 1px solid; }
-.banner ul { margin: 0.25rem 0 0; padding-left: 1.25rem; }
-.banner a { color: inherit; }
-.notice, .result-ok { background: #dafbe1; border-color: #4ac26b; color: #116329; }
-.error-summary, .result-failed { background: #ffebe9; border-color: #ff8182; color: #a40e26; }
-.field { display: grid; grid-template-columns: 17rem 1fr; gap: 0 1.25rem; padding: 0.65rem 0; border-top: 1px solid #eaeef2; }
-.field > .label { font-weight: 600; padding-top: 0.35rem; }
-.field-checkbox > .label { padding-top: 0; }
-.field:has(.control:disabled) > .label { color: #8c959f; }
-.required { color: #cf222e; margin-left: 0.2rem; }
-.control { font: inherit; padding: 0.3rem 0.5rem; border: 1px solid #afb8c1; border-radius: 4px; width: 100%; max-width: 24rem; background: #fff; }
-input[type="number"].control { max-width: 10rem; }
-select.control { max-width: 24rem; }
-textarea.control { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 0.85em; resize: vertical; }
-input[type="checkbox"].control { width: 1.1rem; height: 1.1rem; margin: 0.1rem 0; }
-.control:disabled { background: #f6f8fa; color: #8c959f; border-color: #d0d7de; }
-.has-error .control { border-color: #cf222e; outline: 1px solid #cf222e; }
-.error { color: #cf222e; font-size: 0.9em; font-weight: 600; margin: 0.3rem 0 0; }
-.help { color: #6b7280; font-size: 0.82em; margin: 0.3rem 0 0; max-width: 38rem; }
-.actions { display: flex; align-items: center; gap: 1rem; padding-top: 1rem; border-top: 1px solid #eaeef2; }
-.legend { color: #6b7280; font-size: 0.85em; }
-button { font: inherit; font-weight: 600; padding: 0.4rem 1.1rem; border-radius: 4px; border: 1px solid #1f6feb; background: #1f6feb; color: #fff; cursor: pointer; }
-.test { margin-top: 2rem; padding-top: 1rem; border-top: 2px solid #d0d7de; }
-.test-form { display: flex; align-items: center; gap: 0.75rem; margin: 0.75rem 0 1rem; }
-.test-form label { font-weight: 600; }
-dl { display: grid; grid-template-columns: 8rem 1fr; gap: 0.2rem 1rem; margin: 0; }
-dt { font-weight: 600; }
-dd { margin: 0; overflow-wrap: anywhere; font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 0.9em; }
-`;
-
-// Follows the form live: each control and required marker carries the field descriptor's enabledWhen or
-// requiredWhen (data-enabled-when, data-required-when), evaluated against what the form holds now, a blank field
-// counting as its default. So Use Authentication unlocks Authentication Method, which shows the password or the
-// OAuth 2.0 provider, whose choice unlocks that provider's fields; Use TLS makes SMTP Port required.
-const SCRIPT = `
-const form = document.querySelector('form.settings');
-const defaults = JSON.parse(form.dataset.defaults);
-const valueOf = (name) => {
-  const el = form.elements.namedItem(name);
-  if (el === null) return defaults[name];
-  if (el.type === 'checkbox') return el.checked;
-  return el.value === '' ? defaults[name] : el.value;
-};
-const meets = (when) =>
-  Object.entries(JSON.parse(when)).every(([name, values]) => values.map(String).includes(String(valueOf(name))));
-const sync = () => {
-  for (const el of form.querySelectorAll('[data-enabled-when]')) el.disabled = !meets(el.dataset.enabledWhen);
-  for (const el of form.querySelectorAll('[data-required-when]')) {
-    const required = meets(el.dataset.requiredWhen);
-    if (el.matches('input, select, textarea')) el.required = required;
-    else el.hidden = !required;
-  }
-};
-form.addEventListener('change', sync);
-sync();
-`;
 
 /**
  * The whole page.
@@ -289,24 +298,23 @@ export function renderPage(ctx) {
   const status = ctx.configured
     ? '<span class="status status-configured">Configured</span>'
     : '<span class="status status-not-configured">Not Configured</span>';
-  const notice = ctx.notice ? `<div class="banner notice" role="status">${escapeHtml(ctx.notice)}</div>` : '';
   return `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Email Settings</title>
-<style nonce="${ctx.nonce}">${STYLE}</style>
+<style nonce="${ctx.nonce}">${PAGE_STYLE}</style>
 </head>
 <body>
 <main>
 <p class="path">System Administration &gt; Messenger &gt; Messenger Preferences &gt; Email Settings</p>
 <h1>Email Settings ${status}</h1>
-${notice}${renderSummary(ctx.issues)}
+${renderNotice(ctx.notice)}${renderSummary(ctx.issues)}
 ${renderSettingsForm(ctx)}
 ${renderTestForm(ctx)}
 </main>
-<script nonce="${ctx.nonce}">${SCRIPT}</script>
+<script nonce="${ctx.nonce}">${PAGE_SCRIPT}</script>
 </body>
 </html>
 `;

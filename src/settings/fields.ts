@@ -48,7 +48,10 @@ export interface FieldDescriptor {
   options?: readonly FieldOption[];
   /** Whether the field must be filled in, given the rest of the form. */
   required: (s: Partial<EmailSettings>) => boolean;
-  /** Whether the field can be edited, given the rest of the form (Username and Password: only with Use Authentication). */
+  /**
+   * Whether the field can be edited, given the rest of the form (Username and Password: only with Use
+   * Authentication; Limit Email Attachment File Size: only with Allow Email Attachments).
+   */
   enabled: (s: Partial<EmailSettings>) => boolean;
   /** `enabled` as data, for a script in the browser; absent when the field is always enabled. Added by this package. */
   enabledWhen?: FieldCondition;
@@ -345,10 +348,10 @@ export function createEmailSettingsFields(hostPolicy?: Partial<HostPolicy>): rea
     {
       name: 'attachmentSizeLimitMb',
       label: FIELD_LABELS.attachmentSizeLimitMb,
-      description: `The largest attachment a user may add, in MB, per file: more than 0 and at most ${policy.maxAttachmentMb} MB (the host's limit); mail through the vendor's hosted SMTP is limited to ${policy.hostedSmtpAttachmentMb} MB whatever is entered. Leave blank for the host's limit. Attachments already saved on templates under a larger limit are still sent.`,
+      description: `The largest attachment a user may add, in MB, per file: more than 0 and at most ${policy.maxAttachmentMb} MB (the host's limit); mail through the vendor's hosted SMTP is limited to ${policy.hostedSmtpAttachmentMb} MB whatever is entered. Leave blank for the host's limit. Attachments already saved on templates under a larger limit are still sent. Editable only when Allow Email Attachments is checked.`,
       input: 'number',
       required: never,
-      enabled: always,
+      ...enabledWhen({ allowAttachments: [true] }),
       max: policy.maxAttachmentMb,
       step: 'any',
       placeholder: `${policy.maxAttachmentMb}`,

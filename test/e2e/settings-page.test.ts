@@ -1,12 +1,15 @@
 // The settings page example in headless Chromium: fill the form wrong, see the errors, fix it, save, send a
-// test email to a capture sink. Needs `npm run build` first (the example imports the built package).
+// test email to a capture sink; the page's groups, its layout at 1366×768 and at 390 px wide, and where the answer
+// to a post appears. Needs `npm run build` first (the example imports the built package).
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import { type Browser, chromium, type Locator, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type SettingsPage, startSettingsPage } from '../../examples/settings-page/app.mjs';
+import { EMAIL_SETTINGS_FIELDS } from '../../src/index.js';
 import { type CaptureSink, startCaptureSink } from '../../src/sink/capture.js';
 import { startSmtpSink } from '../support/smtp-sink.js';
 import {
@@ -16,6 +19,31 @@ import {
   MAILBOX,
   startTokenEndpoint,
 } from '../support/token-endpoint.js';
+
+// The functions given to evaluate() run in Chromium. The project is type-checked without the DOM library, so the
+// few browser globals they use are declared here, for this file only.
+interface BrowserElement {
+  id: string;
+  tagName: string;
+  getAttribute(name: string): string | null;
+  getBoundingClientRect(): {
+    top: number;
+    bottom: number;
+    left: number;
+    right: number;
+    width: number;
+    height: number;
+  };
+}
+declare const window: { innerWidth: number; innerHeight: number };
+declare const document: {
+  activeElement: BrowserElement | null;
+  body: { innerText: string };
+  documentElement: { scrollWidth: number; scrollHeight: number };
+  querySelector(selector: string): BrowserElement | null;
+  querySelectorAll(selector: string): Iterable<BrowserElement>;
+};
+declare function getComputedStyle(element: BrowserElement): { fontFamily: string };
 
 const CHROMIUM_ARGS = [
   '--headless',
@@ -64,6 +92,12 @@ const withBrowser = existsSync(CHROMIUM) || process.env.CI !== undefined;
 const TIMEOUTS = ['30 seconds (default)', '1 minute', '2 minutes', '3 minutes', '4 minutes', '5 minutes'];
 const PASSWORD = 'Pa55word-never-shown';
 const SHOTS = join(tmpdir(), 'messenger-email-settings-page');
+/** The screen of the issue: a laptop, where the result used to be 1,600 px below the fold. */
+const LAPTOP = { width: 1366, height: 768 };
+const PHONE = { width: 390, height: 844 };
+
+/** Field keys an administrator must never read: the camelCase ones (`password` is also an English word). */
+const FIELD_KEYS = EMAIL_SETTINGS_FIELDS.map((f) => f.name as string).filter((name) => /[A-Z]/.test(name));
 
 let sink: CaptureSink;
 let app: SettingsPage;
@@ -80,15 +114,19 @@ beforeAll(async () => {
     return;
   }
   browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-  const context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
-  // Nothing but the page itself may be reached.
-  await context.route(
-    (url) => url.origin !== app.url,
-    (route) => route.abort(),
-  );
-  page = await context.newPage();
+  page = await newPage(app);
   await mkdir(SHOTS, { recursive: true });
 });
+
+/** A page at 1366×768 that may reach nothing but the settings page `of`. */
+async function newPage(of: SettingsPage): Promise<Page> {
+  const context = await browser.newContext({ viewport: LAPTOP });
+  await context.route(
+    (url) => url.origin !== of.url,
+    (route) => route.abort(),
+  );
+  return context.newPage();
+}
 
 afterAll(async () => {
   await browser?.close();
@@ -99,6 +137,50 @@ afterAll(async () => {
 const field = (name: string) => page.locator(`[name="${name}"]`);
 const errorFor = (name: string) => page.locator(`[data-error-for="${name}"]`);
 
+/** Where an element is against the window: fully in view, with nothing of it above or below. */
+async function inView(locator: Locator) {
+  return locator.evaluate((el) => {
+    const box = el.getBoundingClientRect();
+    return { top: box.top >= 0, bottom: box.bottom <= window.innerHeight, height: box.height > 0 };
+  });
+}
+
+async function expectInViewAndFocused(locator: Locator, id: string) {
+  await expect(inView(locator)).resolves.toEqual({ top: true, bottom: true, height: true });
+  await expect(locator.page().evaluate(() => document.activeElement?.id)).resolves.toBe(id);
+}
+
+/** The text an administrator sees: hidden elements and folded groups left out. */
+function visibleText(on: Page): Promise<string> {
+  // biome-ignore lint/performance/useDomNodeTextContent: the rendered text is the point, without what is hidden
+  return on.evaluate(() => document.body.innerText);
+}
+
+/** The title of the group (legend or summary) that holds the field labelled `label`. */
+function groupOf(label: string): Promise<string | undefined> {
+  return page
+    .getByLabel(label, { exact: true })
+    .evaluate(
+      (el) => el.closest('fieldset, details')?.querySelector('.group-title')?.textContent ?? undefined,
+    );
+}
+
+async function openAdvanced() {
+  const advanced = page.locator('details.group-advanced');
+  if (!(await advanced.evaluate((el) => el.open))) {
+    await advanced.locator('summary').click();
+  }
+}
+
+/** A port on 127.0.0.1 where nothing listens. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
 describe.skipIf(!withBrowser)('the settings page example', () => {
   it('renders every field with its label, help text and the timeout choices', async () => {
     await page.goto(app.url);
@@ -107,10 +189,44 @@ describe.skipIf(!withBrowser)('the settings page example', () => {
       await expect(page.getByLabel(label, { exact: true }).count()).resolves.toBe(1);
     }
     await expect(page.locator('form.settings .field').count()).resolves.toBe(LABELS.length);
+    await expect(page.locator('form.settings .field label').allTextContents()).resolves.toEqual(LABELS);
     await expect(page.locator('form.settings .help').count()).resolves.toBe(LABELS.length);
     const timeouts = await field('smtpTimeoutSeconds').locator('option').allTextContents();
     expect(timeouts).toEqual(TIMEOUTS);
     await expect(field('smtpTimeoutSeconds').inputValue()).resolves.toBe('30');
+  });
+
+  it('groups the fields as the seed does, with retries and throttle under Advanced Settings, folded away', async () => {
+    const groups: Record<string, string | undefined> = {};
+    for (const label of LABELS) groups[label] = await groupOf(label);
+    for (const label of ['Minutes Between Retries', 'Max Errors Before Cancel', 'Throttle Email Messages']) {
+      expect(groups[label], label).toBe('Advanced Settings');
+    }
+    expect(Object.values(groups).filter((group) => group === 'Advanced Settings')).toHaveLength(3);
+    for (const label of LABELS.slice(LABELS.indexOf('OAuth 2.0 Provider'), LABELS.indexOf('Use TLS'))) {
+      expect(groups[label], label).toBe('OAuth 2.0');
+    }
+    expect(groups.Username).toBe('Authentication');
+    expect(groups['Limit Email Attachment File Size']).toBe('Attachments');
+    expect(Object.values(groups)).not.toContain(undefined);
+    // Advanced Settings is folded and the OAuth 2.0 group hidden until chosen: the page is not one long list.
+    await expect(page.locator('details.group-advanced').evaluate((el) => el.tagName)).resolves.toBe(
+      'DETAILS',
+    );
+    await expect(field('throttlePerSecond').isVisible()).resolves.toBe(false);
+    await expect(page.locator('#group-oauth').isVisible()).resolves.toBe(false);
+    await expect(page.evaluate(() => document.documentElement.scrollHeight)).resolves.toBeLessThan(2300);
+    await openAdvanced();
+    await expect(field('throttlePerSecond').isVisible()).resolves.toBe(true);
+  });
+
+  it('disables Limit Email Attachment File Size unless Allow Email Attachments is checked, live', async () => {
+    await expect(field('allowAttachments').isChecked()).resolves.toBe(false);
+    await expect(field('attachmentSizeLimitMb').isDisabled()).resolves.toBe(true);
+    await field('allowAttachments').check();
+    await expect(field('attachmentSizeLimitMb').isEnabled()).resolves.toBe(true);
+    await field('allowAttachments').uncheck();
+    await expect(field('attachmentSizeLimitMb').isDisabled()).resolves.toBe(true);
   });
 
   it('unlocks Username and Password only with Use Authentication', async () => {
@@ -136,10 +252,15 @@ describe.skipIf(!withBrowser)('the settings page example', () => {
       return out;
     };
     expect(await enabled()).toEqual(['password']); // Use Authentication is checked, the method is the default
+    await expect(page.locator('#group-oauth').isVisible()).resolves.toBe(false);
     await field('authMethod').selectOption('oauth2');
     expect(await enabled()).toEqual(['oauthProvider']);
+    await expect(page.locator('#group-oauth').isVisible()).resolves.toBe(true);
     await field('oauthProvider').selectOption('microsoft365');
     expect(await enabled()).toEqual(['oauthProvider', 'oauthTenantId', 'oauthClientId', 'oauthClientSecret']);
+    // the fields of another provider are not shown
+    await expect(field('oauthTenantId').isVisible()).resolves.toBe(true);
+    await expect(field('oauthPrivateKey').isVisible()).resolves.toBe(false);
     await field('oauthProvider').selectOption('google');
     expect(await enabled()).toEqual(['oauthProvider', 'oauthServiceAccount', 'oauthPrivateKey']);
     await expect(field('oauthPrivateKey').evaluate((el) => el.tagName)).resolves.toBe('TEXTAREA');
@@ -158,6 +279,7 @@ describe.skipIf(!withBrowser)('the settings page example', () => {
     );
     await field('useAuthentication').uncheck();
     expect(await enabled()).toEqual([]);
+    await expect(page.locator('#group-oauth').isVisible()).resolves.toBe(false);
     await field('useAuthentication').check();
     await field('authMethod').selectOption('password');
     expect(await enabled()).toEqual(['password']);
@@ -168,6 +290,7 @@ describe.skipIf(!withBrowser)('the settings page example', () => {
     await field('smtpHost').fill('smtp://mail.example.org');
     await field('smtpPort').fill('');
     await field('useTls').check();
+    await openAdvanced();
     await field('throttlePerSecond').fill('1000');
     await field('username').fill('mailer');
     await field('password').fill(PASSWORD);
@@ -188,6 +311,11 @@ describe.skipIf(!withBrowser)('the settings page example', () => {
     );
     await expect(page.locator('[data-error-for]').count()).resolves.toBe(4);
     await expect(page.locator('.error-summary li').count()).resolves.toBe(4);
+    // The summary is where the eye is, and has the focus; Advanced Settings is open, as it holds a problem.
+    await expectInViewAndFocused(page.locator('.error-summary'), 'save-result');
+    await expect(field('throttlePerSecond').isVisible()).resolves.toBe(true);
+    const text = await visibleText(page);
+    for (const key of FIELD_KEYS) expect(text).not.toMatch(new RegExp(`\\b${key}\\b`));
     await expect(field('smtpHost').inputValue()).resolves.toBe('smtp://mail.example.org');
     await expect(field('username').inputValue()).resolves.toBe('mailer');
     await expect(field('password').inputValue()).resolves.toBe('');
@@ -205,6 +333,7 @@ describe.skipIf(!withBrowser)('the settings page example', () => {
     await page.getByRole('button', { name: 'Save' }).click();
     await page.getByText('Settings saved').waitFor();
 
+    await expectInViewAndFocused(page.locator('.notice'), 'save-result');
     await expect(page.locator('[data-error-for]').count()).resolves.toBe(0);
     await expect(page.locator('.status').textContent()).resolves.toBe('Configured');
     await expect(field('smtpPort').inputValue()).resolves.toBe(String(sink.port));
@@ -221,11 +350,106 @@ describe.skipIf(!withBrowser)('the settings page example', () => {
     expect(text).toContain('Test email sent');
     expect(text).toContain('messenger@district.k12.us');
     expect(text).toContain('OK: saved as message 1');
+    // At 1366×768 the result is in view and has the focus, not 1,600 px below; no internal id is shown.
+    await expectInViewAndFocused(result, 'test-result');
+    await expect(result.getAttribute('role')).resolves.toBe('status');
+    expect(text).not.toContain('settings-page-test');
+    expect(text).not.toContain('Message-ID');
+    await expect(result.locator('code').allTextContents()).resolves.toEqual([
+      'messenger@district.k12.us',
+      'admin@district.k12.us',
+      `127.0.0.1:${sink.port}`,
+      expect.stringContaining('OK: saved as message 1'),
+    ]);
     expect(sink.messages).toHaveLength(1);
     expect(sink.messages[0]?.to).toEqual(['admin@district.k12.us']);
     expect(sink.messages[0]?.from).toBe('messenger@district.k12.us');
     await page.screenshot({ path: join(SHOTS, 'settings-final.png'), fullPage: true });
     console.info(`settings page screenshots: ${join(SHOTS, 'settings-errors.png')}, settings-final.png`);
+  });
+
+  it('explains a failed check in plain words, in view and focused, with no stage or internal name', async () => {
+    const port = await closedPort();
+    await field('smtpPort').fill(String(port));
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByText('Settings saved').waitFor();
+    await page.getByRole('button', { name: 'Send test email' }).click();
+    const result = page.locator('#test-result[data-status="failed"]');
+    await result.waitFor();
+
+    await expect(result.locator('h3').textContent()).resolves.toBe('Could not reach the SMTP server');
+    await expect(result.getAttribute('role')).resolves.toBe('alert');
+    await expect(result.locator('.result-hint').textContent()).resolves.toContain('Check SMTP Port'); // the library's
+    await expectInViewAndFocused(result, 'test-result');
+    const text = await visibleText(page);
+    expect(text).not.toMatch(/\bStage\b/);
+    expect(text).not.toContain('The connection check failed');
+    expect(text).not.toContain('settings-page-test');
+    for (const key of FIELD_KEYS) expect(text).not.toMatch(new RegExp(`\\b${key}\\b`));
+    // Guidance is in the normal font; only the literal server address is code.
+    const fonts = await page.evaluate(() =>
+      ['#test-result .result-hint', '#test-result .result-message', '#help-smtpHost', '#test-help'].map(
+        (selector) => {
+          const el = document.querySelector(selector);
+          return el === null ? `${selector}: missing` : getComputedStyle(el).fontFamily;
+        },
+      ),
+    );
+    for (const font of fonts) expect(font).not.toMatch(/mono|missing/i);
+    await expect(result.locator('code').allTextContents()).resolves.toEqual([`127.0.0.1:${port}`]);
+    await expect(page.locator('.help code, .result-hint code, .result-message code').count()).resolves.toBe(
+      0,
+    );
+    await page.screenshot({ path: join(SHOTS, 'settings-failed-check.png') });
+  });
+
+  it('fits a 390 px wide screen: no horizontal scrolling, every control within the width', async () => {
+    await page.setViewportSize(PHONE);
+    try {
+      await openAdvanced();
+      await field('useAuthentication').check();
+      await field('authMethod').selectOption('oauth2');
+      await field('oauthProvider').selectOption('google'); // the widest choice, and the private key
+      await page.locator('details.technical > summary').click();
+      const layout = await page.evaluate(() => {
+        const outside = [
+          ...document.querySelectorAll('input, select, textarea, button, summary, code, h1, dl'),
+        ]
+          .map((el) => ({ el, box: el.getBoundingClientRect() }))
+          .filter(({ box }) => box.width > 0 && (box.left < 0 || box.right > window.innerWidth))
+          .map(({ el }) => el.getAttribute('name') ?? el.id ?? el.tagName);
+        return { scrollWidth: document.documentElement.scrollWidth, outside };
+      });
+      expect(layout).toEqual({ scrollWidth: PHONE.width, outside: [] });
+      await page.screenshot({ path: join(SHOTS, 'settings-390.png'), fullPage: true });
+    } finally {
+      await page.setViewportSize(LAPTOP);
+    }
+  });
+});
+
+describe.skipIf(!withBrowser)('the settings page example with nothing saved', () => {
+  it('asks to save the settings first, in view and focused, instead of reporting a failed check', async () => {
+    const empty = await startSettingsPage({ port: 0 });
+    const fresh = await newPage(empty);
+    try {
+      await fresh.goto(empty.url);
+      await fresh.locator('[name="to"]').fill('admin@district.k12.us');
+      await fresh.getByRole('button', { name: 'Send test email' }).click();
+      const result = fresh.locator('#test-result');
+      await result.waitFor();
+      await expect(result.locator('h3').textContent()).resolves.toBe(
+        'Save your settings first, then send a test email.',
+      );
+      await expect(result.getAttribute('data-status')).resolves.toBe('info');
+      await expectInViewAndFocused(result, 'test-result');
+      const text = await visibleText(fresh);
+      expect(text).not.toContain('The connection check failed');
+      expect(text).not.toMatch(/\bStage\b/);
+    } finally {
+      await fresh.context().close();
+      await empty.close();
+    }
   });
 });
 
@@ -250,9 +474,10 @@ describe('the settings page example without a browser', () => {
       expect(first.html).toContain('placeholder="unchanged"');
       const again = await post(`${other.url}/settings`, { ...form, password: '' });
       expect(again.html).toContain('Settings saved');
-      // The sink takes no login: the check stops at the auth stage, with a hint.
+      // The sink takes no login: the check stops at the login, said in plain words, with the library's hint.
       const test = await post(`${other.url}/test`, { to: 'admin@district.k12.us' });
-      expect(test.html).toMatch(/<dt>Stage<\/dt><dd>auth<\/dd>/);
+      expect(test.html).toContain('<h3>The server refused the login</h3>');
+      expect(test.html).not.toContain('Stage');
       expect(test.html).toContain('uncheck Use Authentication'); // it takes no login at all
       for (const html of [first.html, again.html, test.html]) expect(html).not.toContain(PASSWORD);
     } finally {
@@ -293,7 +518,8 @@ describe('the settings page example without a browser', () => {
       const wrong = await post(`${other.url}/settings`, { ...form, oauthClientSecret: 'Wr0ng-SECRET' });
       expect(wrong.html).toContain('Settings saved');
       const failed = await post(`${other.url}/test`, { to: 'admin@district.k12.us' });
-      expect(failed.html).toMatch(/<dt>Stage<\/dt><dd>token<\/dd>/);
+      expect(failed.html).toContain('<h3>Could not get a sign-in token from the token service</h3>');
+      expect(failed.html).not.toContain('Stage');
       expect(failed.html).toContain('Check Client ID and Client Secret');
       const tokens = endpoint.calls.flatMap((call) => (call.token === undefined ? [] : [call.token]));
       for (const html of [first.html, again.html, test.html, wrong.html, failed.html]) {
@@ -305,6 +531,45 @@ describe('the settings page example without a browser', () => {
       await other.close();
       await oauthSink.close();
       await endpoint.close();
+    }
+  });
+
+  it('renders the attachment limit disabled unless Allow Email Attachments is saved checked, keeping the saved limit', async () => {
+    const other = await startSettingsPage({ port: 0 });
+    const limitInput = (html: string) =>
+      /<input[^>]*name="attachmentSizeLimitMb"[^>]*>/.exec(html)?.[0] ?? '';
+    try {
+      const form = { defaultSenderAddress: 'messenger@district.k12.us', smtpHost: '127.0.0.1' };
+      const start = await (await fetch(other.url)).text();
+      expect(limitInput(start)).toMatch(/ disabled[ >]/);
+      const on = await post(`${other.url}/settings`, {
+        ...form,
+        allowAttachments: 'on',
+        attachmentSizeLimitMb: '5',
+      });
+      expect(on.html).toContain('Settings saved');
+      expect(limitInput(on.html)).not.toMatch(/ disabled[ >]/);
+      expect(limitInput(on.html)).toContain('value="5"');
+      // the browser does not post a disabled field: the saved limit is kept for when attachments are on again
+      const off = await post(`${other.url}/settings`, form);
+      expect(off.html).toContain('Settings saved');
+      expect(limitInput(off.html)).toMatch(/ disabled[ >]/);
+      expect(limitInput(off.html)).toContain('value="5"');
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('asks to save the settings first when Send test email comes before any save', async () => {
+    const other = await startSettingsPage({ port: 0 });
+    try {
+      const test = await post(`${other.url}/test`, { to: 'admin@district.k12.us' });
+      expect(test.status).toBe(200);
+      expect(test.html).toContain('Save your settings first, then send a test email.');
+      expect(test.html).not.toContain('The connection check failed');
+      expect(test.html).toContain('data-status="info"');
+    } finally {
+      await other.close();
     }
   });
 });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DnsResolver, type SpfTarget, systemResolver } from '../src/domain/index.js';
-import { evaluateSpf, parseSpf, type SpfMechanism } from '../src/domain/spf.js';
+import { evaluateSpf } from '../src/domain/spf-evaluate.js';
+import { parseSpf, type SpfMechanism } from '../src/domain/spf-parse.js';
 import { startDnsServer, type TestDnsServer, type Zone } from './support/dns-server.js';
 
 function mechanisms(text: string): SpfMechanism[] {

@@ -123,3 +123,45 @@ describe('the testing entry: captureSettings, waitFor, clear, auth, header', () 
     }
   });
 });
+
+describe('the capture sink under misuse', () => {
+  it('keeps answering when onMessage throws, and reports it as a warning', async () => {
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning.message);
+    process.on('warning', onWarning);
+    const sink = await startCaptureSink({
+      onMessage() {
+        throw new Error('expect failed inside onMessage');
+      },
+    });
+    const mailer = new Mailer({ settings: captureSettings(sink) });
+    try {
+      const report = await mailer.send({ to: 'a@example.org', subject: 'Still answered', text: 'x' });
+      expect(report.attempts).toBe(1);
+      expect(await sink.waitFor(1)).toHaveLength(1);
+      await new Promise((tick) => setImmediate(tick));
+      expect(warnings).toContainEqual(expect.stringContaining('onMessage threw for message 1'));
+    } finally {
+      process.off('warning', onWarning);
+      await mailer.close();
+      await sink.close();
+    }
+  });
+
+  it('rejects the waits pending at clear(), and waits with no limit when told Infinity', async () => {
+    const sink = await startCaptureSink();
+    const transport = nodemailer.createTransport({ host: sink.host, port: sink.port, ignoreTLS: true });
+    try {
+      const stale = sink.waitFor(1, { timeoutMs: 60_000 });
+      sink.clear();
+      await expect(stale).rejects.toThrow('The capture sink was cleared while waiting for 1 message(s)');
+      const unbounded = sink.waitFor(1, { timeoutMs: Number.POSITIVE_INFINITY });
+      await new Promise((later) => setTimeout(later, 20)); // a timer of Infinity would have fired at once
+      await transport.sendMail({ from: 'x@example.org', to: 'y@example.org', subject: 'Late', text: 'x' });
+      await expect(unbounded).resolves.toHaveLength(1);
+    } finally {
+      transport.close();
+      await sink.close();
+    }
+  });
+});

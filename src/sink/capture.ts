@@ -43,7 +43,7 @@ export interface CaptureSinkOptions {
   host?: string;
   /** Folder to save every message in as `NNNN-<subject>.eml`; none: keep them in memory only. */
   dir?: string;
-  /** Called for every message accepted. */
+  /** Called for every message accepted, after the client is answered; what it throws becomes a process warning. */
   onMessage?: (message: CapturedMessage) => void;
   /**
    * Offer AUTH (PLAIN and LOGIN, over the plain connection) and accept only this login; a wrong one gets `535`.
@@ -54,7 +54,10 @@ export interface CaptureSinkOptions {
 
 /** Options of {@link CaptureSink.waitFor}. */
 export interface WaitForOptions {
-  /** How long to wait before rejecting. @default 5000 */
+  /**
+   * How long to wait before rejecting; `Infinity` waits until the messages arrive or the sink closes or is
+   * cleared. @default 4000 (below the usual 5 s limit of a test, so the list of what arrived is what you read)
+   */
   timeoutMs?: number;
 }
 
@@ -78,7 +81,10 @@ export interface CaptureSink {
    * @param options - the time limit
    */
   waitFor(count: number, options?: WaitForOptions): Promise<CapturedMessage[]>;
-  /** Forgets the messages accepted so far and the faults not used yet (between tests). Saved files stay. */
+  /**
+   * Forgets the messages accepted so far and the faults not used yet (between tests), and rejects the waits still
+   * pending, so that none resolves with the next test's messages. Saved files stay.
+   */
   clear(): void;
   /** Stops listening and drops every open connection. */
   close(): Promise<void>;
@@ -144,8 +150,13 @@ interface Waiter {
   count: number;
   resolve: (messages: CapturedMessage[]) => void;
   reject: (error: Error) => void;
-  timer: NodeJS.Timeout;
+  timer: NodeJS.Timeout | undefined;
 }
+
+/** How long {@link CaptureSink.waitFor} waits by default: less than a test runner's usual 5 s per test. */
+const DEFAULT_WAIT_MS = 4000;
+/** The longest delay setTimeout takes. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Why a wait ran out, with what did arrive. */
 function waitTimedOut(count: number, timeoutMs: number, messages: readonly CapturedMessage[]): Error {
@@ -181,6 +192,15 @@ export async function startCaptureSink(options: CaptureSinkOptions = {}): Promis
   let waiters: Waiter[] = [];
   let seq = 0;
   const login = options.auth;
+
+  /** Runs `onMessage`; what it throws (a failed `expect`, say) becomes a process warning, never a stalled sink. */
+  const notify = (message: CapturedMessage): void => {
+    try {
+      options.onMessage?.(message);
+    } catch (error) {
+      process.emitWarning(`capture sink: onMessage threw for message ${message.seq}: ${String(error)}`);
+    }
+  };
 
   const settle = (): void => {
     const ready = waiters.filter((waiter) => messages.length >= waiter.count);
@@ -237,9 +257,9 @@ export async function startCaptureSink(options: CaptureSinkOptions = {}): Promis
         save.then(
           () => {
             messages.push(message);
-            options.onMessage?.(message);
             settle();
             callback(null, `OK: saved as message ${message.seq}`);
+            notify(message);
           },
           (error: unknown) => callback(error as Error),
         );
@@ -269,24 +289,28 @@ export async function startCaptureSink(options: CaptureSinkOptions = {}): Promis
       queue.push({ code, text });
       faults.set(key, queue);
     },
-    waitFor(count, { timeoutMs = 5000 } = {}) {
+    waitFor(count, { timeoutMs = DEFAULT_WAIT_MS } = {}) {
       if (messages.length >= count) return Promise.resolve(messages.slice(0, count));
       return new Promise<CapturedMessage[]>((resolve, reject) => {
-        const waiter: Waiter = {
-          count,
-          resolve,
-          reject,
-          timer: setTimeout(() => {
+        const waiter: Waiter = { count, resolve, reject, timer: undefined };
+        // setTimeout takes at most 2^31 - 1 ms; beyond that (Infinity included) the wait has no limit
+        if (timeoutMs < MAX_TIMER_MS) {
+          waiter.timer = setTimeout(() => {
             waiters = waiters.filter((other) => other !== waiter);
             reject(waitTimedOut(count, timeoutMs, messages));
-          }, timeoutMs),
-        };
+          }, timeoutMs);
+        }
         waiters.push(waiter);
       });
     },
     clear() {
       messages.length = 0;
       faults.clear();
+      for (const waiter of waiters) {
+        clearTimeout(waiter.timer);
+        waiter.reject(new Error(`The capture sink was cleared while waiting for ${waiter.count} message(s)`));
+      }
+      waiters = [];
     },
     close() {
       for (const waiter of waiters) {

@@ -8,6 +8,7 @@
  */
 
 export { attachmentLimitBytes, checkAttachment, MB } from './attachments.js';
+export * from './domain/index.js';
 export type {
   CancelReason,
   EmailSettingsIssue,
@@ -52,6 +53,7 @@ export type {
   SendingEvent,
   SentEvent,
   SettingsChangedEvent,
+  VerifyOptions,
   VerifyReport,
 } from './mailer/types.js';
 export type { MailMessage, SendOptions } from './message.js';

@@ -1,6 +1,6 @@
 // Types of app.mjs, for the end-to-end test. The policy type is the package's own HostPolicy, taken from the
 // sources so that type checking works before `npm run build`.
-import type { HostPolicy } from '../../src/index.js';
+import type { HostPolicy, SenderDomainCheckOptions } from '../../src/index.js';
 
 /** Options of {@link startSettingsPage}. */
 export interface SettingsPageOptions {
@@ -10,6 +10,11 @@ export interface SettingsPageOptions {
   host?: string;
   /** The host's limits, given to the form parser and the Mailer. */
   policy?: Partial<HostPolicy>;
+  /**
+   * The sender-domain check run with Send test email (SPF, DMARC, MX of the Default Sender's domain): its options,
+   * or `false` for none. @default {} (the system's DNS)
+   */
+  domainCheck?: SenderDomainCheckOptions | false;
 }
 
 /** A running settings page. */

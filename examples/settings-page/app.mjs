@@ -10,7 +10,15 @@ import {
   SECRET_SETTINGS_FIELDS,
 } from 'messenger-email';
 import { formValues, renderPage, typedView } from './render.mjs';
-import { attemptFailed, checkFailed, noAddress, notConfigured, notSent, sent } from './test-result.mjs';
+import {
+  attemptFailed,
+  checkFailed,
+  noAddress,
+  notConfigured,
+  notSent,
+  sent,
+  withDomainFindings,
+} from './test-result.mjs';
 
 /** What the form shows before anything is saved: the library's defaults, aimed at a local sink on port 2525. */
 const PAGE_DEFAULTS = { ...EMAIL_SETTINGS_DEFAULTS, smtpHost: '127.0.0.1', smtpPort: 2525 };
@@ -183,11 +191,15 @@ function deliverTest(state, to) {
 async function runTest(state, to) {
   if (!state.mailer.configured || state.settings === undefined) return notConfigured();
   if (to === '') return noAddress();
-  const check = await state.mailer.verify();
-  if (!check.ok) return checkFailed(check, state.settings);
+  const check = await state.mailer.verify(state.domainCheck === false ? {} : { domain: state.domainCheck });
+  if (!check.ok) return withDomainFindings(checkFailed(check, state.settings), check.domain);
   const { report, error, failure } = await deliverTest(state, to);
-  if (report) return sent(report, check, to);
-  return failure ? attemptFailed(failure, state.settings) : notSent(error, to);
+  const outcome = report
+    ? sent(report, check, to)
+    : failure
+      ? attemptFailed(failure, state.settings)
+      : notSent(error, to);
+  return withDomainFindings(outcome, check.domain);
 }
 
 async function sendTest(req, res, state) {
@@ -243,12 +255,19 @@ async function close(server, mailer) {
 
 /**
  * Starts the Email Settings page.
- * @param {{ port?: number, host?: string, policy?: object }} options - port (0 picks a free one; default 3000),
- *   address (default 127.0.0.1) and the host policy given to the parser and the Mailer
+ * @param {{ port?: number, host?: string, policy?: object, domainCheck?: object | false }} options - port (0 picks
+ *   a free one; default 3000), address (default 127.0.0.1), the host policy given to the parser and the Mailer, and
+ *   the options of the sender-domain check run with Send test email (default: the system's DNS; false: none)
  * @returns {Promise<{ url: string, close(): Promise<void> }>}
  */
-export async function startSettingsPage({ port = 3000, host = '127.0.0.1', policy = {} } = {}) {
-  const state = { mailer: new Mailer({ policy }), policy, settings: undefined, testTo: '', tests: 0 };
+export async function startSettingsPage({
+  port = 3000,
+  host = '127.0.0.1',
+  policy = {},
+  domainCheck = {},
+} = {}) {
+  const mailer = new Mailer({ policy });
+  const state = { mailer, policy, domainCheck, settings: undefined, testTo: '', tests: 0 };
   const server = createServer((req, res) => {
     handle(req, res, state).catch((error) => fail(res, error));
   });

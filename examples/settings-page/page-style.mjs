@@ -59,7 +59,10 @@ dt { font-weight: 600; }
 dd { margin: 0; min-width: 0; }
 .findings { list-style: none; padding: 0; margin: 0.6rem 0 0; }
 .finding { padding: 0.35rem 0 0.35rem 0.6rem; border-left: 3px solid #8c959f; margin-top: 0.35rem; color: #1f2328; }
-.finding-error { border-left-color: #cf222e; }
+.finding-problem { border-left-color: #cf222e; }
+.finding-ok { border-left-color: #1a7f37; }
+.finding .record { margin: 0.2rem 0 0; overflow-wrap: anywhere; }
+.domain-findings h4 { margin: 0.9rem 0 0.2rem; font-size: 1rem; }
 .finding-warning { border-left-color: #bf8700; }
 .finding .fix { margin: 0.2rem 0 0; }
 details.technical { margin-top: 0.6rem; }

@@ -232,17 +232,36 @@ function renderFacts(facts = []) {
   return `<dl class="facts">${rows.join('')}</dl>`;
 }
 
-const SEVERITY_WORDS = { error: 'Problem', warning: 'Warning', info: 'Note' };
+const SEVERITY_WORDS = { problem: 'Problem', warning: 'Warning', ok: 'OK' };
+const CHECK_NAMES = {
+  mx: 'Bounces',
+  spf: 'SPF',
+  dmarc: 'DMARC',
+  dkim: 'DKIM',
+  dns: 'DNS',
+  relay: 'SMTP Host',
+};
 
-/** Further checks of the setup: for each, how serious it is, what was found, and how to fix it. */
-export function renderFindings(findings = []) {
+/**
+ * The sender-domain findings (verify({ domain })): will receiving servers take mail from the Default Sender's
+ * domain? For each, how serious it is, what was found, the record as found (a literal) and how to fix it.
+ */
+export function renderFindings(findings = [], timedOut = false) {
   if (findings.length === 0) return '';
   const items = findings.map((finding) => {
-    const severity = Object.hasOwn(SEVERITY_WORDS, finding.severity) ? finding.severity : 'info';
-    const fix = finding.fix ? `<p class="fix">${escapeHtml(finding.fix)}</p>` : '';
-    return `<li class="finding finding-${severity}"><strong class="severity">${SEVERITY_WORDS[severity]}:</strong> ${escapeHtml(finding.message)}${fix}</li>`;
+    const severity = Object.hasOwn(SEVERITY_WORDS, finding.severity) ? finding.severity : 'warning';
+    const name = CHECK_NAMES[finding.check] ?? 'Domain';
+    const record =
+      finding.record && severity !== 'ok'
+        ? `<p class="record">Found: <code>${escapeHtml(finding.record)}</code></p>`
+        : '';
+    const fix = finding.fix ? `<p class="fix"><strong>Fix:</strong> ${escapeHtml(finding.fix)}</p>` : '';
+    return `<li class="finding finding-${severity}" data-severity="${severity}"><strong class="severity">${SEVERITY_WORDS[severity]}</strong> · ${escapeHtml(name)}: ${escapeHtml(finding.message)}${record}${fix}</li>`;
   });
-  return `<ul class="findings">${items.join('')}</ul>`;
+  const late = timedOut
+    ? '<p>The DNS check ran out of time; what it could not check is listed as DNS.</p>'
+    : '';
+  return `<section class="domain-findings" aria-label="Will messages reach the inbox?"><h4>Will messages reach the inbox?</h4>${late}<ul class="findings">${items.join('')}</ul></section>`;
 }
 
 /** The library's technical text, folded away: for IT or the email provider. */
@@ -263,7 +282,7 @@ export function renderTestResult(result) {
     result.message ? `<p class="result-message">${escapeHtml(result.message)}</p>` : '',
     result.hint ? `<p class="result-hint"><strong>What to do:</strong> ${escapeHtml(result.hint)}</p>` : '',
     renderFacts(result.facts),
-    renderFindings(result.findings),
+    renderFindings(result.findings, result.findingsTimedOut),
     renderDetails(result.details),
   ];
   return `<div${attributes({

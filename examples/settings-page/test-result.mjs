@@ -7,8 +7,8 @@
 //   hint      what to change (optional): the library's own hint where it gives one
 //   facts     [{ term, value, literal }]: rows such as the server used; a literal value (a host name, an address,
 //             the server's answer) is shown as code, anything else as text. value may be a list.
-//   findings  [{ severity: 'error' | 'warning' | 'info', message, fix }]: further checks of the setup, listed
-//             after the facts (none yet)
+//   findings  [{ severity: 'problem' | 'warning' | 'ok', check, message, record, fix }]: the sender-domain check
+//             (SPF, DMARC, MX) that verify({ domain }) ran, listed after the facts
 //   details   the library's technical text, for IT or the email provider (optional, folded away)
 //
 // No internal name reaches the page: not the verify() stage, nor the message id, nor a field key.
@@ -108,4 +108,15 @@ export function notSent(error, to) {
     hint: 'Check the settings above, save them, and try again.',
     details: error.message,
   });
+}
+
+/**
+ * Adds the sender-domain findings of verify({ domain }) to a result: whether receiving servers will take mail from
+ * the Default Sender's domain through this SMTP Host. Problems first, then warnings, then what is fine.
+ */
+export function withDomainFindings(outcome, domain) {
+  if (domain === undefined || outcome.status === 'info') return outcome;
+  const order = { problem: 0, warning: 1, ok: 2 };
+  const findings = [...domain.findings].sort((a, b) => (order[a.severity] ?? 3) - (order[b.severity] ?? 3));
+  return { ...outcome, findings, findingsTimedOut: domain.timedOut };
 }

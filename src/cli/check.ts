@@ -12,10 +12,13 @@ import {
   isMailerError,
   Mailer,
   redactSettings,
+  type SenderDomainCheckOptions,
   type VerifyReport,
 } from '../index.js';
 import { showValue } from '../truncate.js';
 import { describeReport, type TlsOption, tlsOption } from './delivery.js';
+import { renderDomainReport } from './domain-report.js';
+import { EXIT_DOMAIN_PROBLEM } from './exit-codes.js';
 import { EXIT_DELIVERY, EXIT_OK, exitCodeFor } from './failure.js';
 import { CliError, messageOf, type Output } from './output.js';
 import { loadSettings, type SecretEnv } from './settings-file.js';
@@ -29,6 +32,32 @@ export interface CheckArgs extends SecretEnv {
   sendTestTo?: string | undefined;
   /** A PEM file of the certificate authority to trust for TLS. */
   ca?: string | undefined;
+  /** The sender-domain check: what to check with, or `undefined` to skip it (`--skip-domain`). */
+  domain?: DomainCheckArgs | undefined;
+  /** Exit 3 when the sender-domain check finds a problem (`--strict`). */
+  strict?: boolean;
+}
+
+/** The options of the sender-domain check given on the command line. */
+export interface DomainCheckArgs {
+  /** DNS servers to ask (`--dns-server`); none: the system's. */
+  dnsServers: string[];
+  /** DKIM selectors to check (`--dkim-selector`). */
+  dkimSelectors: string[];
+  /** More sender addresses whose domains to check (`--check-sender`). */
+  senders: string[];
+  /** The relay's public sending addresses (`--relay-address`). */
+  relayAddresses: string[];
+}
+
+/** The library's options for the sender-domain check, from the command line's. */
+function domainOptions(args: DomainCheckArgs): SenderDomainCheckOptions {
+  return {
+    ...(args.dnsServers.length > 0 ? { dnsServers: args.dnsServers } : {}),
+    ...(args.dkimSelectors.length > 0 ? { dkimSelectors: args.dkimSelectors } : {}),
+    ...(args.senders.length > 0 ? { senders: args.senders } : {}),
+    ...(args.relayAddresses.length > 0 ? { relayAddresses: args.relayAddresses } : {}),
+  };
 }
 
 /** The subject of the test email. */
@@ -131,8 +160,11 @@ export async function runCheck(args: CheckArgs, output: Output): Promise<number>
   output.line(`Checking ${describeServer(settings)}...`);
   const mailer = mailerFor(settings, tls);
   try {
-    const verify = await mailer.verify();
+    const verify = await mailer.verify(
+      args.domain === undefined ? {} : { domain: domainOptions(args.domain) },
+    );
     printVerify(output, verify, settings);
+    if (verify.domain !== undefined) for (const line of renderDomainReport(verify.domain)) output.line(line);
     const test =
       verify.ok && args.sendTestTo !== undefined
         ? await sendTest(mailer, args.sendTestTo, args.settingsPath, settings)
@@ -148,7 +180,8 @@ export async function runCheck(args: CheckArgs, output: Output): Promise<number>
       settings: redactSettings(settings),
       ...(test === undefined ? {} : { test }),
     });
-    return ok ? EXIT_OK : EXIT_DELIVERY;
+    if (!ok) return EXIT_DELIVERY;
+    return args.strict === true && verify.domain?.worst === 'problem' ? EXIT_DOMAIN_PROBLEM : EXIT_OK;
   } finally {
     await mailer.close();
   }

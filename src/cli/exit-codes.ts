@@ -10,5 +10,7 @@ export const EXIT_INPUT = 1;
 export const EXIT_DELIVERY = 2;
 /** Exit code: `queue --delete` or `--retry-now` refused to change a spool that a running Mailer holds. */
 export const EXIT_LOCKED = 3;
+/** Exit code: `check --strict` found a problem with the sender's domain (SPF, DMARC, MX, DKIM) and nothing worse. */
+export const EXIT_DOMAIN_PROBLEM = 3;
 /** Exit code: a second Ctrl+C (or SIGTERM) quit at once, as a shell reports a process ended by SIGINT. */
 export const EXIT_QUIT = 130;

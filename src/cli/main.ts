@@ -32,7 +32,18 @@ const SECRET_ON_COMMAND_LINE: readonly [RegExp, string, string][] = [
 ];
 
 const OPTIONS = {
-  check: { ...COMMON, ...SECRET, 'send-test-to': { type: 'string' }, json: { type: 'boolean' } },
+  check: {
+    ...COMMON,
+    ...SECRET,
+    'send-test-to': { type: 'string' },
+    json: { type: 'boolean' },
+    'skip-domain': { type: 'boolean' },
+    'dns-server': { type: 'string', multiple: true },
+    'dkim-selector': { type: 'string', multiple: true },
+    'check-sender': { type: 'string', multiple: true },
+    'relay-address': { type: 'string', multiple: true },
+    strict: { type: 'boolean' },
+  },
   send: {
     ...COMMON,
     ...SECRET,
@@ -159,10 +170,20 @@ function dispatch(
     ca: text(values, 'ca'),
   };
   if (command === 'check') {
-    return runCheck(
-      { ...common, settingsPath: settingsPathOf(positionals), sendTestTo: text(values, 'send-test-to') },
-      output,
-    );
+    const domain = {
+      dnsServers: list(values, 'dns-server'),
+      dkimSelectors: list(values, 'dkim-selector'),
+      senders: list(values, 'check-sender'),
+      relayAddresses: list(values, 'relay-address'),
+    };
+    const check = {
+      ...common,
+      settingsPath: settingsPathOf(positionals),
+      sendTestTo: text(values, 'send-test-to'),
+      domain: values['skip-domain'] === true ? undefined : domain,
+      strict: values.strict === true,
+    };
+    return runCheck(check, output);
   }
   if (command === 'queue') {
     const queue = {

@@ -7,7 +7,10 @@ export const COMMAND_HELP = {
   check: `Usage: messenger-email check SETTINGS.json [options]
 
 Validates the Email Settings in SETTINGS.json (every problem, by its label), then connects to the SMTP
-server as they say (TLS, login) without sending, and tells what to fix when that fails.
+server as they say (TLS, login) without sending, and tells what to fix when that fails. Beside it, it
+checks the Default Sender's domain in DNS: MX (bounces come back), SPF (the SMTP Host may send for the
+domain), DMARC (what receivers do with mail that fails) and DKIM selectors given. Each finding is ok,
+WARNING or PROBLEM, with the record found and a fix (see docs/deliverability.md).
 
 Options:
   --password-env NAME      take the SMTP password from the environment variable NAME
@@ -16,11 +19,19 @@ Options:
   --private-key-env NAME   take the service account's private key (PEM) from the variable NAME
   --send-test-to ADDRESS   also send a test email to ADDRESS (one attempt, no retries)
   --ca FILE                also trust this certificate authority (PEM) for TLS
-  --json                   print one JSON object: { ok, stage, message, hint, issues, test, ... }
+  --dns-server ADDRESS     ask this DNS server (IP, optional :port; repeat for several) instead of
+                           the system's
+  --dkim-selector NAME     also check the DKIM key NAME._domainkey.<domain> (repeat for several)
+  --check-sender ADDRESS   also check the domain of this sender (a custom or Census sender)
+  --relay-address IP       the public address the SMTP Host sends from, when DNS does not say
+  --skip-domain            do not check the sender's domain
+  --strict                 exit 3 when the domain check finds a PROBLEM
+  --json                   print one JSON object: { ok, stage, message, hint, issues, test, domain, ... }
   -h, --help               show this help
 
 Exit codes: 0 the settings work, 1 they are not valid (or a file cannot be read),
-2 the server cannot be reached, TLS or the login fails, or the test email was not accepted.`,
+2 the server cannot be reached, TLS or the login fails, or the test email was not accepted,
+3 (with --strict) the connection works but the sender's domain has a PROBLEM.`,
 
   send: `Usage: messenger-email send --settings SETTINGS.json --to ADDRESS --subject TEXT --text FILE [options]
        messenger-email send --settings SETTINGS.json --to-file LIST.csv --subject TEXT --text FILE [options]
@@ -115,7 +126,9 @@ look after a spool.
 
 Usage:
   messenger-email check SETTINGS.json [--password-env NAME] [--client-secret-env NAME]
-                        [--private-key-env NAME] [--ca FILE] [--send-test-to ADDRESS] [--json]
+                        [--private-key-env NAME] [--ca FILE] [--send-test-to ADDRESS]
+                        [--dns-server ADDRESS] [--dkim-selector NAME] [--skip-domain] [--strict]
+                        [--json]
   messenger-email send --settings SETTINGS.json (--to ADDRESS | --to-file LIST.csv) --subject TEXT
                        (--text FILE | --html FILE) [--attach FILE]... [--emergency]
                        [--census ADDRESS] [--from ADDRESS] [--password-env NAME]
@@ -125,7 +138,8 @@ Usage:
   messenger-email help [COMMAND] | --help | --version
 
 Commands:
-  check   validate the settings, connect to the SMTP server (TLS, login) and say what to fix
+  check   validate the settings, connect to the SMTP server (TLS, login), check the sender's
+          domain (SPF, DMARC, MX) and say what to fix
   send    send a message, or the same message to every address of a CSV list
   sink    run a local SMTP server that saves every message as .eml, for development
   queue   list the messages waiting in a spool directory, delete one, or make them due now
@@ -136,6 +150,7 @@ private key (--private-key-env NAME). None of them is ever printed.
 
 Exit codes: 0 ok, 1 invalid arguments, files, settings or message, 2 the SMTP server cannot be used,
 a message was not delivered, or the send was interrupted (Ctrl+C), 3 the spool is locked by a
-running Mailer (queue --delete, --retry-now), 130 a second Ctrl+C.
+running Mailer (queue --delete, --retry-now) or, with check --strict, the sender's domain has a
+problem, 130 a second Ctrl+C.
 
 Run 'messenger-email help COMMAND' for the options of a command.`;

@@ -42,6 +42,7 @@ import type {
   MailerOptions,
   MailerStats,
   ResumeReport,
+  VerifyOptions,
   VerifyReport,
 } from './types.js';
 import { verifyTransport } from './verify.js';
@@ -255,9 +256,15 @@ export class Mailer extends IsolatingEmitter<MailerEvents> {
    * terms an administrator can act on; never rejects. The whole check is bounded by the SMTP Timeout (stage
    * `'timeout'`). Without settings, or after {@link Mailer.close}, it reports stage `'config'`; a plugged-in
    * transport without a `verify` method is reported as `ok`.
+   *
+   * With `{ domain: true }` (or the options of {@link checkSenderDomain}) the report also carries the findings of
+   * the sender-domain check (MX, SPF, DMARC, DKIM), run beside the connection check with its own time limit.
+   *
+   * @param options - what else to check
    */
-  verify(): Promise<VerifyReport> {
+  verify(options?: VerifyOptions): Promise<VerifyReport> {
     return verifyTransport({
+      options,
       closed: this.#closed,
       settings: this.#settings,
       transport: this.#settings === undefined ? undefined : this.#transports.current?.transport,

@@ -1,3 +1,4 @@
+import type { SenderDomainCheckOptions, SenderDomainReport } from '../domain/check.js';
 import type { CancelReason } from '../errors.js';
 import type { OAuthEndpoints } from '../oauth/options.js';
 import type { Outbox, QuarantinedRecord } from '../outbox/types.js';
@@ -26,6 +27,8 @@ export type VerifyReport =
       tls: TlsMode;
       /** Whether a login was made. */
       authenticated: boolean;
+      /** The sender-domain findings, when asked for with {@link VerifyOptions.domain}. */
+      domain?: SenderDomainReport;
     }
   | {
       /** The check failed. */
@@ -36,7 +39,19 @@ export type VerifyReport =
       message: string;
       /** What to change on the Email Settings screen. */
       hint: string;
+      /** The sender-domain findings, when asked for with {@link VerifyOptions.domain} and the settings allow it. */
+      domain?: SenderDomainReport;
     };
+
+/** Options of {@link Mailer.verify}. */
+export interface VerifyOptions {
+  /**
+   * Also check the sender's domain in DNS (MX, SPF for the SMTP Host, DMARC, DKIM selectors given): `true` with the
+   * system's DNS and a 10 s limit, or the options of {@link checkSenderDomain}. It runs beside the connection check
+   * and has its own time limit; its findings never change `ok`.
+   */
+  domain?: boolean | SenderDomainCheckOptions;
+}
 
 /** Counts of messages by state, for a status line or a health check. */
 export interface MailerStats {

@@ -7,6 +7,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDnsServer, type TestDnsServer } from '../support/dns-server.js';
 import { runCli } from '../support/run-cli.js';
 import { type SmtpSink, startSmtpSink } from '../support/smtp-sink.js';
 import {
@@ -23,9 +24,12 @@ const cliPath = join(resolve(import.meta.dirname, '../..'), 'dist', 'cli.js');
 let dir: string;
 let sink: SmtpSink;
 let endpoint: TokenEndpoint;
+/** An empty DNS server for `check`'s sender-domain check, so that no test asks a public one. */
+let dns: TestDnsServer;
 
 async function cli(args: string[], env: Record<string, string> = {}) {
-  const run = await runCli(cliPath, args, { cwd: dir, env });
+  const local = args[0] === 'check' ? ['--dns-server', dns.address] : [];
+  const run = await runCli(cliPath, [...args, ...local], { cwd: dir, env });
   return { code: run.code, out: `${run.stdout}\n${run.stderr}`, stdout: run.stdout };
 }
 
@@ -51,6 +55,7 @@ async function settingsFile(name: string, extra: Record<string, unknown> = {}): 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'messenger-email-cli-oauth-'));
   endpoint = await startTokenEndpoint();
+  dns = await startDnsServer({});
   sink = await startSmtpSink({
     xoauth2: (user, token) => (user === MAILBOX && endpoint.isValid(token) ? 'ok' : 'challenge'),
   });
@@ -59,6 +64,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await sink?.close();
   await endpoint?.close();
+  await dns?.close();
   await rm(dir, { recursive: true, force: true });
 });
 

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CapturedMessage, type CaptureSink, startCaptureSink } from '../../src/sink/capture.js';
+import { startDnsServer, type TestDnsServer } from '../support/dns-server.js';
 import { runCli } from '../support/run-cli.js';
 import { type SmtpSink, startSmtpSink } from '../support/smtp-sink.js';
 
@@ -26,11 +27,17 @@ interface Run {
 let dir: string;
 let sink: CaptureSink;
 let authSink: SmtpSink;
+/** The DNS server every `check` asks (`--dns-server`), so that no test asks a public one. */
+let dns: TestDnsServer;
 const AUTH = { username: 'messenger', password: 'Corr3ct-Horse-Battery' };
 
-/** Runs the built CLI and resolves with its exit code and output (never rejects on a non-zero exit). */
+/**
+ * Runs the built CLI and resolves with its exit code and output (never rejects on a non-zero exit). A `check` asks
+ * the test's DNS server.
+ */
 function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return runCli(cliPath, args, { cwd: dir, env });
+  const local = args[0] === 'check' && !args.includes('--dns-server') ? ['--dns-server', dns.address] : [];
+  return runCli(cliPath, [...args, ...local], { cwd: dir, env });
 }
 
 /** Writes a file in the test folder and returns its path. */
@@ -141,6 +148,16 @@ async function finish(writer: FileHandle, text: string): Promise<void> {
   }
 }
 
+/** The district's DNS: mail servers, SPF for one relay address, DMARC that rejects what fails. */
+const DISTRICT_ZONE = {
+  'district.k12.us': {
+    MX: [{ exchange: 'mx.district.k12.us', priority: 10 }],
+    TXT: ['v=spf1 ip4:192.0.2.10 -all'],
+  },
+  'mx.district.k12.us': { A: ['192.0.2.25'] },
+  '_dmarc.district.k12.us': { TXT: ['v=DMARC1; p=reject; rua=mailto:dmarc@district.k12.us'] },
+};
+
 /** What a terminal must never receive raw from the tool: control characters but the line break, bidi overrides. */
 const UNSAFE = /(?!\n)[\p{Cc}\u2028\u2029\u202a-\u202e\u2066-\u2069]/u;
 
@@ -153,10 +170,12 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'messenger-email-cli-'));
   sink = await startCaptureSink({ host: '127.0.0.1', port: 0 });
   authSink = await startSmtpSink({ auth: AUTH });
+  dns = await startDnsServer(DISTRICT_ZONE);
   await file('body.txt', 'Your student was absent today.\n');
 });
 
 afterAll(async () => {
+  await dns?.close();
   await sink?.close();
   await authSink?.close();
   if (dir !== undefined) await rm(dir, { recursive: true, force: true });
@@ -816,6 +835,78 @@ describe('messenger-email send (Ctrl+C)', () => {
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/--remaining .*r\.csv: the folder .*no-such-folder does not exist/);
     expect(withSubject('Never sent')).toEqual([]);
+  });
+});
+
+describe('messenger-email check (the sender domain)', () => {
+  it('prints the domain findings after the connection, with the record and the fix; --strict makes a problem exit 3', async () => {
+    const path = await settingsFile('domain.json');
+    const relay = ['--relay-address', '192.0.2.99'];
+    const run = await cli(['check', path, ...relay]);
+    expect(run.code).toBe(0); // findings do not change the exit code unless asked
+    const lines = run.stdout.split('\n');
+    const connected = lines.findIndex((line) =>
+      line.startsWith('OK: the SMTP server accepted the connection'),
+    );
+    const heading = lines.indexOf('Sender domain district.k12.us:');
+    expect(connected).toBeGreaterThan(-1);
+    expect(heading).toBeGreaterThan(connected);
+    expect(run.stdout).toMatch(/^ {2}PROBLEM {2}SPF: .*192\.0\.2\.99/m);
+    expect(run.stdout).toMatch(/^ {11}Found: v=spf1 ip4:192\.0\.2\.10 -all$/m);
+    expect(run.stdout).toMatch(/^ {11}Fix: .*ip4:192\.0\.2\.99/m);
+    expect(run.stdout).toMatch(/^ {2}PROBLEM {2}DMARC: .*reject/im);
+    expect(run.stdout).toMatch(/^ {2}ok {7}MX: /m);
+
+    const strict = await cli(['check', path, ...relay, '--strict']);
+    expect(strict.code).toBe(3);
+    const authorized = await cli(['check', path, '--relay-address', '192.0.2.10', '--strict']);
+    expect(authorized.stdout).toMatch(/^ {2}ok {7}SPF: /m);
+    expect(authorized.code).toBe(0);
+  });
+
+  it('includes the findings in --json, checks another sender and DKIM selectors when asked, and skips on request', async () => {
+    dns.set('s1._domainkey.district.k12.us', { TXT: ['v=DKIM1; k=rsa; p='] });
+    const path = await settingsFile('domain-json.json');
+    const json = await cli([
+      'check',
+      path,
+      '--json',
+      '--dkim-selector',
+      's1',
+      '--check-sender',
+      'ms.lee@other.example',
+    ]);
+    const report = JSON.parse(json.stdout) as {
+      ok: boolean;
+      domain: {
+        worst: string;
+        timedOut: boolean;
+        findings: { check: string; domain: string; severity: string }[];
+      };
+    };
+    expect(report.ok).toBe(true);
+    expect(report.domain.timedOut).toBe(false);
+    expect(report.domain.findings).toContainEqual(
+      expect.objectContaining({ check: 'dkim', domain: 'district.k12.us', severity: 'problem' }), // revoked key
+    );
+    expect(report.domain.findings.some((f) => f.domain === 'other.example')).toBe(true);
+
+    dns.clearLog();
+    const skipped = await cli(['check', path, '--skip-domain']);
+    expect(skipped.code).toBe(0);
+    expect(skipped.stdout).not.toContain('Sender domain');
+    expect(dns.queries).toEqual([]);
+  });
+
+  it('reports an unreachable DNS server as findings within the time limit, never as a crash', async () => {
+    const path = await settingsFile('domain-dead-dns.json');
+    const started = Date.now();
+    const run = await cli(['check', path, '--dns-server', `127.0.0.1:${await closedPort()}`]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('Sender domain district.k12.us:');
+    expect(run.stdout).toMatch(/WARNING/);
+    expect(run.stderr).toBe('');
+    expect(Date.now() - started).toBeLessThan(20_000);
   });
 });
 

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type SettingsPage, startSettingsPage } from '../../examples/settings-page/app.mjs';
 import { EMAIL_SETTINGS_FIELDS } from '../../src/index.js';
 import { type CaptureSink, startCaptureSink } from '../../src/sink/capture.js';
+import { startDnsServer, type TestDnsServer } from '../support/dns-server.js';
 import { startSmtpSink } from '../support/smtp-sink.js';
 import {
   CLIENT_ID,
@@ -92,6 +93,9 @@ const withBrowser = existsSync(CHROMIUM) || process.env.CI !== undefined;
 const TIMEOUTS = ['30 seconds (default)', '1 minute', '2 minutes', '3 minutes', '4 minutes', '5 minutes'];
 const PASSWORD = 'Pa55word-never-shown';
 const SHOTS = join(tmpdir(), 'messenger-email-settings-page');
+/** The order of findings on the page: problems first. */
+const ORDER = ['problem', 'warning', 'ok'];
+
 /** The screen of the issue: a laptop, where the result used to be 1,600 px below the fold. */
 const LAPTOP = { width: 1366, height: 768 };
 const PHONE = { width: 390, height: 844 };
@@ -100,13 +104,35 @@ const PHONE = { width: 390, height: 844 };
 const FIELD_KEYS = EMAIL_SETTINGS_FIELDS.map((f) => f.name as string).filter((name) => /[A-Z]/.test(name));
 
 let sink: CaptureSink;
+/** The DNS server the sender-domain check asks, so that no test asks a public one. */
+let dns: TestDnsServer;
 let app: SettingsPage;
+
+/** The district's DNS: SPF for one relay address (not the one the page's relay sends from), DMARC that rejects. */
+const DISTRICT_ZONE = {
+  'district.k12.us': {
+    MX: [{ exchange: 'mx.district.k12.us', priority: 10 }],
+    TXT: ['v=spf1 ip4:192.0.2.10 -all'],
+  },
+  'mx.district.k12.us': { A: ['192.0.2.25'] },
+  '_dmarc.district.k12.us': { TXT: ['v=DMARC1; p=reject'] },
+};
+
+/** A settings page whose domain check asks the test's DNS server. */
+function startPage(extra: Parameters<typeof startSettingsPage>[0] = {}): Promise<SettingsPage> {
+  return startSettingsPage({
+    port: 0,
+    domainCheck: { dnsServers: [dns.address], timeoutMs: 3000 },
+    ...extra,
+  });
+}
 let browser: Browser;
 let page: Page;
 
 beforeAll(async () => {
   sink = await startCaptureSink({ host: '127.0.0.1', port: 0 });
-  app = await startSettingsPage({ port: 0 });
+  dns = await startDnsServer(DISTRICT_ZONE);
+  app = await startPage();
   if (!withBrowser) {
     process.stderr.write(
       `${CHROMIUM} not found: the browser scenario is skipped (apt-get install chromium)\n`,
@@ -132,6 +158,7 @@ afterAll(async () => {
   await browser?.close();
   await app?.close();
   await sink?.close();
+  await dns?.close();
 });
 
 const field = (name: string) => page.locator(`[name="${name}"]`);
@@ -355,7 +382,7 @@ describe.skipIf(!withBrowser)('the settings page example', () => {
     await expect(result.getAttribute('role')).resolves.toBe('status');
     expect(text).not.toContain('settings-page-test');
     expect(text).not.toContain('Message-ID');
-    await expect(result.locator('code').allTextContents()).resolves.toEqual([
+    await expect(result.locator('.facts code').allTextContents()).resolves.toEqual([
       'messenger@district.k12.us',
       'admin@district.k12.us',
       `127.0.0.1:${sink.port}`,
@@ -366,6 +393,47 @@ describe.skipIf(!withBrowser)('the settings page example', () => {
     expect(sink.messages[0]?.from).toBe('messenger@district.k12.us');
     await page.screenshot({ path: join(SHOTS, 'settings-final.png'), fullPage: true });
     console.info(`settings page screenshots: ${join(SHOTS, 'settings-errors.png')}, settings-final.png`);
+  });
+
+  it('shows what the sender-domain check found after the test email: problems first, each with its fix', async () => {
+    const other = await startPage({
+      domainCheck: { dnsServers: [dns.address], relayAddresses: ['192.0.2.99'], timeoutMs: 3000 },
+    });
+    const tab = await newPage(other);
+    try {
+      await tab.goto(other.url);
+      await tab.locator('[name="defaultSenderAddress"]').fill('messenger@district.k12.us');
+      await tab.locator('[name="smtpHost"]').fill('127.0.0.1');
+      await tab.locator('[name="smtpPort"]').fill(String(sink.port));
+      await tab.getByRole('button', { name: 'Save' }).click();
+      await tab.getByText('Settings saved').waitFor();
+      await tab.locator('[name="to"]').fill('admin@district.k12.us');
+      await tab.getByRole('button', { name: 'Send test email' }).click();
+      const result = tab.locator('#test-result');
+      await result.waitFor();
+      expect(await result.textContent()).toContain('Test email sent');
+
+      const findings = result.locator('.finding');
+      const severities = await findings.evaluateAll((items) =>
+        items.map((item) => item.getAttribute('data-severity')),
+      );
+      expect(severities[0]).toBe('problem');
+      expect(severities).toEqual([...severities].sort((a, b) => ORDER.indexOf(a) - ORDER.indexOf(b)));
+      const text = (await findings.allTextContents()).join('\n');
+      expect(text).toMatch(/Problem · SPF: .*192\.0\.2\.99/);
+      expect(text).toContain('Fix:');
+      expect(text).toContain('ip4:192.0.2.99');
+      expect(text).toMatch(/Problem · DMARC: .*reject/i);
+      expect(text).toContain('v=spf1 ip4:192.0.2.10 -all'); // the record as found
+      // The record is a literal; the findings' words are not set in monospace.
+      await expect(result.locator('.finding .record code').first().textContent()).resolves.toContain('v=');
+      const font = await findings.first().evaluate((item) => getComputedStyle(item).fontFamily);
+      expect(font).not.toMatch(/mono/i);
+      expect(dns.count('_dmarc.district.k12.us')).toBeGreaterThan(0);
+    } finally {
+      await tab.context().close();
+      await other.close();
+    }
   });
 
   it('explains a failed check in plain words, in view and focused, with no stage or internal name', async () => {
@@ -396,7 +464,7 @@ describe.skipIf(!withBrowser)('the settings page example', () => {
       ),
     );
     for (const font of fonts) expect(font).not.toMatch(/mono|missing/i);
-    await expect(result.locator('code').allTextContents()).resolves.toEqual([`127.0.0.1:${port}`]);
+    await expect(result.locator('.facts code').allTextContents()).resolves.toEqual([`127.0.0.1:${port}`]);
     await expect(page.locator('.help code, .result-hint code, .result-message code').count()).resolves.toBe(
       0,
     );
@@ -430,7 +498,7 @@ describe.skipIf(!withBrowser)('the settings page example', () => {
 
 describe.skipIf(!withBrowser)('the settings page example with nothing saved', () => {
   it('asks to save the settings first, in view and focused, instead of reporting a failed check', async () => {
-    const empty = await startSettingsPage({ port: 0 });
+    const empty = await startPage();
     const fresh = await newPage(empty);
     try {
       await fresh.goto(empty.url);
@@ -460,7 +528,7 @@ describe('the settings page example without a browser', () => {
   };
 
   it('keeps the saved password when Password is left blank, never shows it, and reports a failed check', async () => {
-    const other = await startSettingsPage({ port: 0 });
+    const other = await startPage();
     try {
       const form = {
         defaultSenderAddress: 'messenger@district.k12.us',
@@ -490,7 +558,7 @@ describe('the settings page example without a browser', () => {
     const oauthSink = await startSmtpSink({
       xoauth2: (user, token) => (user === MAILBOX && endpoint.isValid(token) ? 'ok' : 'challenge'),
     });
-    const other = await startSettingsPage({ port: 0 });
+    const other = await startPage();
     try {
       const form = {
         defaultSenderAddress: MAILBOX,
@@ -535,7 +603,7 @@ describe('the settings page example without a browser', () => {
   });
 
   it('renders the attachment limit disabled unless Allow Email Attachments is saved checked, keeping the saved limit', async () => {
-    const other = await startSettingsPage({ port: 0 });
+    const other = await startPage();
     const limitInput = (html: string) =>
       /<input[^>]*name="attachmentSizeLimitMb"[^>]*>/.exec(html)?.[0] ?? '';
     try {
@@ -561,7 +629,7 @@ describe('the settings page example without a browser', () => {
   });
 
   it('asks to save the settings first when Send test email comes before any save', async () => {
-    const other = await startSettingsPage({ port: 0 });
+    const other = await startPage();
     try {
       const test = await post(`${other.url}/test`, { to: 'admin@district.k12.us' });
       expect(test.status).toBe(200);

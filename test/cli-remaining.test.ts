@@ -55,7 +55,7 @@ describe('remainingList', () => {
 });
 
 describe('writeRemaining', () => {
-  it('replaces the file whole, even when it is the list being resumed, and leaves no temporary file', async () => {
+  it('replaces an existing file whole, and leaves no temporary file', async () => {
     const folder = await mkdtemp(join(dir, 'replace-'));
     const list = join(folder, 'list.csv');
     await writeFile(list, 'email\na@example.org\nb@example.org\nc@example.org\n');
@@ -86,6 +86,9 @@ describe('checkRemainingPath', () => {
 
   it('refuses a folder, a missing folder and a folder that cannot be written, before anything is sent', async () => {
     await expect(checkRemainingPath(dir)).rejects.toThrow(/is a folder: give a file name/);
+    await expect(checkRemainingPath(join(dir, 'list.csv'), join(dir, '.', 'list.csv'))).rejects.toThrow(
+      /is the list being sent: give another file/,
+    );
     await expect(checkRemainingPath(join(dir, 'missing', 'rest.csv'))).rejects.toThrow(
       /the folder .*missing does not exist/,
     );

@@ -212,7 +212,7 @@ function warnAboutList(output: Output, path: string, list: RecipientList): void 
 }
 
 /** Where the addresses not sent were written on Ctrl+C, or why they could not be. */
-type RemainingOutcome = { file: string; count: number } | { error: string } | undefined;
+type RemainingOutcome = { file: string; count: number } | { error: string; addresses: string[] } | undefined;
 
 async function saveRemaining(path: string | undefined, progress: BulkProgress): Promise<RemainingOutcome> {
   const recipients = progress.interruptedRecipients();
@@ -221,7 +221,8 @@ async function saveRemaining(path: string | undefined, progress: BulkProgress): 
     await writeRemaining(path, recipients);
     return { file: path, count: recipients.length };
   } catch (error) {
-    return { error: error instanceof CliError ? error.message : messageOf(error) };
+    const addresses = recipients.map((recipient) => recipient.to);
+    return { error: error instanceof CliError ? error.message : messageOf(error), addresses };
   }
 }
 
@@ -232,7 +233,11 @@ function printEnd(output: Output, progress: BulkProgress, remaining: RemainingOu
     const file = printable(remaining.file);
     output.line(`The addresses not sent are in ${file}: resume with --to-file ${file}`);
   }
-  if (remaining !== undefined && 'error' in remaining) output.warn(`error: ${remaining.error}`);
+  if (remaining !== undefined && 'error' in remaining) {
+    // the file could not be written: the addresses go to stderr instead, so that none is lost
+    output.warn(`error: ${remaining.error}; the ${remaining.addresses.length} addresses not sent are:`);
+    for (const address of remaining.addresses) output.warn(`  ${printable(address)}`);
+  }
   output.line(renderSummary(summary));
   const shown = progress.failures.slice(0, FAILURES_SHOWN);
   if (shown.length === 0) return;

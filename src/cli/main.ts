@@ -227,7 +227,8 @@ function interruptSignal(output: Output): AbortSignal {
   const controller = new AbortController();
   const onSignal = (name: NodeJS.Signals) => {
     if (controller.signal.aborted) process.exit(EXIT_QUIT);
-    if (name === 'SIGINT' && !output.json) output.warn('stopping... (press Ctrl+C again to quit at once)');
+    if (name === 'SIGINT' && !output.json)
+      output.warn('stopping... (press Ctrl+C again to quit at once, without the summary or --remaining)');
     controller.abort();
   };
   process.on('SIGINT', onSignal);

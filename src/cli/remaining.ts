@@ -15,10 +15,16 @@ import { printable } from './terminal.js';
  * writable, and it is not a folder itself. Finding out only after Ctrl+C would lose the list.
  *
  * @param path - the path given to `--remaining`
+ * @param listPath - the list being sent (`--to-file`), which it must not replace
  * @throws CliError saying what to change
  */
-export async function checkRemainingPath(path: string): Promise<void> {
+export async function checkRemainingPath(path: string, listPath?: string): Promise<void> {
   const shown = printable(path);
+  if (listPath !== undefined && resolve(path) === resolve(listPath)) {
+    throw new CliError(
+      `--remaining ${shown} is the list being sent: give another file, so the list keeps its other columns and rows`,
+    );
+  }
   const info = await stat(path).catch(() => undefined);
   if (info?.isDirectory() === true) throw new CliError(`--remaining ${shown} is a folder: give a file name`);
   const folder = dirname(resolve(path));
@@ -51,8 +57,8 @@ export function remainingList(recipients: readonly Recipient[]): string {
 }
 
 /**
- * Writes the recipients not sent to `path`, replacing it whole (written beside it, then renamed), so that a list
- * being resumed from the same file is never left half written.
+ * Writes the recipients not sent to `path`, replacing it whole (written beside it, then renamed), so that an earlier
+ * remaining-addresses file being resumed from is never left half written.
  *
  * @param path - the path given to `--remaining`
  * @param recipients - the recipients not sent, in list order

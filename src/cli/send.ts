@@ -182,7 +182,7 @@ async function sendOne(
  */
 export async function runSend(args: SendArgs, output: Output, signal: AbortSignal): Promise<number> {
   const prepared = await prepareSend(args, output, signal);
-  if (args.remaining !== undefined) await checkRemainingPath(args.remaining);
+  if (args.remaining !== undefined) await checkRemainingPath(args.remaining, args.toFile);
   if (args.toFile !== undefined) {
     return runBulk(prepared, args.toFile, output, signal, { column: args.column, remaining: args.remaining });
   }

@@ -119,7 +119,7 @@ describe('the packed package, installed from its tarball', () => {
     const files = stdout.trim().split('\n');
     expect(
       files.every((file) =>
-        /^package\/(dist\/|package\.json$|(fleet|settings)\/package\.json$|README\.md$|LICENSE$|CHANGELOG\.md$|docs\/[\w-]+\.md$|bench\/(soak-)?results\.md$|examples\/settings-page\/)/.test(
+        /^package\/(dist\/|package\.json$|(fleet|settings|testing)\/package\.json$|README\.md$|LICENSE$|CHANGELOG\.md$|docs\/[\w-]+\.md$|bench\/(soak-)?results\.md$|examples\/(settings-page|testing|express-app)\/)/.test(
           file,
         ),
       ),
@@ -139,7 +139,8 @@ describe('the packed package, installed from its tarball', () => {
     expect(files).toContain('package/fleet/package.json');
     expect(files).toContain('package/settings/package.json');
     expect(files).toContain('package/testing/package.json');
-    for (const kind of ['js', 'cjs', 'd.ts', 'd.cts']) expect(files).toContain(`package/dist/testing.${kind}`);
+    for (const kind of ['js', 'cjs', 'd.ts', 'd.cts'])
+      expect(files).toContain(`package/dist/testing.${kind}`);
   });
 
   it('sends from an ESM project', async () => {

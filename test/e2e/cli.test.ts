@@ -794,15 +794,21 @@ describe('messenger-email send (Ctrl+C)', () => {
     expect(first.stdout).toContain(`interrupted: ${total - sentFirst.length} messages not sent`);
     expect(first.stdout).toContain(`The addresses not sent are in ${remaining}: resume with --to-file`);
 
-    const second = await cli(['send', '--settings', settings, '--to-file', remaining, ...args, '--json']);
+    const same = await cli(['send', '--settings', settings, '--to-file', remaining, ...args]);
+    expect(same.code).toBe(1); // the list itself is never replaced
+    expect(same.stderr).toContain('is the list being sent: give another file');
+    const next = join(dir, 'resume-remaining-2.csv');
+    const resume = ['--subject', 'Resumed bulk', '--text', 'body.txt', '--remaining', next, '--json'];
+    const second = await cli(['send', '--settings', settings, '--to-file', remaining, ...resume]);
     expect(second.code).toBe(0);
+    await expect(readFile(next, 'utf8')).rejects.toMatchObject({ code: 'ENOENT' }); // nothing left: no file
     expect(JSON.parse(second.stdout)).toMatchObject({ ok: true, sent: total - sentFirst.length });
     const received = withSubject('Resumed bulk');
     const to = received.flatMap((message) => message.to);
     expect(to.length).toBe(total); // every address once: none lost, none sent twice
     expect(new Set(to)).toEqual(new Set(addresses));
     expect(received.at(-1)?.raw.toString()).toMatch(/^To: "Guardian 200, Jr" <resume200@example.org>/m);
-    expect((await readFile(remaining, 'utf8')).trim().split('\n').length).toBe(left.length); // not rewritten
+    expect((await readFile(remaining, 'utf8')).trim().split('\n').length).toBe(left.length); // untouched
   });
 
   it('refuses --remaining without --to-file, and a folder that does not exist before sending anything', async () => {

@@ -5,17 +5,16 @@
  */
 import { isHostName } from '../address.js';
 import type { EmailSettings } from '../settings/schema.js';
-import { checkDkimSelector } from './dkim.js';
-import { dkimFindings } from './dkim-findings.js';
-import { findDmarc } from './dmarc.js';
-import { dmarcFindings } from './dmarc-findings.js';
+import {
+  type DomainChecks,
+  domainFindings,
+  type Pick,
+  relayUnfinished,
+  startDomainChecks,
+} from './check-domain.js';
 import { type DomainFinding, type FindingSeverity, finding, worstOf } from './findings.js';
-import { lookupMx } from './mx.js';
-import { mxFindings } from './mx-findings.js';
 import { planRelay } from './relay-plan.js';
-import { type DnsResolver, guardResolver, systemResolver } from './resolver.js';
-import { runSpf } from './spf-evaluate.js';
-import { type SpfCheck, spfFindings } from './spf-findings.js';
+import { type DnsResolver, guardResolver, memoResolver, systemResolver } from './resolver.js';
 import { type Tracked, track } from './tracked.js';
 
 /** What {@link checkSenderDomain} found. */
@@ -52,6 +51,9 @@ export interface SenderDomainCheckOptions {
 /** The default time limit of {@link checkSenderDomain}. */
 const DEFAULT_TIMEOUT_MS = 10_000;
 
+/** The longest delay `setTimeout` keeps (2^31 - 1 ms, about 24.8 days): a longer one would fire at once. */
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
 /** The domain of a sender address, in lower case; undefined when it is not an address with a dotted domain. */
 function domainOf(address: unknown): string | undefined {
   if (typeof address !== 'string') return undefined;
@@ -68,6 +70,18 @@ function domainOf(address: unknown): string | undefined {
 /** `value` when it is a positive finite number, else `fallback`. */
 function positive(value: unknown, fallback: number): number {
   return typeof value === 'number' && Number.isFinite(value) && value > 0 ? value : fallback;
+}
+
+/** The DKIM selectors given, trimmed, each once whatever its case (DNS names are case-insensitive). */
+function distinctSelectors(value: unknown): string[] {
+  const seen = new Set<string>();
+  const out: string[] = [];
+  for (const selector of strings(value).map((entry) => entry.trim())) {
+    if (selector === '' || seen.has(selector.toLowerCase())) continue;
+    seen.add(selector.toLowerCase());
+    out.push(selector);
+  }
+  return out;
 }
 
 /** The strings of `value` when it is an array; `[]` otherwise. */
@@ -91,7 +105,7 @@ export async function checkSenderDomain(
   options: SenderDomainCheckOptions = {},
 ): Promise<SenderDomainReport> {
   const findings: DomainFinding[] = [];
-  const timeoutMs = positive(options.timeoutMs, DEFAULT_TIMEOUT_MS);
+  const timeoutMs = Math.min(positive(options.timeoutMs, DEFAULT_TIMEOUT_MS), MAX_TIMEOUT_MS);
   const controller = new AbortController();
   let owned: DnsResolver | undefined;
   let timer: NodeJS.Timeout | undefined;
@@ -101,6 +115,7 @@ export async function checkSenderDomain(
     const defaultSender = typeof record.defaultSenderAddress === 'string' ? record.defaultSenderAddress : '';
     const host = typeof record.smtpHost === 'string' ? record.smtpHost.trim() : '';
     const domains: string[] = [];
+    const senders = new Map<string, string>();
     for (const address of [defaultSender, ...strings(options.senders)]) {
       const domain = domainOf(address);
       if (domain === undefined) {
@@ -116,7 +131,10 @@ export async function checkSenderDomain(
             },
           ),
         );
-      } else if (!domains.includes(domain)) domains.push(domain);
+      } else if (!domains.includes(domain)) {
+        domains.push(domain);
+        senders.set(domain, address.trim());
+      }
     }
     if (domains.length === 0) return { findings, worst: worstOf(findings), timedOut: false };
     const primary = domains[0] ?? '';
@@ -148,7 +166,7 @@ export async function checkSenderDomain(
       }
       base = owned;
     }
-    const resolver = guardResolver(base, controller.signal);
+    const resolver = memoResolver(guardResolver(base, controller.signal));
     const stopped = new Promise<void>((resolve) => {
       timer = setTimeout(() => {
         stopReason ??= 'timeout';
@@ -171,36 +189,17 @@ export async function checkSenderDomain(
     });
 
     const relayAddresses = Array.isArray(options.relayAddresses) ? options.relayAddresses : undefined;
-    const selectors = [...new Set(strings(options.dkimSelectors).map((selector) => selector.trim()))].filter(
-      (selector) => selector !== '',
-    );
+    const selectors = distinctSelectors(options.dkimSelectors);
     const relay = track(planRelay(host, relayAddresses, resolver, primary));
-    const perDomain = domains.map((domain) => {
-      const spfRun = relay.promise.then(async (): Promise<SpfCheck[]> => {
-        const targets = relay.value?.targets ?? [];
-        if (targets.length === 0) {
-          return [{ relay: undefined, outcome: await runSpf({ domain, target: null, resolver }) }];
-        }
-        return Promise.all(
-          targets.map(async (target) => ({
-            relay: target,
-            outcome: await runSpf({ domain, target: target.target, resolver }),
-          })),
-        );
-      });
-      return {
-        domain,
-        mx: track(lookupMx(domain, resolver)),
-        spf: track(spfRun),
-        dmarc: track(findDmarc(domain, resolver)),
-        dkim: selectors.map((selector) => track(checkDkimSelector(domain, selector, resolver))),
-      };
-    });
+    const perDomain: DomainChecks[] = domains.map((domain) =>
+      startDomainChecks(domain, senders.get(domain) ?? '', relay, resolver, selectors),
+    );
     const everything = [
       relay.promise,
       ...perDomain.flatMap((entry) => [
         entry.mx.promise,
         entry.spf.promise,
+        entry.walk.promise,
         entry.dmarc.promise,
         ...entry.dkim.map((key) => key.promise),
       ]),
@@ -237,7 +236,7 @@ export async function checkSenderDomain(
         `The ${what} check of ${domain} failed: ${error instanceof Error ? error.message : String(error)}`,
       );
     let timedOut = false;
-    const pick = <T>(box: Tracked<T>, domain: string, name: string, what: string) => {
+    const pick: Pick = <T>(box: Tracked<T>, domain: string, name: string, what: string) => {
       if (box.done && box.error === undefined) return { value: box.value as T };
       if (!box.done) {
         if (stopReason === 'timeout') timedOut = true;
@@ -247,30 +246,16 @@ export async function checkSenderDomain(
     };
 
     const relayPick = pick(relay, primary, host || '(none)', 'relay');
+    let relayLost: string | undefined;
     if ('value' in relayPick) findings.push(...relayPick.value.findings);
-    else findings.push(relayPick.lost);
-    for (const entry of perDomain) {
-      const { domain } = entry;
-      const mx = pick(entry.mx, domain, domain, 'MX');
-      const spf = pick(entry.spf, domain, domain, 'SPF');
-      const dmarc = pick(entry.dmarc, domain, `_dmarc.${domain}`, 'DMARC');
-      const keys = entry.dkim.map((key, index) =>
-        pick(key, domain, `${selectors[index]}._domainkey.${domain}`, 'DKIM'),
-      );
-      const doneKeys = keys.flatMap((key) => ('value' in key ? [key.value] : []));
-      const strict =
-        'value' in dmarc && dmarc.value.status === 'found' && dmarc.value.policy.applied !== 'none';
-      findings.push(...('value' in mx ? mxFindings(domain, mx.value) : [mx.lost]));
-      if ('value' in spf) findings.push(...spfFindings(domain, spf.value, strict));
-      else findings.push(spf.lost);
-      if ('value' in dmarc) {
-        findings.push(
-          ...dmarcFindings(domain, dmarc.value, 'value' in spf ? spf.value : undefined, doneKeys),
-        );
-      } else findings.push(dmarc.lost);
-      findings.push(...dkimFindings(domain, doneKeys));
-      for (const key of keys) if ('lost' in key) findings.push(key.lost);
+    else if (!relay.done) {
+      relayLost = `whose lookup of ${host} did not finish`;
+      findings.push(relayUnfinished(primary, host, stopReason === 'cancelled', seconds));
+    } else {
+      relayLost = 'whose lookup failed';
+      findings.push(relayPick.lost);
     }
+    for (const entry of perDomain) findings.push(...domainFindings(entry, selectors, pick, relayLost));
     return { findings, worst: worstOf(findings), timedOut };
   } catch (error) {
     findings.push(

@@ -1,12 +1,27 @@
 /** The DMARC finding of a sender domain: its policy, and what it does with mail whose SPF fails for the relay. */
 import type { DkimKeyCheck } from './dkim.js';
 import { usableKey } from './dkim-findings.js';
-import type { DmarcLookup } from './dmarc.js';
+import { type DmarcLookup, type DmarcPolicy, effectivePolicy } from './dmarc.js';
 import { type DomainFinding, type FindingSeverity, finding } from './findings.js';
-import { addTermFix, type SpfCheck } from './spf-findings.js';
+import { relayFix, type SpfCheck } from './spf-fix.js';
 
 /** Results that fail DMARC's SPF half (temperror aside: receivers usually retry it). */
 const SPF_FAILS = new Set(['fail', 'softfail', 'neutral', 'none', 'permerror']);
+
+/**
+ * What happens to the failing messages, by the policy and `pct=` (RFC 7489 6.6.4: the messages `pct=` leaves out
+ * get the next lower policy, quarantine for reject): "Messages will be rejected (50% of them; the rest go to junk)".
+ */
+function consequence(policy: DmarcPolicy): string {
+  const effective = effectivePolicy(policy);
+  if (effective === 'quarantine' && policy.applied === 'reject') {
+    return 'Messages will go to junk (with pct=0, receivers quarantine instead of rejecting)';
+  }
+  const verb = effective === 'reject' ? 'be rejected' : 'go to junk';
+  if (policy.pct >= 100) return `Messages will ${verb}`;
+  const rest = effective === 'reject' ? '; the rest go to junk' : '';
+  return `Messages will ${verb} (${policy.pct}% of them${rest})`;
+}
 
 /**
  * The DMARC finding of `domain`: its record's state, or the policy and what it does with mail from the relay, given
@@ -62,30 +77,40 @@ export function dmarcFindings(
       break;
   }
   const policy = found.policy;
-  const from = policy.inherited
-    ? `, inherited from ${policy.domain}${policy.sp !== undefined ? ` (sp=${policy.sp})` : ''}`
-    : '';
-  const pct = policy.pct < 100 ? `, pct=${policy.pct}` : '';
-  const base = `The DMARC policy of ${domain} is p=${policy.applied}${pct}${from}`;
   const make = (severity: FindingSeverity, message: string, fix?: string) => {
     const out = finding('dmarc', severity, domain, policy.name, message, { record: policy.record, fix });
     out.dmarc = policy;
     return out;
   };
+  if (found.fallback !== undefined) {
+    return [
+      make(
+        'warning',
+        `The DMARC record at ${policy.name} has no valid policy (${found.fallback}): receivers read it as p=none because it names rua=, so no message is held back`,
+        `Write the policy into the record at ${policy.name}: p=none, p=quarantine or p=reject`,
+      ),
+    ];
+  }
+  const from = policy.inherited
+    ? `, inherited from ${policy.domain}${policy.sp !== undefined ? ` (sp=${policy.sp})` : ''}`
+    : '';
+  const pct = policy.pct < 100 ? `, pct=${policy.pct}` : '';
+  const base = `The DMARC policy of ${domain} is p=${policy.applied}${pct}${from}`;
   const failing = (spf ?? []).filter(
     ({ relay, outcome }) => relay !== undefined && SPF_FAILS.has(outcome.result),
   );
-  if (policy.applied === 'none' || failing.length === 0) {
-    const monitoring = policy.applied === 'none' ? ' (reports only; no message is held back)' : '';
+  if (effectivePolicy(policy) === 'none' || failing.length === 0) {
+    const monitoring =
+      policy.applied === 'none'
+        ? ' (reports only; no message is held back)'
+        : effectivePolicy(policy) === 'none'
+          ? ' (pct=0: no message is held back)'
+          : '';
     return [make('ok', `${base}${monitoring}`)];
   }
   const first = failing[0];
   const who = first?.relay?.label ?? 'the relay';
-  const consequence = policy.applied === 'reject' ? 'Messages will be rejected' : 'Messages will go to junk';
-  const share = policy.pct < 100 ? ` (${policy.pct}% of them)` : '';
-  const spfFix = first?.relay
-    ? addTermFix(domain, first.outcome, first.relay.term)
-    : `Correct SPF for ${domain}`;
+  const spfFix = first ? relayFix(domain, first) : `Correct SPF for ${domain}`;
   const signed = (keys ?? []).filter(usableKey).map((key) => key.selector);
   if (signed.length > 0) {
     return [
@@ -99,7 +124,7 @@ export function dmarcFindings(
   return [
     make(
       'problem',
-      `${consequence}${share}: the DMARC policy of ${domain} is p=${policy.applied}${from} and SPF does not pass for ${who}, unless the relay signs them with DKIM for ${domain}`,
+      `${consequence(policy)}: the DMARC policy of ${domain} is p=${policy.applied}${pct}${from} and SPF does not pass for ${who}, unless the relay signs them with DKIM for ${domain}`,
       spfFix,
     ),
   ];

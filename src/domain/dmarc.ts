@@ -2,8 +2,8 @@
  * DMARC (RFC 7489, with the DNS tree walk of DMARCbis): finding and parsing a sender domain's policy.
  *
  * Simplified: the tree walk takes the first valid record it meets as the policy, using `sp=` (or `p=`) when that
- * record is a parent's; `psd=`, `np=` and `t=` are not read; a record without a valid `p=` is reported as
- * malformed even when a receiver would fall back to `p=none`.
+ * record is a parent's; `psd=`, `np=` and `t=` are not read. A record without a valid `p=` (or with an invalid
+ * `sp=`) but with a valid `rua=` counts as `p=none`, as RFC 7489 6.6.3 says; without `rua=` it is malformed.
  */
 import { type DnsResolver, describeDnsError, dnsOutcome } from './resolver.js';
 
@@ -50,6 +50,8 @@ export type DmarcParseResult =
       ok: true;
       /** Its tags, with the defaults filled in. */
       tags: DmarcTags;
+      /** What is wrong with `p=` or `sp=`, when `rua=` made the record count as `p=none` (RFC 7489 6.6.3). */
+      fallback?: string;
     }
   | {
       /** The record did not parse. */
@@ -65,6 +67,8 @@ export type DmarcLookup =
       status: 'found';
       /** The policy, and where it was found. */
       policy: DmarcPolicy;
+      /** What is wrong with `p=` or `sp=`, when `rua=` made the record count as `p=none`. */
+      fallback?: string;
     }
   | {
       /** No record at the domain nor at any parent. */
@@ -104,7 +108,8 @@ const ALIGNMENTS: readonly string[] = ['r', 's'];
 
 /**
  * Parses a DMARC record (`v=DMARC1; p=reject; rua=mailto:...`): tags separated by `;`, spaces around them allowed,
- * `v=DMARC1` first, `p=` required; unknown tags ignored. Returns the first error otherwise.
+ * `v=DMARC1` first, `p=` required (a record without a valid one but with a valid `rua=` is read as `p=none`, its
+ * `fallback` saying why); unknown tags ignored. Returns the first error otherwise.
  */
 export function parseDmarc(text: string): DmarcParseResult {
   const parts = text
@@ -131,15 +136,7 @@ export function parseDmarc(text: string): DmarcParseResult {
     seen.set(tag, value);
   }
   if (parts.length === 0) return { ok: false, error: 'a DMARC record must start with "v=DMARC1"' };
-  const p = seen.get('p')?.toLowerCase();
-  if (p === undefined) return { ok: false, error: 'the policy tag "p=" is missing' };
-  if (!POLICIES.includes(p)) return { ok: false, error: `p=${p} is not none, quarantine or reject` };
-  const tags: DmarcTags = { p: p as DmarcPolicyName, pct: 100, adkim: 'r', aspf: 'r', rua: [] };
-  const sp = seen.get('sp')?.toLowerCase();
-  if (sp !== undefined) {
-    if (!POLICIES.includes(sp)) return { ok: false, error: `sp=${sp} is not none, quarantine or reject` };
-    tags.sp = sp as DmarcPolicyName;
-  }
+  const tags: DmarcTags = { p: 'none', pct: 100, adkim: 'r', aspf: 'r', rua: [] };
   const pct = seen.get('pct');
   if (pct !== undefined) {
     if (!/^\d{1,3}$/.test(pct) || Number(pct) > 100)
@@ -160,6 +157,21 @@ export function parseDmarc(text: string): DmarcParseResult {
       return { ok: false, error: `rua holds "${bad}", which is not a URI such as mailto:...` };
     tags.rua = uris;
   }
+  const p = seen.get('p')?.toLowerCase();
+  const sp = seen.get('sp')?.toLowerCase();
+  let policyError: string | undefined;
+  if (p === undefined) policyError = 'the policy tag "p=" is missing';
+  else if (!POLICIES.includes(p)) policyError = `p=${p} is not none, quarantine or reject`;
+  else if (sp !== undefined && !POLICIES.includes(sp))
+    policyError = `sp=${sp} is not none, quarantine or reject`;
+  if (policyError !== undefined) {
+    // RFC 7489 6.6.3: with a valid rua, receivers act as if the record said p=none.
+    return tags.rua.length > 0
+      ? { ok: true, tags, fallback: policyError }
+      : { ok: false, error: policyError };
+  }
+  tags.p = p as DmarcPolicyName;
+  if (sp !== undefined) tags.sp = sp as DmarcPolicyName;
   return { ok: true, tags };
 }
 
@@ -190,7 +202,10 @@ export async function findDmarc(domain: string, resolver: DnsResolver): Promise<
       if (dnsOutcome(error) === 'void') continue;
       return { status: 'error', name, reason: describeDnsError(error) };
     }
-    const records = txt.map((strings) => strings.join('')).filter((text) => /^v\s*=\s*DMARC1/i.test(text));
+    // `v=DMARC10` and the like are not DMARC records: receivers discard them (RFC 7489 6.6.3).
+    const records = txt
+      .map((strings) => strings.join(''))
+      .filter((text) => /^v\s*=\s*DMARC1(?![0-9a-z])/i.test(text));
     if (records.length === 0) continue;
     if (records.length > 1) return { status: 'multiple', name, records };
     const record = records[0] ?? '';
@@ -200,6 +215,7 @@ export async function findDmarc(domain: string, resolver: DnsResolver): Promise<
     const inherited = found !== own;
     return {
       status: 'found',
+      ...(parsed.fallback !== undefined ? { fallback: parsed.fallback } : {}),
       policy: {
         ...parsed.tags,
         record,
@@ -211,4 +227,13 @@ export async function findDmarc(domain: string, resolver: DnsResolver): Promise<
     };
   }
   return { status: 'none', tried };
+}
+
+/**
+ * The policy receivers apply to failing messages when `pct=` samples none of them: the next lower one
+ * (RFC 7489 6.6.4: `quarantine` for `reject`, `none` for `quarantine`); otherwise the policy that applies.
+ */
+export function effectivePolicy(policy: DmarcPolicy): DmarcPolicyName {
+  if (policy.pct > 0) return policy.applied;
+  return policy.applied === 'reject' ? 'quarantine' : 'none';
 }

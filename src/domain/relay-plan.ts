@@ -93,7 +93,8 @@ export async function planRelay(
   const literal = parseIp(host);
   if (literal) {
     sort([literal.address], host, `The SMTP Host is`);
-    if (targets.length > 0) report('ok', host, `SPF is checked for the SMTP Host's address ${host}`);
+    if (targets.length > 0)
+      report('ok', host, `SPF is checked for the SMTP Host's address ${literal.address}`);
     return { targets, findings };
   }
   const provider = relayProvider(host);
@@ -112,12 +113,10 @@ export async function planRelay(
   }
   const found: string[] = [];
   const failures: string[] = [];
-  for (const query of [resolver.a, resolver.aaaa] as const) {
-    try {
-      found.push(...(await query.call(resolver, host)));
-    } catch (error) {
-      if (dnsOutcome(error) === 'temporary') failures.push(describeDnsError(error));
-    }
+  const answers = await Promise.allSettled([resolver.a(host), resolver.aaaa(host)]);
+  for (const answer of answers) {
+    if (answer.status === 'fulfilled') found.push(...answer.value);
+    else if (dnsOutcome(answer.reason) === 'temporary') failures.push(describeDnsError(answer.reason));
   }
   if (found.length === 0) {
     const why = failures.length > 0 ? `could not be looked up (${failures[0]})` : 'has no A or AAAA record';

@@ -179,3 +179,28 @@ export function guardResolver(resolver: DnsResolver, signal?: AbortSignal): DnsR
     aaaa: (name) => call(method('aaaa')(name), (value) => (isStringArray(value) ? value : undefined), name),
   };
 }
+
+/**
+ * Wraps a resolver so that each question (type and name, case-insensitive) is sent once per check: the SPF
+ * evaluations of one domain (for each relay address, and the walk for syntax and limits) share their answers.
+ */
+export function memoResolver(resolver: DnsResolver): DnsResolver {
+  const answers = new Map<string, Promise<unknown>>();
+  const memo =
+    <T>(key: 'txt' | 'mx' | 'a' | 'aaaa', ask: (name: string) => Promise<T>) =>
+    (name: string): Promise<T> => {
+      const question = `${key} ${name.toLowerCase()}`;
+      let answer = answers.get(question) as Promise<T> | undefined;
+      if (answer === undefined) {
+        answer = ask.call(resolver, name);
+        answers.set(question, answer);
+      }
+      return answer;
+    };
+  return {
+    txt: memo('txt', resolver.txt),
+    mx: memo('mx', resolver.mx),
+    a: memo('a', resolver.a),
+    aaaa: memo('aaaa', resolver.aaaa),
+  };
+}

@@ -4,7 +4,8 @@
  */
 import type { IpAddress } from './ip.js';
 import { type DnsResolver, describeDnsError, dnsOutcome } from './resolver.js';
-import { isSpfRecord } from './spf-parse.js';
+import { expandMacros } from './spf-macro.js';
+import { checkDomainSpec, isSpfRecord, normalizeDomain } from './spf-parse.js';
 import type { SpfErrorCause, SpfResult } from './spf-types.js';
 
 /** What the evaluation is asked about, parsed; null when the record is only walked. */
@@ -24,6 +25,8 @@ export interface Context {
   notes: string[];
   /** The checked domain's SPF records, joined by newlines. */
   record: string;
+  /** The sender address the macros read (`%{s}`, `%{l}`, `%{o}`, `%{h}`). */
+  sender: string;
 }
 
 /** Where an evaluation of one record ended. */
@@ -134,6 +137,28 @@ export function note(ctx: Context, text: string): void {
 /** Notes that a term holds a macro and so was not evaluated. */
 export function noteMacro(ctx: Context, term: string): void {
   note(ctx, `"${term}" holds a macro, which is not evaluated`);
+}
+
+/**
+ * The name a term queries: its domain-spec with the macros expanded (`{ name }`, `valid` false when the expansion
+ * is not a domain name), or undefined, noted, when a macro cannot be known without the sending address.
+ */
+export function expandTerm(
+  ctx: Context,
+  spec: string,
+  macro: boolean,
+  domain: string,
+  term: string,
+): { name: string; valid: boolean } | undefined {
+  if (!macro) return { name: spec, valid: true };
+  const ip = ctx.target?.kind === 'ip' ? ctx.target.ip : undefined;
+  const expanded = expandMacros(spec, { ip, sender: ctx.sender, domain });
+  if (expanded === undefined) {
+    noteMacro(ctx, term);
+    return undefined;
+  }
+  const checked = checkDomainSpec(expanded);
+  return { name: normalizeDomain(expanded), valid: !('error' in checked) };
 }
 
 /**

@@ -2,7 +2,8 @@
  * The SPF record parser (RFC 7208): the terms of a `v=spf1` record, their syntax, and the
  * domain-spec and macro checks the evaluator shares.
  */
-import { parseIp } from './ip.js';
+import { isIP } from 'node:net';
+import { canonicalV6 } from './ip.js';
 
 /** The qualifier of an SPF mechanism: `+` pass (the default), `-` fail, `~` softfail, `?` neutral. */
 export type SpfQualifier = '+' | '-' | '~' | '?';
@@ -20,7 +21,7 @@ export interface SpfMechanism {
   qualifier: SpfQualifier;
   /** The mechanism's name, in lower case. */
   name: SpfMechanismName;
-  /** The domain of `include`, `exists`, and of `a`, `mx`, `ptr` when given, in lower case. */
+  /** The domain of `include`, `exists`, and of `a`, `mx`, `ptr` when given: in lower case, or as written with a macro. */
   domain?: string;
   /** The network of `ip4` and `ip6`. */
   network?: string;
@@ -28,7 +29,7 @@ export interface SpfMechanism {
   prefix4?: number;
   /** The IPv6 prefix length of `ip6`, `a`, `mx` (128 when not given). */
   prefix6?: number;
-  /** Whether `domain` holds a macro (`%{...}`), which this evaluator does not expand. */
+  /** Whether `domain` holds a macro (`%{...}`), which the evaluator expands for each evaluation. */
   macro: boolean;
 }
 
@@ -53,7 +54,7 @@ export interface SpfRecord {
   text: string;
   /** The terms after `v=spf1`, in order. */
   terms: SpfTerm[];
-  /** The `redirect=` domain, in lower case. */
+  /** The `redirect=` domain: in lower case, or as written with a macro. */
   redirect?: string;
   /** The `exp=` domain (never evaluated). */
   exp?: string;
@@ -79,7 +80,7 @@ export type SpfParseResult =
 const MODIFIER = /^([a-z][a-z0-9_.-]*)=(.*)$/i;
 const MECHANISM = /^([+\-~?]?)([a-z][a-z0-9_.-]*)(.*)$/i;
 const TOPLABEL = /^(?:[a-z0-9]*[a-z][a-z0-9]*|[a-z0-9]+-[a-z0-9-]*[a-z0-9])$/i;
-const MACRO = /%(?:[%_-]|\{[slodiphv]\d*r?[.\-+,/_=]*\})/gi;
+const MACRO = /%(?:[%_-]|\{[slodiphv](?:[1-9]\d*)?r?[.\-+,/_=]*\})/gi;
 const PREFIX = /^(?:0|[1-9]\d{0,2})$/;
 const VERSION = /^v=spf1(?: |$)/i;
 
@@ -112,6 +113,11 @@ export function normalizeDomain(domain: string): string {
   return domain.toLowerCase().replace(/\.$/, '');
 }
 
+/** A checked domain-spec as the parsed record keeps it: normalized, or as written when it holds a macro. */
+function specDomain(spec: string, checked: { macro: boolean }): string {
+  return checked.macro ? spec : normalizeDomain(spec);
+}
+
 function prefix(text: string | undefined, max: number): number | undefined | null {
   if (text === undefined) return undefined;
   if (!PREFIX.test(text)) return null;
@@ -138,14 +144,14 @@ function parseMechanism(text: string): TermResult {
       const spec = rest.slice(1);
       const checked = checkDomainSpec(spec);
       if ('error' in checked) return { error: `"${text}": ${checked.error}` };
-      return { term: { ...base, name, domain: normalizeDomain(spec), macro: checked.macro } };
+      return { term: { ...base, name, domain: specDomain(spec, checked), macro: checked.macro } };
     }
     case 'ptr': {
       if (rest === '') return { term: { ...base, name } };
       if (!rest.startsWith(':')) return { error: `"${text}" is not an SPF mechanism` };
       const checked = checkDomainSpec(rest.slice(1));
       if ('error' in checked) return { error: `"${text}": ${checked.error}` };
-      return { term: { ...base, name, domain: normalizeDomain(rest.slice(1)), macro: checked.macro } };
+      return { term: { ...base, name, domain: specDomain(rest.slice(1), checked), macro: checked.macro } };
     }
     case 'a':
     case 'mx': {
@@ -161,7 +167,7 @@ function parseMechanism(text: string): TermResult {
       if (!head.startsWith(':')) return { error: `"${text}" is not an SPF mechanism` };
       const checked = checkDomainSpec(head.slice(1));
       if ('error' in checked) return { error: `"${text}": ${checked.error}` };
-      return { term: { ...term, domain: normalizeDomain(head.slice(1)), macro: checked.macro } };
+      return { term: { ...term, domain: specDomain(head.slice(1), checked), macro: checked.macro } };
     }
     case 'ip4':
     case 'ip6': {
@@ -171,12 +177,11 @@ function parseMechanism(text: string): TermResult {
       const slash = value.indexOf('/');
       const network = slash === -1 ? value : value.slice(0, slash);
       const length = prefix(slash === -1 ? undefined : value.slice(slash + 1), version === 4 ? 32 : 128);
-      const ip = network.includes('%') ? undefined : parseIp(network);
-      if (!ip || ip.version !== version || (version === 6 && !network.includes(':'))) {
-        return { error: `"${text}": "${network}" is not an IPv${version} address` };
-      }
+      // RFC 7208 5.6: ip4 takes a dotted quad, ip6 any IPv6 form (an IPv4-mapped one included), no zone.
+      const address = isIP(network) !== version ? undefined : version === 4 ? network : canonicalV6(network);
+      if (address === undefined) return { error: `"${text}": "${network}" is not an IPv${version} address` };
       if (length === null) return { error: `"${text}": the prefix length is not valid` };
-      const term: SpfMechanism = { ...base, name, network: ip.address };
+      const term: SpfMechanism = { ...base, name, network: address };
       if (version === 4) term.prefix4 = length ?? 32;
       else term.prefix6 = length ?? 128;
       return { term };
@@ -209,7 +214,7 @@ export function parseSpf(text: string): SpfParseResult {
         if (record[name] !== undefined) return { ok: false, error: `"${name}=" appears twice`, term: part };
         const checked = checkDomainSpec(value);
         if ('error' in checked) return { ok: false, error: `"${part}": ${checked.error}`, term: part };
-        record[name] = normalizeDomain(value);
+        record[name] = specDomain(value, checked);
       } else if (value.includes('%') && value.replace(MACRO, '').includes('%')) {
         return { ok: false, error: `"${part}" holds a malformed macro`, term: part };
       }

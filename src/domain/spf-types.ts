@@ -44,7 +44,10 @@ export interface SpfOutcome {
   reason?: string;
   /** The kind of error, for `permerror`, `temperror` and a macro `redirect=`. */
   cause?: SpfErrorCause;
-  /** Terms the evaluator could not evaluate (`ptr`, macros): they were counted and did not match. */
+  /**
+   * Terms the evaluator could not evaluate (`ptr`, a macro that needs the sending address when there is none):
+   * they were counted and did not match.
+   */
   notes: string[];
 }
 
@@ -75,6 +78,11 @@ export interface SpfEvaluationOptions {
   target: SpfTarget;
   /** Where the DNS queries go. */
   resolver: DnsResolver;
+  /**
+   * The sender address (the envelope sender), for the macros `%{s}`, `%{l}`, `%{o}` and `%{h}` (the sender's domain
+   * stands in for the HELO name). @default `postmaster@<domain>`
+   */
+  sender?: string;
   /** Stops the evaluation: the queries still under way fail, and the result is `temperror`. */
   signal?: AbortSignal;
   /** The DNS-querying term limit. @default 10 */

@@ -154,7 +154,8 @@ export class Dispatcher {
       if (wanted <= 0) return;
       let permits: StartPermit[] | Promise<StartPermit[]>;
       try {
-        permits = this.#permits.take(wanted);
+        const urgent = Math.min(wanted, this.#outbox.readyUrgent?.(this.#clock.now()) ?? 0);
+        permits = this.#permits.take(wanted, { urgent });
       } catch (error) {
         this.#pauseAfter(error);
         return;
@@ -247,6 +248,7 @@ export class Dispatcher {
       const [message, permit] = this.#claimed.shift() as [OutboxMessage, StartPermit];
       const finished = (): void => {
         permit.started(); // a start never reported counts from now: later than it happened, never too early
+        permit.finished?.();
         this.#running -= 1;
         this.poke();
       };

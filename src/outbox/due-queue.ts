@@ -154,6 +154,11 @@ export class DueQueue<E extends DueEntry> {
     );
   }
 
+  /** Emergency entries due at `now`. */
+  readyUrgent(now: number): number {
+    return this.#urgent.fresh.length + this.#urgent.waiting.countUpTo(now - this.#rule.delayMs);
+  }
+
   /** Entries not yet due at `now`. */
   notDue(now: number): number {
     return this.#urgent.waiting.length + this.#standard.waiting.length - this.#waitingDue(now);

@@ -51,6 +51,10 @@ class MemoryOutbox implements Outbox {
     return this.#queue.ready(now);
   }
 
+  readyUrgent(now: number): number {
+    return this.#queue.readyUrgent(now);
+  }
+
   claim(max: number, now: number): OutboxMessage[] {
     const taken = this.#queue.take(max, now);
     for (const message of taken) message.attempts += 1;

@@ -225,6 +225,11 @@ export interface Outbox {
   /** How many messages could be claimed at `now` (may be an estimate for a shared outbox). */
   ready(now: number): number;
   /**
+   * How many of the messages ready at `now` are emergencies (claimed first). Optional: an outbox that cannot tell
+   * cheaply leaves it out, and shared start permits then treat its messages as standard.
+   */
+  readyUrgent?(now: number): number;
+  /**
    * Takes up to `max` due messages, the most urgent first, and records that an attempt of each starts (its
    * `attempts` goes up by one, durably for a durable outbox, before it resolves).
    */

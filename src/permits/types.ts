@@ -15,6 +15,20 @@ export interface StartPermit {
   started(): void;
   /** The start did not happen (nothing was sent): its place is free again. Later calls do nothing. */
   release(): void;
+  /**
+   * The attempt finished and no longer holds a connection (called once, after `started` or instead of it; never
+   * after `release`). Permits that limit connections as well as starts free one here.
+   */
+  finished?(): void;
+}
+
+/** What the starts asked for are for (see {@link StartPermits.take}). */
+export interface StartDemand {
+  /**
+   * How many of them are emergency messages (the first ones: the Mailer claims emergencies first). Permits shared
+   * by several Mailers serve these before any standard start; others may ignore it.
+   */
+  urgent: number;
 }
 
 /** What a {@link StartPermits} needs from the Mailer that uses it. */
@@ -42,8 +56,11 @@ export interface StartPermits {
   /**
    * Grants up to `max` starts now. Fewer (even none) means the limit is reached for now: the host is woken when
    * more may be granted.
+   *
+   * @param max - how many the Mailer could start now
+   * @param demand - how many of them are emergency messages
    */
-  take(max: number): StartPermit[] | Promise<StartPermit[]>;
+  take(max: number, demand?: StartDemand): StartPermit[] | Promise<StartPermit[]>;
   /** Stops timers; no more permits are granted. */
   close(): Promise<void>;
 }

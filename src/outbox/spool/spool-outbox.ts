@@ -140,6 +140,10 @@ class SpoolOutbox implements Outbox {
     return this.#queue.ready(now);
   }
 
+  readyUrgent(now: number): number {
+    return this.#queue.readyUrgent(now);
+  }
+
   claim(max: number, now: number): OutboxMessage[] | Promise<OutboxMessage[]> {
     if (this.#closed) return Promise.reject(this.#closedError());
     const taken = this.#queue.take(max, now);

@@ -79,7 +79,7 @@ export type {
   Settlement,
 } from './outbox/types.js';
 export { localPermits } from './permits/local.js';
-export type { PermitsHost, StartPermit, StartPermits } from './permits/types.js';
+export type { PermitsHost, StartDemand, StartPermit, StartPermits } from './permits/types.js';
 export { defaultIsRetryable } from './retry.js';
 export type { IgnoredSender, MessageKind, ResolvedSender, SenderContext, SenderSource } from './sender.js';
 export { resolveSender } from './sender.js';
@@ -108,6 +108,19 @@ export { DEFAULT_HOST_POLICY } from './settings/policy.js';
 export { redactSettings } from './settings/redact.js';
 export type { EmailSettings, EmailSettingsInput, EmailSettingsSchema } from './settings/schema.js';
 export { createEmailSettingsSchema } from './settings/schema.js';
+export { MailerGroup } from './tenants/group.js';
+export { HostBudget, type HostBudgetLimits } from './tenants/host-budget.js';
+export type {
+  HostedRelayOptions,
+  MailerGroupEvents,
+  MailerGroupOptions,
+  MailerGroupStats,
+  TenantClosedEvent,
+  TenantMailerOptions,
+  TenantOpenedEvent,
+  TenantTag,
+  WithTenant,
+} from './tenants/types.js';
 export type { VerifyStage } from './transport/diagnose.js';
 export type { SmtpTransportOptions, TlsMode, TlsOptions } from './transport/smtp.js';
 export { smtpTransport } from './transport/smtp.js';

@@ -111,6 +111,8 @@ export interface SmtpSink {
   readonly attempts: Map<string, number>;
   /** When each MAIL FROM arrived (`performance.now()`), in order: the throttle as the relay counts it. */
   readonly mailFromTimes: number[];
+  /** Each MAIL FROM as it arrived: when, and the envelope sender it named. */
+  readonly mailFroms: readonly { at: number; from: string }[];
   /** TCP connections accepted so far. */
   readonly connections: number;
   /** Connections open on the sink's side right now. */
@@ -256,6 +258,7 @@ class Sink implements SmtpSink {
   readonly attempts = new Map<string, number>();
   /** When each MAIL FROM arrived (performance.now() of this process), in order: the relay's own count. */
   readonly mailFromTimes: number[] = [];
+  readonly mailFroms: { at: number; from: string }[] = [];
   connections = 0;
   authFailures = 0;
   readonly xoauth2Logins: XOAuth2Login[] = [];
@@ -299,7 +302,7 @@ class Sink implements SmtpSink {
       allowInsecureAuth: options.allowInsecureAuth ?? this.mode === 'plain',
       onConnect: (session, callback) => this.onConnect(session, callback),
       onAuth: (auth, _session, callback) => this.onAuth(auth, callback),
-      onMailFrom: (_address, session, callback) => this.onMailFrom(session, callback),
+      onMailFrom: (address, session, callback) => this.onMailFrom(address.address, session, callback),
       onRcptTo: (address, session, callback) => this.onRcptTo(address, session, callback),
       onData: (stream, session, callback) => this.onData(stream, session, callback),
       onClose: (session) => this.dataFaults.delete(session.id),
@@ -398,8 +401,10 @@ class Sink implements SmtpSink {
     callback(smtpError(535, '5.7.3 Authentication unsuccessful'));
   }
 
-  private onMailFrom(session: SMTPServerSession, callback: Callback): void {
-    this.mailFromTimes.push(performance.now());
+  private onMailFrom(from: string, session: SMTPServerSession, callback: Callback): void {
+    const at = performance.now();
+    this.mailFromTimes.push(at);
+    this.mailFroms.push({ at, from });
     this.dataFaults.delete(session.id);
     if (this.takeMailStall()) {
       return; // never answered; close() destroys the socket
@@ -559,6 +564,7 @@ class Sink implements SmtpSink {
     this.messages.length = 0;
     this.attempts.clear();
     this.mailFromTimes.length = 0;
+    this.mailFroms.length = 0;
     this.connections = 0;
     this.authFailures = 0;
     this.xoauth2Logins.length = 0;

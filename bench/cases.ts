@@ -583,3 +583,5 @@ async function fleetOutboxSender(args: {
   await mailer.close();
   return { cpuMsPerMessage: (cpu.user + cpu.system) / 1000 / count, seconds: elapsed / 1000, commands: sent };
 }
+
+export { tenantsActive, tenantsIdle } from './tenants.js';

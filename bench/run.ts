@@ -1,7 +1,7 @@
 /**
  * `npm run bench [-- --quick] [-- --only throttle]`: every case side by side with its baseline in the same run,
  * written to bench/results.md. The sink runs in a process of its own; every case runs in a fresh process.
- * `--only NAME` runs one case (throughput, throttle, attachments, queue, spool, fleet) and records it in a section of its own
+ * `--only NAME` runs one case (throughput, throttle, attachments, queue, spool, fleet, tenants) and records it in a section of its own
  * in bench/results.md (the last full run's table stays).
  */
 
@@ -553,6 +553,68 @@ async function fleetCase(sink: Sink) {
   );
 }
 
+async function tenantsCase(sink: Sink) {
+  log('7. Many districts in one host (MailerGroup)');
+  const count = quick ? 2000 : 10_000;
+  type Idle = { bytesPerDistrict: number; handlesPerDistrict: number; openBytesPerDistrict: number };
+  const group = await inChild<Idle>('tenantsIdle', { variant: 'group', port: sink.port, count });
+  const lone = await inChild<Idle>('tenantsIdle', { variant: 'lone', port: sink.port, count });
+  row({
+    case: `${count} idle districts: heap per district`,
+    ours: `${fmt(group.bytesPerDistrict, 0)} B (open, before idleMs: ${fmt(group.openBytesPerDistrict, 0)} B)`,
+    baseline: `a lone Mailer per district ${fmt(lone.bytesPerDistrict, 0)} B`,
+    ratio: fmt(group.bytesPerDistrict / lone.bytesPerDistrict, 3),
+    target: '<= 2048 B',
+    pass: group.bytesPerDistrict <= 2048,
+  });
+  row({
+    case: `${count} idle districts: timers, sockets and pools held (active handles per district)`,
+    ours: fmt(group.handlesPerDistrict, 3),
+    baseline: `a lone Mailer per district ${fmt(lone.handlesPerDistrict, 3)}`,
+    ratio: 'n/a',
+    target: '0',
+    pass: group.handlesPerDistrict <= 0,
+  });
+  const districts = quick ? 200 : 1000;
+  const perDistrict = quick ? 5 : 10;
+  const perSecond = 999;
+  type Active = { cpuMsPerMessage: number; seconds: number };
+  await sink.reset();
+  const ours = await inChild<Active>('tenantsActive', {
+    variant: 'group',
+    port: sink.port,
+    districts,
+    perDistrict,
+    perSecond,
+  });
+  const server = startStats((await sink.stats()).mailFrom, perSecond);
+  await sink.reset();
+  const single = await inChild<Active>('tenantsActive', {
+    variant: 'single',
+    port: sink.port,
+    districts,
+    perDistrict,
+    perSecond,
+  });
+  const singleServer = startStats((await sink.stats()).mailFrom, perSecond);
+  row({
+    case: `${districts} active districts on the hosted relay at a budget of ${perSecond}/s: rate at the server`,
+    ours: `${fmt(server.rate, 0)}/s (max ${server.maxWindow} in a sliding second)`,
+    baseline: `one Mailer at ${perSecond}/s: ${fmt(singleServer.rate, 0)}/s`,
+    ratio: fmt(server.rate / perSecond, 3),
+    target: `>= 0.95 × ${perSecond}, max <= ${perSecond}`,
+    pass: server.rate >= 0.95 * perSecond && server.maxWindow <= perSecond,
+  });
+  row({
+    case: `${districts} active districts: CPU per message`,
+    ours: `${fmt(ours.cpuMsPerMessage, 3)} ms`,
+    baseline: `one Mailer: ${fmt(single.cpuMsPerMessage, 3)} ms`,
+    ratio: fmt(ours.cpuMsPerMessage / single.cpuMsPerMessage, 3),
+    target: 'reported',
+    pass: undefined,
+  });
+}
+
 const started = Date.now();
 const dir = join(process.cwd(), 'bench', '.tmp');
 await mkdir(dir, { recursive: true });
@@ -565,6 +627,7 @@ try {
   if (runs('queue')) await queueCase(sink);
   if (runs('spool')) await spoolCase(sink, dir);
   if (runs('fleet')) await fleetCase(sink);
+  if (runs('tenants')) await tenantsCase(sink);
 } finally {
   sink.stop();
   await rm(dir, { recursive: true, force: true });

@@ -97,7 +97,7 @@ function strings(value: unknown): string[] {
  *
  * ```ts
  * const report = await checkSenderDomain(settings, { dkimSelectors: ['selector1'] });
- * for (const f of report.findings) console.log(f.severity, f.message, f.fix ?? '');
+ * const problems = report.findings.filter((f) => f.severity === 'problem').map((f) => `${f.message} ${f.fix ?? ''}`);
  * ```
  */
 export async function checkSenderDomain(

@@ -4,28 +4,18 @@
  * district's first message finds a connection already open.
  */
 import { createHash } from 'node:crypto';
+import { SETTINGS_FIELD_NAMES } from '../settings/defaults.js';
 import type { EmailSettings } from '../settings/schema.js';
 import type { Transport } from '../transport/types.js';
 
-/** The settings that decide how a connection is made and logged in; the rest (sender, throttle, ...) do not. */
-const CONNECTION_FIELDS = [
-  'smtpHost',
-  'smtpPort',
-  'useTls',
-  'smtpTimeoutSeconds',
-  'useAuthentication',
-  'authMethod',
-  'username',
-  'password',
-  'oauthProvider',
-  'oauthTenantId',
-  'oauthClientId',
-  'oauthClientSecret',
-  'oauthServiceAccount',
-  'oauthPrivateKey',
-  'oauthTokenUrl',
-  'oauthScope',
-] as const satisfies readonly (keyof EmailSettings)[];
+/**
+ * The settings that decide how a connection is made and logged in: on the settings screen, every field from SMTP
+ * Host to Use TLS. The rest (sender, retries, throttle, attachments) do not.
+ */
+const CONNECTION_FIELDS = SETTINGS_FIELD_NAMES.slice(
+  SETTINGS_FIELD_NAMES.indexOf('smtpHost'),
+  SETTINGS_FIELD_NAMES.indexOf('useTls') + 1,
+);
 
 /** A digest of how the settings connect: the credentials are in it, so only the digest is kept. */
 function connectionKey(settings: EmailSettings): string {

@@ -1,12 +1,14 @@
 /**
  * The demo: a Mailer sending to an embedded SMTP sink on 127.0.0.1, through a short school-day scenario.
- * Run with `npm run demo`; what the sink received is written to demo-out/*.eml.
+ * Run with `npm run demo`; what the sink received is written to demo-out/*.eml (`npm run demo -- --out DIR` writes
+ * it elsewhere).
  */
 import { rm } from 'node:fs/promises';
 import { AttachmentTooLargeError, EMAIL_SETTINGS_DEFAULTS, Mailer, MB } from '../src/index.js';
 import { startCaptureSink } from '../src/sink/capture.js';
 
-const OUT = 'demo-out';
+const outAt = process.argv.indexOf('--out');
+const OUT = outAt >= 0 ? (process.argv[outAt + 1] ?? 'demo-out') : 'demo-out';
 const started = performance.now();
 const stamp = () => `+${((performance.now() - started) / 1000).toFixed(3)}s`;
 const line = (what: string, text: string) =>

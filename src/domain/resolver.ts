@@ -49,7 +49,9 @@ export function systemResolver(options: SystemResolverOptions = {}): DnsResolver
   if (options.servers && options.servers.length > 0) resolver.setServers(options.servers);
   return {
     txt: (name) => resolver.resolveTxt(name),
-    mx: (name) => resolver.resolveMx(name),
+    // only the two fields of MxRecord: Node 24 adds `type`, which the check does not read
+    mx: async (name) =>
+      (await resolver.resolveMx(name)).map(({ exchange, priority }) => ({ exchange, priority })),
     a: (name) => resolver.resolve4(name),
     aaaa: (name) => resolver.resolve6(name),
     cancel: () => resolver.cancel(),

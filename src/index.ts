@@ -83,31 +83,8 @@ export type { PermitsHost, StartDemand, StartPermit, StartPermits } from './perm
 export { defaultIsRetryable } from './retry.js';
 export type { IgnoredSender, MessageKind, ResolvedSender, SenderContext, SenderSource } from './sender.js';
 export { resolveSender } from './sender.js';
-export type {
-  AuthMethod,
-  OAuthProvider,
-  SecretSettingsField,
-  SmtpTimeoutSeconds,
-} from './settings/defaults.js';
-export {
-  AUTH_METHODS,
-  DEFAULT_SMTP_PORT,
-  EMAIL_SETTINGS_DEFAULTS,
-  OAUTH_PROVIDER_FIELDS,
-  OAUTH_PROVIDERS,
-  SECRET_SETTINGS_FIELDS,
-  SMTP_TIMEOUT_SECONDS,
-} from './settings/defaults.js';
-export type { FieldCondition, FieldDescriptor, FieldInput, FieldOption } from './settings/fields.js';
-export { createEmailSettingsFields, EMAIL_SETTINGS_FIELDS } from './settings/fields.js';
-export { parseEmailSettingsForm } from './settings/form.js';
-export type { SafeParseEmailSettingsResult } from './settings/parse.js';
-export { isConfigured, parseEmailSettings, safeParseEmailSettings } from './settings/parse.js';
-export type { HostPolicy } from './settings/policy.js';
-export { DEFAULT_HOST_POLICY } from './settings/policy.js';
-export { redactSettings } from './settings/redact.js';
-export type { EmailSettings, EmailSettingsInput, EmailSettingsSchema } from './settings/schema.js';
-export { createEmailSettingsSchema } from './settings/schema.js';
+// the Email Settings: the same names as the browser-safe `messenger-email/settings` entry
+export * from './settings/index.js';
 export { MailerGroup } from './tenants/group.js';
 export { HostBudget, type HostBudgetLimits } from './tenants/host-budget.js';
 export type {

@@ -21,19 +21,22 @@ import type {
   TenantMailerOptions,
 } from './types.js';
 
-/** The events of a district's Mailer that the group passes on, with the district's id. */
-const FORWARDED = [
-  'queued',
-  'sending',
-  'sent',
-  'failed',
-  'cancelled',
-  'attachmentsDropped',
-  'settingsChanged',
-  'idle',
-  'listenerError',
-  'outboxError',
-] as const satisfies readonly (keyof MailerEvents)[];
+/**
+ * Every event of a district's Mailer, passed on by the group with the district's id. A record rather than a list,
+ * so that an event added to `MailerEvents` and not here fails to compile instead of going silently unforwarded.
+ */
+const FORWARDED = Object.keys({
+  queued: true,
+  sending: true,
+  sent: true,
+  failed: true,
+  cancelled: true,
+  attachmentsDropped: true,
+  settingsChanged: true,
+  idle: true,
+  listenerError: true,
+  outboxError: true,
+} satisfies Record<keyof MailerEvents, true>) as (keyof MailerEvents)[];
 
 const DEFAULT_IDLE_MS = 60_000;
 const GROUP_CLOSED =

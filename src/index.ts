@@ -93,8 +93,11 @@ export type {
   MailerGroupOptions,
   MailerGroupStats,
   TenantClosedEvent,
+  TenantFleet,
+  TenantFleetHost,
   TenantMailerOptions,
   TenantOpenedEvent,
+  TenantStartPermits,
   TenantTag,
   WithTenant,
 } from './tenants/types.js';

@@ -36,6 +36,7 @@ import type {
 import { scrubForeign, secretForms } from '../secrets.js';
 import { showValue } from '../truncate.js';
 import { AddBatcher, MAX_WAITING } from './add-batcher.js';
+import { giveBackJob } from './give-back.js';
 import {
   type FleetJobData,
   failureForJob,
@@ -52,6 +53,7 @@ import { OutcomeFollower } from './outcome-follower.js';
 import { redisWarnings } from './redis-warnings.js';
 import { retryUntilClosed } from './retry-until-closed.js';
 import { RetryWatch, type WatchedRetry } from './retry-watch.js';
+import type { Claim, TenantLink } from './tenant-link.js';
 import { type FinalState, finishJob, markedOutcome, UnrecordedOutcomes } from './unrecorded.js';
 
 /** The name of the backoff strategy that gives BullMQ the retry delay of the Mailer's settings. */
@@ -72,12 +74,6 @@ export const GRACE_MS = 3 * RECORD_RETRY_MS;
 const FOREIGN_DELAY_MS = 5000;
 
 const ignore = (): void => undefined;
-
-/** A message claimed here: its job and the token of the claim. */
-interface Claim {
-  readonly job: Job;
-  readonly token: string;
-}
 
 function within<T>(work: Promise<T>, ms: number, late: () => Error): Promise<T> {
   return new Promise<T>((resolve, reject) => {
@@ -119,6 +115,8 @@ export class FleetOutbox implements Outbox {
   readonly #secrets: string[];
   readonly #server: string;
   readonly #instance = randomUUID();
+  /** The district's link to a queue shared by many districts; none for a Mailer's own queue. */
+  readonly #link: TenantLink | undefined;
   #tokens = 0;
   #host: OutboxHost | undefined;
   #queue: Queue | undefined;
@@ -130,8 +128,8 @@ export class FleetOutbox implements Outbox {
   readonly #claimed = new Map<string, Claim>();
   /** Scheduled retries given back by a lowered maximum, until the Mailer cancels them. */
   readonly #exhausted = new Map<string, Job>();
-  /** The due time of each retry being scheduled, for the backoff strategy. */
-  readonly #dueAt = new Map<string, number>();
+  /** The due time of each retry being scheduled, by job id, for the backoff strategy. */
+  readonly #dueAt: Map<string, number>;
   readonly #retries: RetryWatch;
   /** Promotions of retries due on the Mailer's clock, awaited before the next claim. */
   #promoting: Promise<unknown> = Promise.resolve();
@@ -145,17 +143,24 @@ export class FleetOutbox implements Outbox {
   readonly #unrecorded = new UnrecordedOutcomes();
   readonly #follower: OutcomeFollower;
 
-  /** @param options - checked options */
-  constructor(resolved: ResolvedFleetOutboxOptions) {
+  /**
+   * @param resolved - checked options
+   * @param link - for one district of many: the queue they share (its handles, claims and fair order)
+   */
+  constructor(resolved: ResolvedFleetOutboxOptions, link?: TenantLink) {
     const options = { ...resolved, redis: retryUntilClosed(resolved.redis, () => this.#closed) };
+    this.#link = link;
+    this.#dueAt = link?.dueAt ?? new Map();
     this.#options = options;
     this.#cipher = options.encryptionKey === undefined ? undefined : new SpoolCipher(options.encryptionKey);
     const { username, password, host, port, path } = options.redis;
     this.#secrets = secretForms(username ?? undefined, password ?? undefined);
     this.#server = path ?? `${host ?? 'localhost'}:${port ?? 6379}`;
-    this.#follower = new OutcomeFollower(options, this.#cipher, (id, outcome) =>
-      this.#host?.finishedElsewhere(id, outcome),
-    );
+    this.#follower =
+      link?.follower ??
+      new OutcomeFollower(options, this.#cipher, (jobId, outcome) =>
+        this.#host?.finishedElsewhere(messageIdOf(jobId), outcome),
+      );
     this.#retries = new RetryWatch(
       (entry) => (entry.failedAt ?? 0) + this.#rule.delayMs,
       (due) => this.#promote(due),
@@ -168,6 +173,17 @@ export class FleetOutbox implements Outbox {
     this.#host = host;
     this.#retries.bind(host);
     const { redis, queue, prefix, lockMs } = this.#options;
+    this.#renewal = setInterval(() => this.#renewClaims(), Math.max(300, Math.floor(lockMs / 3)));
+    this.#renewal.unref();
+    const link = this.#link;
+    if (link !== undefined) {
+      // the process's one queue and worker serve every district; the group's claims come through the link
+      this.#queue = link.queue;
+      this.#batcher = link.batcher;
+      this.#worker = link.worker;
+      link.attach(host);
+      return;
+    }
     const queueConnection: RedisOptions = { ...redis, enableOfflineQueue: false, maxRetriesPerRequest: 1 };
     this.#queue = new Queue(queue, { connection: queueConnection as ConnectionOptions, prefix });
     this.#batcher = new AddBatcher(this.#queue, ADD_TIMEOUT_MS, () =>
@@ -193,8 +209,6 @@ export class FleetOutbox implements Outbox {
     this.#queue.on('error', remember);
     this.#worker.on('error', remember);
     void this.#worker.startStalledCheckTimer().catch(remember);
-    this.#renewal = setInterval(() => this.#renewClaims(), Math.max(300, Math.floor(lockMs / 3)));
-    this.#renewal.unref();
     this.#schedulePoll(0);
     void redisWarnings(redis, queue).then((warnings) => {
       for (const warning of warnings) {
@@ -230,7 +244,10 @@ export class FleetOutbox implements Outbox {
     if ((batcher as AddBatcher).waiting >= MAX_WAITING) {
       throw this.#unavailable(`${MAX_WAITING} hand-overs already wait for Redis`, 'take the message');
     }
-    const data = await toJobData(message, this.#cipher);
+    const link = this.#link;
+    const data = await toJobData(message, this.#cipher, link?.tenant);
+    const priority =
+      message.kind === 'emergency' ? undefined : link === undefined ? 1 : await link.priority();
     if (options.awaited === true) await this.#follower.ready().catch(ignore); // read outcomes from before the add
     try {
       await (batcher as AddBatcher).add({
@@ -239,8 +256,8 @@ export class FleetOutbox implements Outbox {
         data,
         lookUp: options.generatedId !== true,
         opts: {
-          jobId: jobIdOf(message.id),
-          ...(message.kind === 'emergency' ? {} : { priority: 1 }),
+          jobId: this.#jobId(message.id),
+          ...(priority === undefined ? {} : { priority }),
           attempts: UNLIMITED_ATTEMPTS,
           backoff: { type: BACKOFF },
           removeOnComplete: true,
@@ -252,12 +269,12 @@ export class FleetOutbox implements Outbox {
       if (error instanceof InvalidMessageError || error instanceof FleetUnavailableError) throw error;
       throw this.#unavailable(error, 'store the message');
     }
-    this.#estimate += 1;
-    if (options.awaited === true) this.#follower.track(message.id);
+    this.#added(1);
+    if (options.awaited === true) this.#follower.track(this.#jobId(message.id));
   }
 
   ready(): number {
-    return this.#estimate;
+    return this.#link?.buffered() ?? this.#estimate;
   }
 
   claim(max: number): Promise<OutboxMessage[]> {
@@ -268,19 +285,7 @@ export class FleetOutbox implements Outbox {
     const worker = this.#worker;
     if (worker === undefined || this.#closed || max <= 0) return [];
     await this.#promoting;
-    const tokens = Array.from({ length: max }, () => this.#nextToken());
-    const fetched = await Promise.allSettled(
-      tokens.map((token) => worker.getNextJob(token, { block: false })),
-    );
-    const jobs: Claim[] = [];
-    let failure: unknown;
-    fetched.forEach((result, i) => {
-      if (result.status === 'rejected') failure = result.reason;
-      else if (result.value !== undefined)
-        jobs.push({ job: result.value as Job, token: tokens[i] as string });
-    });
-    if (jobs.length === 0 && failure !== undefined) throw this.#unavailable(failure, 'claim messages');
-    this.#estimate = jobs.length < max ? 0 : Math.max(0, this.#estimate - jobs.length);
+    const jobs = this.#link?.take(max) ?? (await this.#claimOwn(worker, max));
     if (this.#closed) {
       // closed while the claim was on its way: nothing starts, so each goes back as it was
       await Promise.all(jobs.map((claim) => this.#giveBack(claim, 0).catch(ignore)));
@@ -305,6 +310,24 @@ export class FleetOutbox implements Outbox {
     }
     if (messages.length === 0 && trouble !== undefined) throw this.#unavailable(trouble, 'claim messages');
     return messages;
+  }
+
+  /** Claims up to `max` jobs from BullMQ for this Mailer's own queue. */
+  async #claimOwn(worker: Worker, max: number): Promise<Claim[]> {
+    const tokens = Array.from({ length: max }, () => this.#nextToken());
+    const fetched = await Promise.allSettled(
+      tokens.map((token) => worker.getNextJob(token, { block: false })),
+    );
+    const jobs: Claim[] = [];
+    let failure: unknown;
+    fetched.forEach((result, i) => {
+      if (result.status === 'rejected') failure = result.reason;
+      else if (result.value !== undefined)
+        jobs.push({ job: result.value as Job, token: tokens[i] as string });
+    });
+    if (jobs.length === 0 && failure !== undefined) throw this.#unavailable(failure, 'claim messages');
+    this.#estimate = jobs.length < max ? 0 : Math.max(0, this.#estimate - jobs.length);
+    return jobs;
   }
 
   /**
@@ -350,7 +373,7 @@ export class FleetOutbox implements Outbox {
     const exhausted = this.#exhausted.get(message.id);
     if (exhausted !== undefined) {
       this.#exhausted.delete(message.id);
-      this.#follower.forget(message.id);
+      this.#follower.forget(this.#jobId(message.id));
       if (outcome.state === 'cancelled') await this.#do(exhausted.remove(), 'remove a cancelled message');
       return;
     }
@@ -367,7 +390,7 @@ export class FleetOutbox implements Outbox {
           return;
         case 'unstarted':
           await this.#giveBack(claim, 0);
-          this.#estimate += 1;
+          this.#added(1);
           return;
       }
     } finally {
@@ -382,7 +405,7 @@ export class FleetOutbox implements Outbox {
    */
   async #finish(claim: Claim, message: OutboxEntry, outcome: Settlement): Promise<void> {
     const state = outcome.state as FinalState;
-    this.#follower.forget(message.id);
+    this.#follower.forget(this.#jobId(message.id));
     const detail =
       state === 'sent'
         ? outcome.report === undefined
@@ -409,7 +432,7 @@ export class FleetOutbox implements Outbox {
   }
 
   counts(): OutboxCounts {
-    return { queued: this.#estimate, waitingRetry: this.#retries.size, sending: this.#claimed.size };
+    return { queued: this.ready(), waitingRetry: this.#retries.size, sending: this.#claimed.size };
   }
 
   async load(): Promise<LoadedMessages> {
@@ -432,6 +455,11 @@ export class FleetOutbox implements Outbox {
     await within(settling, CLOSE_TIMEOUT_MS, () => new Error('late')).catch(ignore);
     this.#unrecorded.stop();
     if (this.#renewal !== undefined) clearInterval(this.#renewal);
+    if (this.#link !== undefined) {
+      // the shared handles stay open for the other districts; claims still waiting for this one go back
+      await this.#link.detach();
+      return;
+    }
     const closing = Promise.all([
       this.#worker?.close(true).catch(ignore),
       this.#queue?.close().catch(ignore),
@@ -456,6 +484,17 @@ export class FleetOutbox implements Outbox {
     return work;
   }
 
+  /** The job id of one of this outbox's messages. */
+  #jobId(id: string): string {
+    return jobIdOf(id, this.#link?.tenant);
+  }
+
+  /** More messages are ready in the queue: this server's estimate, or the shared queue's claims, go on. */
+  #added(n: number): void {
+    if (this.#link === undefined) this.#estimate += n;
+    else this.#link.added(n);
+  }
+
   #nextToken(): string {
     this.#tokens += 1;
     return `${this.#instance}:${this.#tokens}`;
@@ -469,8 +508,7 @@ export class FleetOutbox implements Outbox {
 
   /** The delay BullMQ gives a failed job: until its due time on the Mailer's clock. */
   #retryDelay(job: { id?: string } | undefined): number {
-    const id = job?.id === undefined ? undefined : messageIdOf(job.id);
-    const due = id === undefined ? undefined : this.#dueAt.get(id);
+    const due = job?.id === undefined ? undefined : this.#dueAt.get(job.id);
     const now = this.#host?.now() ?? Date.now();
     return Math.max(1, (due ?? now + this.#rule.delayMs) - now);
   }
@@ -479,26 +517,19 @@ export class FleetOutbox implements Outbox {
   async #retryLater(claim: Claim, entry: OutboxEntry, error: Error): Promise<void> {
     const now = this.#host?.now() ?? Date.now();
     const failedAt = entry.failedAt ?? now;
-    this.#dueAt.set(entry.id, failedAt + this.#rule.delayMs);
+    const jobId = this.#jobId(entry.id);
+    this.#dueAt.set(jobId, failedAt + this.#rule.delayMs);
     try {
       await this.#do(claim.job.moveToFailed(failureForJob(error), claim.token, false), 'record a failure');
     } finally {
-      this.#dueAt.delete(entry.id);
+      this.#dueAt.delete(jobId);
     }
     this.#retries.add({ entry: { ...entry, failedAt }, job: claim.job });
   }
 
   /** Gives a claim back without a start: its start is subtracted from BullMQ's count. */
   async #giveBack(claim: Claim, delayMs: number, patch: Partial<FleetJobData> = {}): Promise<void> {
-    const { job, token } = claim;
-    const data = jobData(job);
-    if (data !== undefined) {
-      const updated = { ...data, unstarted: (data.unstarted ?? 0) + 1, ...patch };
-      await this.#do(job.updateData(updated), 'give a message back');
-      job.data = updated;
-    }
-    if (delayMs > 0) await this.#do(job.moveToDelayed(Date.now() + delayMs, token), 'give a message back');
-    else await this.#do(job.moveToWait(token), 'give a message back');
+    await this.#do(giveBackJob(claim, delayMs, patch), 'give a message back');
   }
 
   /**
@@ -524,14 +555,14 @@ export class FleetOutbox implements Outbox {
     if (exhausted) {
       this.#claimed.set(message.id, claim); // held for the Mailer to cancel
     } else {
-      this.#dueAt.set(message.id, message.failedAt + this.#rule.delayMs);
+      this.#dueAt.set(this.#jobId(message.id), message.failedAt + this.#rule.delayMs);
       try {
         await this.#do(
           job.moveToFailed(failureForJob(error), claim.token, false),
           'count an attempt cut off',
         );
       } finally {
-        this.#dueAt.delete(message.id);
+        this.#dueAt.delete(this.#jobId(message.id));
       }
       this.#retries.add({ entry: message, job });
     }
@@ -559,7 +590,7 @@ export class FleetOutbox implements Outbox {
 
   /** Retries due on the Mailer's clock: made claimable now (BullMQ would on its own wall clock). */
   #promote(due: WatchedRetry[]): void {
-    this.#estimate += due.length;
+    this.#added(due.length);
     const promoted = Promise.all(due.map(({ job }) => job.promote().catch(ignore)));
     this.#promoting = Promise.all([this.#promoting, promoted]).then(ignore);
     this.#host?.wake();
@@ -617,8 +648,8 @@ export class FleetOutbox implements Outbox {
     if (error instanceof FleetUnavailableError) return error;
     const cause = scrubForeign(typeof error === 'string' ? new Error(error) : error, this.#secrets);
     const said = (text: string) => showValue(text.replace(/\.+$/, ''), { quote: false });
-    const last =
-      this.#lastError === undefined ? '' : ` (last connection error: ${said(this.#lastError.message)})`;
+    const lastError = this.#link?.lastError() ?? this.#lastError;
+    const last = lastError === undefined ? '' : ` (last connection error: ${said(lastError.message)})`;
     return new FleetUnavailableError(
       `Redis at ${this.#server} could not ${what} in the fleet's outbox ${showValue(this.#options.queue)}: ${said(cause.message)}${last}. Check that Redis is running and that this server can reach it.`,
       { cause },

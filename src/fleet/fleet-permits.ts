@@ -64,6 +64,11 @@ export class FleetPermits implements StartPermits {
     });
   }
 
+  /** No start can be granted now: the window is full (the host is woken when it may not be) or it is closed. */
+  get blocked(): boolean {
+    return this.#closed || this.#gate !== undefined;
+  }
+
   bind(host: PermitsHost): void {
     if (this.#host !== undefined) throw new TypeError('Start permits serve one Mailer: create one for each');
     this.#host = host;

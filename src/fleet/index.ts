@@ -8,12 +8,19 @@
  */
 import type { Outbox } from '../outbox/types.js';
 import type { StartPermits } from '../permits/types.js';
+import type { TenantFleet } from '../tenants/types.js';
 import { FleetEvents } from './fleet-events.js';
 import { FleetOutbox } from './fleet-outbox.js';
 import { FleetPermits } from './fleet-permits.js';
 import { FleetSettings, type FleetSettingsOptions } from './fleet-settings.js';
+import { FleetTenants } from './fleet-tenants.js';
 import { type FleetPermitsOptions, resolveFleetOptions } from './options.js';
-import { type FleetOutboxOptions, resolveFleetOutboxOptions } from './outbox-options.js';
+import {
+  type FleetOutboxOptions,
+  type FleetTenantsOptions,
+  resolveFleetOutboxOptions,
+  resolveFleetTenantsOptions,
+} from './outbox-options.js';
 
 export { FleetUnavailableError } from '../errors.js';
 export type {
@@ -32,7 +39,7 @@ export type {
   FleetSettingsOptions,
 } from './fleet-settings.js';
 export type { FleetPermitsOptions } from './options.js';
-export type { FleetOutboxOptions } from './outbox-options.js';
+export type { FleetOutboxOptions, FleetTenantsOptions } from './outbox-options.js';
 
 /**
  * One outbox for every server of a fleet, on BullMQ in Redis: a message handed to any server's Mailer is in Redis
@@ -163,4 +170,38 @@ export function fleetSettings(options: FleetSettingsOptions): FleetSettings {
     throw new TypeError('fleetSettings: checkMs must be a whole number of milliseconds of at least 100');
   }
   return new FleetSettings({ connection, key, ...secrets, checkMs });
+}
+
+/**
+ * Many districts on several servers: give one to the `MailerGroup` of each server (`new MailerGroup({ fleet })`),
+ * with the same Redis and queue name everywhere. Every district's messages then wait in one BullMQ queue, and
+ * any server's group may send them.
+ *
+ * - **One set of connections per server**, whatever the number of districts: the queue, one worker, the event
+ *   reader (once a `send()` waits) and one client for the fair order and every district's throttle.
+ * - **Fair across servers:** each district's standard messages take turns in the queue itself (a round per
+ *   message, weighted by the group's `share`), and every server claims in that order; emergencies go before every
+ *   round. A server claims up to `prefetch` messages ahead and opens the district of each on first use.
+ * - **Throttles across servers:** each district's Throttle Email Messages is one window in Redis, and so is the
+ *   hosted relay's `perSecond` (the group's `hostedRelay`), whichever servers send.
+ * - Everything else is as {@link fleetOutbox}: counts in the job, attempts cut off by a server that stopped
+ *   counted and retried, the password never in Redis, messages sealed with `encryptionKey`.
+ *
+ * @param options - the Redis connection, the queue's name, the key, the claim's lease, how far ahead to claim
+ * @throws TypeError when an option is not valid
+ * @example
+ * ```ts
+ * import { MailerGroup } from 'messenger-email';
+ * import { fleetTenants } from 'messenger-email/fleet';
+ *
+ * const group = new MailerGroup({
+ *   settings: (district) => db.emailSettings(district),
+ *   policy: { hostedSmtpHosts: ['smtp.vendor.example'] },
+ *   hostedRelay: { perSecond: 200, connections: 20 },
+ *   fleet: fleetTenants({ connection: { host: 'redis.internal', port: 6379 }, queue: 'district-mail' }),
+ * });
+ * ```
+ */
+export function fleetTenants(options: FleetTenantsOptions): TenantFleet {
+  return new FleetTenants(resolveFleetTenantsOptions(options));
 }

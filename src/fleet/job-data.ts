@@ -46,6 +46,8 @@ export interface FleetJobData {
   settledDetail?: unknown;
   /** BullMQ's `stalledCounter` when the server that stalled was last given time to mark an outcome. */
   graced?: number;
+  /** The district whose message it is, in a queue that many districts share (readable, to route the claim). */
+  tenant?: string;
 }
 
 interface JobBody {
@@ -80,6 +82,7 @@ export class JobDataError extends Error {
 export async function toJobData(
   message: OutboxMessage,
   cipher: SpoolCipher | undefined,
+  tenant?: string,
 ): Promise<FleetJobData> {
   const attachments = await Promise.all(
     message.attachments.map(async (held) => ({
@@ -103,6 +106,7 @@ export async function toJobData(
     recipients: message.recipients.length,
     encrypted: cipher !== undefined,
     body: cipher === undefined ? json : cipher.seal(json, message.id),
+    ...(tenant === undefined ? {} : { tenant }),
   };
 }
 

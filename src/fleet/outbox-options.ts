@@ -109,3 +109,32 @@ export function resolveFleetOutboxOptions(options: FleetOutboxOptions): Resolved
     onWarning,
   };
 }
+
+/** Options of {@link "messenger-email/fleet".fleetTenants | fleetTenants}: those of a fleet outbox, and how far ahead a server claims. */
+export interface FleetTenantsOptions extends FleetOutboxOptions {
+  /**
+   * How many messages a server claims ahead of its districts' Mailers (in the fleet's fair order). More keeps a
+   * fast relay busy; fewer keeps the order closer to fair, and an emergency handed over later waits behind at
+   * most this many standard messages of each server. At least 1.
+   * @default 16
+   */
+  readonly prefetch?: number;
+}
+
+/**
+ * Checks the options of a fleet of groups and fills in the defaults.
+ *
+ * @throws TypeError naming the option and the value received
+ */
+export function resolveFleetTenantsOptions(options: FleetTenantsOptions): ResolvedFleetOutboxOptions & {
+  readonly prefetch: number;
+} {
+  const resolved = resolveFleetOutboxOptions(options);
+  const { prefetch = 16 } = options;
+  if (typeof prefetch !== 'number' || !Number.isInteger(prefetch) || prefetch < 1) {
+    throw new TypeError(
+      `fleetTenants: prefetch must be a whole number of at least 1 (received ${showValue(String(prefetch))})`,
+    );
+  }
+  return { ...resolved, prefetch };
+}

@@ -8,7 +8,7 @@ import { type ConnectionOptions, QueueEvents } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { SpoolCipher } from '../outbox/spool/cipher.js';
 import type { FinishedElsewhere } from '../outbox/types.js';
-import { messageIdOf } from './job-id.js';
+import { isMessageJob, messageIdOf } from './job-id.js';
 import type { ResolvedFleetOutboxOptions } from './outbox-options.js';
 import { cancelledOf, reportOf } from './outcome-codec.js';
 
@@ -55,12 +55,12 @@ export class OutcomeFollower {
     this.#events = await this.#starting;
   }
 
-  /** Follows a message just handed over (after {@link OutcomeFollower.ready}). */
+  /** Follows a message just handed over (after {@link OutcomeFollower.ready}), by its job id. */
   track(id: string): void {
     if (!this.#closed) this.#pending.add(id);
   }
 
-  /** Stops following a message this server finished itself. */
+  /** Stops following a message this server finished itself (its job id). */
   forget(id: string): void {
     this.#pending.delete(id);
   }
@@ -96,7 +96,7 @@ export class OutcomeFollower {
     events.on('completed', ({ jobId, returnvalue }) => {
       const id = this.#take(jobId);
       if (id === undefined) return;
-      const report = reportOf(returnvalue, id, this.#cipher);
+      const report = reportOf(returnvalue, messageIdOf(id), this.#cipher);
       if (report !== undefined) this.#tell(id, { state: 'sent', report });
     });
     events.on('failed', ({ jobId, failedReason }) => {
@@ -121,11 +121,10 @@ export class OutcomeFollower {
     return events;
   }
 
-  /** The message id of a job this server follows, no longer followed; undefined for any other job. */
+  /** The job id of a message this server follows, no longer followed; undefined for any other job. */
   #take(jobId: string): string | undefined {
-    if (!jobId.startsWith('m.')) return undefined; // not a message of this library
-    const id = messageIdOf(jobId);
-    return this.#pending.delete(id) ? id : undefined;
+    if (!isMessageJob(jobId)) return undefined; // not a message of this library
+    return this.#pending.delete(jobId) ? jobId : undefined;
   }
 
   #tell(id: string, outcome: FinishedElsewhere): void {

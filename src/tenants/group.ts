@@ -19,6 +19,7 @@ import type {
   MailerGroupOptions,
   MailerGroupStats,
   TenantMailerOptions,
+  TenantStartPermits,
 } from './types.js';
 
 /**
@@ -46,7 +47,7 @@ const GROUP_CLOSED =
 interface Tenant {
   readonly id: string;
   readonly mailer: Mailer;
-  readonly permits: TenantPermits;
+  readonly permits: TenantStartPermits;
   idleTimer: unknown;
   /** Messages being handed over through the group (an attachment may still be measured): not idle meanwhile. */
   handing: number;
@@ -125,13 +126,21 @@ export class MailerGroup extends IsolatingEmitter<MailerGroupEvents> {
           `hostedRelay.connections must be a whole number of at least 1 (received ${showValue(String(connections))})`,
         );
       }
-      this.#budget = new HostBudget(relay, this.#clock);
+      if (options.fleet === undefined) this.#budget = new HostBudget(relay, this.#clock);
       const pool = { maxConnections: connections ?? 5, now: () => this.#clock.now() };
       const tls = relay.tls;
       this.#shared = new SharedTransports((s) =>
         smtpTransport(s, tls === undefined ? pool : { ...pool, tls }),
       );
     }
+    options.fleet?.start({
+      open: async (tenant) => {
+        await this.#open(tenant);
+      },
+      weight: (tenant) => this.#options.share?.(tenant) ?? 1,
+      relayPerSecond: relay?.perSecond,
+      error: (error, tenant) => this.emit('outboxError', { error, tenant: tenant ?? '' }),
+    });
   }
 
   /**
@@ -222,6 +231,7 @@ export class MailerGroup extends IsolatingEmitter<MailerGroupEvents> {
     await Promise.allSettled([...this.#opening.values()]);
     await Promise.all([...this.#tenants.values()].map((tenant) => this.#close(tenant, 'closed')));
     this.#budget?.close();
+    await this.#options.fleet?.close();
   }
 
   protected override listenerFailed(error: unknown, event: EventEmitter.EventNames<MailerGroupEvents>): void {
@@ -258,9 +268,13 @@ export class MailerGroup extends IsolatingEmitter<MailerGroupEvents> {
         `District ${showValue(id)} has no Email Settings: save them on its Email Settings screen first`,
       );
     }
-    const extra = this.#options.mailer?.(id) ?? {};
+    const fleet = this.#options.fleet;
+    const extra = {
+      ...this.#options.mailer?.(id),
+      ...(fleet === undefined ? {} : { outbox: fleet.outbox(id) }),
+    };
     const weight = this.#options.share?.(id) ?? 1;
-    const permits = new TenantPermits(this.#budget?.share(id, weight), false);
+    const permits = fleet?.permits(id, false) ?? new TenantPermits(this.#budget?.share(id, weight), false);
     const transport = extra.transport ?? this.#transportFor(extra);
     let mailer: Mailer;
     try {

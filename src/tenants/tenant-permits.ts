@@ -5,9 +5,10 @@
  */
 import { localPermits } from '../permits/local.js';
 import type { PermitsHost, StartDemand, StartPermit, StartPermits } from '../permits/types.js';
+import type { TenantStartPermits } from './types.js';
 
 /** Start permits that follow a district between its own relay and the shared one. */
-export class TenantPermits implements StartPermits {
+export class TenantPermits implements TenantStartPermits {
   readonly #own = localPermits();
   readonly #shared: StartPermits | undefined;
   #hosted: boolean;

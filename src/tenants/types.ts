@@ -1,5 +1,7 @@
 import type { Clock } from '../mailer/clock.js';
 import type { MailerEvents, MailerOptions } from '../mailer/types.js';
+import type { Outbox } from '../outbox/types.js';
+import type { StartPermits } from '../permits/types.js';
 import type { HostPolicy } from '../settings/policy.js';
 import type { EmailSettingsInput } from '../settings/schema.js';
 import type { TlsOptions } from '../transport/smtp.js';
@@ -47,6 +49,56 @@ export interface MailerGroupOptions {
   idleMs?: number;
   /** The clock of every district's Mailer and of the shared budget. @default the system clock */
   clock?: Clock;
+  /**
+   * Several servers, one queue: every district's messages in Redis (`fleetTenants()` of `messenger-email/fleet`),
+   * claimed by any server's group in a fair order of districts, with each district's throttle and the hosted
+   * relay's `perSecond` held across the servers. Each district's outbox and permits then come from it (an outbox
+   * returned by `mailer` is not used).
+   */
+  fleet?: TenantFleet;
+}
+
+/**
+ * Start permits that follow a district between its own relay and the shared hosted one (the group switches
+ * `hosted` when the district's SMTP Host changes).
+ */
+export interface TenantStartPermits extends StartPermits {
+  /** Whether the district's starts also come from the hosted relay's budget. */
+  hosted: boolean;
+}
+
+/** What a {@link TenantFleet} needs of the group that uses it. */
+export interface TenantFleetHost {
+  /**
+   * Opens a district's Mailer on this server (a message of it was claimed here); rejects when it cannot (no
+   * settings, settings not valid, the group closed).
+   */
+  open(tenant: string): Promise<void>;
+  /** A district's weight in the fair order (the group's `share`). */
+  weight(tenant: string): number;
+  /** The hosted relay's starts per sliding second across the fleet; undefined: no relay budget. */
+  readonly relayPerSecond: number | undefined;
+  /** Something went wrong that no district's Mailer reports (`tenant` when it is a district's). */
+  error(error: Error, tenant?: string): void;
+}
+
+/**
+ * Many districts on several servers: one queue that every server's group shares, in a fair order of districts,
+ * and throttles that hold across the servers. Made by `fleetTenants()` of `messenger-email/fleet` and given to one
+ * {@link MailerGroup} on each server.
+ */
+export interface TenantFleet {
+  /** Starts claiming the fleet's messages for this server's group (once). */
+  start(host: TenantFleetHost): void;
+  /** A new outbox for a district's Mailer (one per Mailer). */
+  outbox(tenant: string): Outbox;
+  /**
+   * New start permits for a district's Mailer: its throttle across the fleet, and the hosted relay's budget
+   * while `hosted`.
+   */
+  permits(tenant: string, hosted: boolean): TenantStartPermits;
+  /** Stops claiming and closes its connections (the messages stay in Redis). */
+  close(): Promise<void>;
 }
 
 /** The district an event of a {@link MailerGroup} is about. */

@@ -1,0 +1,451 @@
+/**
+ * Many districts on several servers: every district's messages in one BullMQ queue, claimed by each server's
+ * {@link "messenger-email".MailerGroup | MailerGroup} in a fair order of districts (see {@link FairOrder}).
+ *
+ * A server holds one set of connections whatever the number of districts: the queue, one worker (with BullMQ's
+ * blocking connection), the event reader once a `send()` waits, and one client for the fair order and every
+ * district's throttle window. It claims up to `prefetch` messages ahead, in the queue's order, opens the district of
+ * each (its Mailer is created from its settings if it is not open here) and hands the claim to that district's
+ * outbox; the district's Mailer then sends it as any Mailer on a fleet outbox does.
+ *
+ * A district held by its own throttle is not let to fill the server's claims: past a few claims waiting for it,
+ * its next standard message is moved behind its others (a new place in the fair order) and given back.
+ */
+import { randomUUID } from 'node:crypto';
+import { type ConnectionOptions, type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { FleetUnavailableError } from '../errors.js';
+import { SpoolCipher } from '../outbox/spool/cipher.js';
+import type { Outbox, OutboxHost } from '../outbox/types.js';
+import { scrubForeign, secretForms } from '../secrets.js';
+import type { TenantFleet, TenantFleetHost, TenantStartPermits } from '../tenants/types.js';
+import { showValue } from '../truncate.js';
+import { AddBatcher } from './add-batcher.js';
+import { DistrictPermits } from './district-permits.js';
+import { FairOrder } from './fair-order.js';
+import { FleetOutbox } from './fleet-outbox.js';
+import { FleetPermits } from './fleet-permits.js';
+import { giveBackJob } from './give-back.js';
+import { jobData } from './job-data.js';
+import { messageIdOf, tenantOf } from './job-id.js';
+import { DEFAULT_LEASE_MS } from './options.js';
+import type { ResolvedFleetOutboxOptions } from './outbox-options.js';
+import { OutcomeFollower } from './outcome-follower.js';
+import { redisWarnings } from './redis-warnings.js';
+import { retryUntilClosed } from './retry-until-closed.js';
+import type { Claim, TenantLink } from './tenant-link.js';
+
+const ignore = (): void => undefined;
+/** Attempts as BullMQ counts them: never the limit (the Mailer applies Max Errors Before Cancel). */
+const UNLIMITED_ATTEMPTS = 1_000_000_000;
+const ADD_TIMEOUT_MS = 5000;
+const CLOSE_TIMEOUT_MS = 2000;
+/** How long a claim waits before it is tried again when its district cannot be opened here. */
+export const OPEN_RETRY_MS = 30_000;
+/** How long the claims wait after Redis failed them. */
+const CLAIM_RETRY_MS = 1000;
+/** The fewest claims that may wait for one district before its next standard message is moved back. */
+const LANE_MIN = 2;
+
+/** One district as this server knows it. */
+interface Lane {
+  readonly tenant: string;
+  host: OutboxHost | undefined;
+  readonly claims: Claim[];
+  /** The district's Throttle Email Messages (claims waiting for it are held to a quarter second of it). */
+  rate: number;
+}
+
+/** Options of the fleet of groups, checked. */
+export interface ResolvedFleetTenantsOptions extends ResolvedFleetOutboxOptions {
+  readonly prefetch: number;
+}
+
+function within<T>(work: Promise<T>, ms: number): Promise<T | undefined> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(undefined), ms);
+    timer.unref();
+    work.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      () => {
+        clearTimeout(timer);
+        resolve(undefined);
+      },
+    );
+  });
+}
+
+/** See the module description. */
+export class FleetTenants implements TenantFleet {
+  readonly #options: ResolvedFleetTenantsOptions;
+  readonly #secrets: string[];
+  readonly #server: string;
+  readonly #instance = randomUUID();
+  #tokens = 0;
+  #host: TenantFleetHost | undefined;
+  #queue: Queue | undefined;
+  #worker: Worker | undefined;
+  #batcher: AddBatcher | undefined;
+  #commands: Redis | undefined;
+  #order: FairOrder | undefined;
+  readonly #follower: OutcomeFollower;
+  readonly #dueAt = new Map<string, number>();
+  readonly #lanes = new Map<string, Lane>();
+  /** How many messages the fleet is believed to have ready. */
+  #estimate = 0;
+  /** Claims made here and not yet taken by a district's Mailer (routed or on their way). */
+  #held = 0;
+  #pumping = false;
+  #pumpAgain = false;
+  #poll: ReturnType<typeof setTimeout> | undefined;
+  #renewal: ReturnType<typeof setInterval> | undefined;
+  #lastError: Error | undefined;
+  #closed = false;
+  readonly #routing = new Set<Promise<unknown>>();
+
+  /** @param options - checked options */
+  constructor(options: ResolvedFleetTenantsOptions) {
+    this.#options = { ...options, redis: retryUntilClosed(options.redis, () => this.#closed) };
+    const { username, password, host, port, path } = options.redis;
+    this.#secrets = secretForms(username ?? undefined, password ?? undefined);
+    this.#server = path ?? `${host ?? 'localhost'}:${port ?? 6379}`;
+    const cipher = options.encryptionKey === undefined ? undefined : new SpoolCipher(options.encryptionKey);
+    this.#follower = new OutcomeFollower(this.#options, cipher, (jobId, outcome) => {
+      const tenant = tenantOf(jobId);
+      const lane = tenant === undefined ? undefined : this.#lanes.get(tenant);
+      lane?.host?.finishedElsewhere(messageIdOf(jobId), outcome);
+    });
+  }
+
+  start(host: TenantFleetHost): void {
+    if (this.#host !== undefined)
+      throw new TypeError('This fleet serves a MailerGroup already: make one per group');
+    if (this.#closed) throw new TypeError('This fleet is closed');
+    this.#host = host;
+    const { redis, queue, prefix, lockMs } = this.#options;
+    this.#queue = new Queue(queue, {
+      connection: { ...redis, enableOfflineQueue: false, maxRetriesPerRequest: 1 } as ConnectionOptions,
+      prefix,
+    });
+    this.#batcher = new AddBatcher(this.#queue, ADD_TIMEOUT_MS, () =>
+      this.#unavailable(
+        `did not answer within ${ADD_TIMEOUT_MS / 1000} s (the message may still be stored and sent: hand it over again with the same id, which is refused while it is pending)`,
+        'confirm the message',
+      ),
+    );
+    this.#worker = new Worker(queue, null, {
+      connection: { ...redis, maxRetriesPerRequest: null } as ConnectionOptions,
+      prefix,
+      autorun: false,
+      lockDuration: lockMs,
+      stalledInterval: Math.max(500, Math.floor(lockMs / 2)),
+      maxStalledCount: UNLIMITED_ATTEMPTS,
+      skipLockRenewal: true,
+      settings: {
+        backoffStrategy: (_made, _type, _error, job) => {
+          const due = job?.id === undefined ? undefined : this.#dueAt.get(job.id);
+          return Math.max(1, (due ?? Date.now()) - Date.now());
+        },
+      },
+    });
+    this.#commands = new Redis({ ...redis, maxRetriesPerRequest: 1 });
+    this.#order = new FairOrder(this.#commands, prefix, queue);
+    const remember = (error: Error): void => {
+      this.#lastError = scrubForeign(error, this.#secrets);
+    };
+    this.#queue.on('error', remember);
+    this.#worker.on('error', remember);
+    this.#commands.on('error', remember);
+    void this.#worker.startStalledCheckTimer().catch(remember);
+    this.#renewal = setInterval(() => this.#renew(), Math.max(300, Math.floor(lockMs / 3)));
+    this.#renewal.unref();
+    this.#schedulePoll(0);
+    void redisWarnings(redis, queue).then((warnings) => {
+      for (const warning of warnings) {
+        try {
+          this.#options.onWarning(warning);
+        } catch {
+          // a warning handler that fails must not stop the fleet
+        }
+      }
+    });
+  }
+
+  outbox(tenant: string): Outbox {
+    return new FleetOutbox(this.#options, this.#link(tenant));
+  }
+
+  permits(tenant: string, hosted: boolean): TenantStartPermits {
+    const connection = this.#client();
+    const { prefix, queue } = this.#options;
+    const window = (key: string) => new FleetPermits({ connection, key, leaseMs: DEFAULT_LEASE_MS });
+    const perSecond = this.#host?.relayPerSecond;
+    let relay: FleetPermits | undefined;
+    if (perSecond !== undefined) {
+      relay = window(`${prefix}:${queue}:relay-window`);
+      relay.setRate(perSecond);
+    }
+    const own = window(`${prefix}:${queue}:district-window:${tenant}`);
+    return new DistrictPermits(own, relay, hosted, (rate) => {
+      this.#lane(tenant).rate = rate;
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#poll !== undefined) clearTimeout(this.#poll);
+    if (this.#renewal !== undefined) clearInterval(this.#renewal);
+    await within(Promise.allSettled([...this.#routing]), CLOSE_TIMEOUT_MS);
+    const left = [...this.#lanes.values()].flatMap((lane) => lane.claims.splice(0));
+    await within(Promise.all(left.map((claim) => giveBackJob(claim, 0).catch(ignore))), CLOSE_TIMEOUT_MS);
+    await within(
+      Promise.all([
+        this.#worker?.close(true).catch(ignore),
+        this.#queue?.close().catch(ignore),
+        this.#follower.close(),
+        this.#commands?.quit().catch(ignore),
+      ]),
+      CLOSE_TIMEOUT_MS,
+    );
+    // a client that could not quit (Redis down) would go on reconnecting and keep the process alive
+    this.#worker?.disconnect().catch(ignore);
+    this.#queue?.disconnect().catch(ignore);
+    this.#commands?.disconnect();
+  }
+
+  #client(): Redis {
+    if (this.#commands === undefined)
+      throw new TypeError('The fleet is not started: give it to a MailerGroup');
+    return this.#commands;
+  }
+
+  #lane(tenant: string): Lane {
+    let lane = this.#lanes.get(tenant);
+    if (lane === undefined) {
+      lane = { tenant, host: undefined, claims: [], rate: 1 };
+      this.#lanes.set(tenant, lane);
+    }
+    return lane;
+  }
+
+  /** A district's link to the shared queue, for its outbox. */
+  #link(tenant: string): TenantLink {
+    const queue = this.#queue;
+    const worker = this.#worker;
+    const batcher = this.#batcher;
+    if (queue === undefined || worker === undefined || batcher === undefined) {
+      throw new TypeError('The fleet is not started: give it to a MailerGroup');
+    }
+    const order = this.#order as FairOrder;
+    return {
+      tenant,
+      queue,
+      worker,
+      batcher,
+      follower: this.#follower,
+      dueAt: this.#dueAt,
+      priority: async () => {
+        const [priority] = await order.next(tenant, this.#host?.weight(tenant) ?? 1);
+        return priority as number;
+      },
+      take: (max) => {
+        const lane = this.#lanes.get(tenant);
+        const taken = lane === undefined ? [] : lane.claims.splice(0, max);
+        this.#held -= taken.length;
+        if (taken.length > 0) this.#pump();
+        return taken;
+      },
+      buffered: () => this.#lanes.get(tenant)?.claims.length ?? 0,
+      added: (n) => {
+        this.#estimate += n;
+        this.#pump();
+      },
+      lastError: () => this.#lastError,
+      attach: (host) => {
+        this.#lane(tenant).host = host;
+      },
+      detach: async () => {
+        const lane = this.#lanes.get(tenant);
+        if (lane === undefined) return;
+        lane.host = undefined;
+        const left = lane.claims.splice(0);
+        this.#lanes.delete(tenant);
+        this.#held -= left.length;
+        await Promise.all(left.map((claim) => giveBackJob(claim, 0).catch(ignore)));
+        this.#estimate += left.length;
+        if (left.length > 0) this.#pump();
+      },
+    };
+  }
+
+  /** Claims ahead while the fleet has messages ready and fewer than `prefetch` claims wait here. */
+  #pump(): void {
+    if (this.#closed || this.#host === undefined) return;
+    if (this.#pumping) {
+      this.#pumpAgain = true;
+      return;
+    }
+    this.#pumping = true;
+    void this.#fill().finally(() => {
+      this.#pumping = false;
+      if (this.#pumpAgain) {
+        this.#pumpAgain = false;
+        this.#pump();
+      }
+    });
+  }
+
+  async #fill(): Promise<void> {
+    const worker = this.#worker as Worker;
+    while (!this.#closed && this.#estimate > 0 && this.#held < this.#options.prefetch) {
+      const n = this.#options.prefetch - this.#held;
+      const tokens = Array.from({ length: n }, () => this.#nextToken());
+      this.#held += n;
+      const fetched = await Promise.allSettled(
+        tokens.map((token) => worker.getNextJob(token, { block: false })),
+      );
+      const claims: Claim[] = [];
+      let failure: unknown;
+      fetched.forEach((result, i) => {
+        if (result.status === 'rejected') failure = result.reason;
+        else if (result.value !== undefined)
+          claims.push({ job: result.value as Job, token: tokens[i] as string });
+      });
+      this.#held -= n - claims.length;
+      this.#estimate = claims.length < n ? 0 : Math.max(0, this.#estimate - claims.length);
+      if (claims.length === 0) {
+        if (failure !== undefined) {
+          this.#report(this.#unavailable(failure, 'claim messages'));
+          this.#estimate = Math.max(this.#estimate, 1);
+          await new Promise((resolve) => setTimeout(resolve, CLAIM_RETRY_MS).unref());
+        }
+        continue;
+      }
+      const top = Math.max(0, ...claims.map((claim) => claim.job.priority ?? 0));
+      if (top > 0) void this.#order?.advance(top).catch(ignore);
+      for (const claim of claims) {
+        const routing = this.#route(claim).catch((error: unknown) => {
+          this.#report(this.#unavailable(error, 'hand a claimed message to its district'));
+        });
+        this.#routing.add(routing);
+        void routing.finally(() => this.#routing.delete(routing));
+      }
+    }
+  }
+
+  /** Hands one claim to its district's outbox, opening the district here first when it is not open. */
+  async #route(claim: Claim): Promise<void> {
+    const tenant = jobData(claim.job)?.tenant ?? tenantOf(claim.job.id as string);
+    if (tenant === undefined) {
+      this.#held -= 1;
+      const reason = `Job ${showValue(String(claim.job.id))} in the fleet's queue is not a district's message: it was removed`;
+      await claim.job.moveToFailed(new UnrecoverableError(reason), claim.token, false);
+      this.#report(new FleetUnavailableError(reason));
+      return;
+    }
+    if (this.#lanes.get(tenant)?.host === undefined) {
+      try {
+        await (this.#host as TenantFleetHost).open(tenant);
+      } catch (error) {
+        this.#held -= 1;
+        await giveBackJob(claim, OPEN_RETRY_MS);
+        const cause = error instanceof Error ? error : new Error(String(error));
+        this.#report(
+          new FleetUnavailableError(
+            `A message of district ${showValue(tenant)} waits: its Mailer could not be opened on this server (${cause.message}). It is tried again in ${OPEN_RETRY_MS / 1000} s.`,
+            { cause },
+          ),
+          tenant,
+        );
+        return;
+      }
+    }
+    const lane = this.#lanes.get(tenant);
+    if (lane?.host === undefined || this.#closed) {
+      this.#held -= 1;
+      await giveBackJob(claim, 0);
+      return;
+    }
+    const cap = Math.max(LANE_MIN, Math.ceil(lane.rate / 4));
+    if (jobData(claim.job)?.kind !== 'emergency' && lane.claims.length >= cap) {
+      // held by its own throttle: behind the district's other messages, so that the others' turns go on
+      this.#held -= 1;
+      const [priority] = await (this.#order as FairOrder).next(tenant, this.#host?.weight(tenant) ?? 1);
+      await claim.job.changePriority({ priority: priority as number });
+      await giveBackJob(claim, 0);
+      this.#estimate += 1;
+      return;
+    }
+    lane.claims.push(claim);
+    lane.host.wake();
+  }
+
+  /** Renews the claims that wait here for their district's Mailer. */
+  #renew(): void {
+    for (const lane of this.#lanes.values()) {
+      for (const { job, token } of lane.claims) {
+        job.extendLock(token, this.#options.lockMs).catch((error: unknown) => {
+          this.#lastError = scrubForeign(error, this.#secrets);
+        });
+      }
+    }
+  }
+
+  #schedulePoll(ms: number): void {
+    if (this.#closed) return;
+    this.#poll = setTimeout(() => void this.#pollOnce(), ms);
+    this.#poll.unref();
+  }
+
+  /** While nothing is believed ready: asks Redis whether the fleet has work (new, or retries come due). */
+  async #pollOnce(): Promise<void> {
+    const queue = this.#queue;
+    if (queue === undefined || this.#closed) return;
+    try {
+      if (this.#estimate === 0) {
+        const [counts, due] = await Promise.all([
+          queue.getJobCounts('waiting', 'prioritized'),
+          queue.getDelayedCount(Date.now() + 1),
+        ]);
+        const ready = (counts.waiting ?? 0) + (counts.prioritized ?? 0) + due;
+        if (ready > 0 && this.#estimate === 0) {
+          this.#estimate = ready;
+          this.#pump();
+        }
+      }
+    } catch (error) {
+      this.#lastError = scrubForeign(error, this.#secrets);
+    } finally {
+      this.#schedulePoll(this.#options.pollMs);
+    }
+  }
+
+  #nextToken(): string {
+    this.#tokens += 1;
+    return `${this.#instance}:${this.#tokens}`;
+  }
+
+  #report(error: Error, tenant?: string): void {
+    try {
+      this.#host?.error(error, tenant);
+    } catch {
+      // a failing listener must not stop the claims
+    }
+  }
+
+  #unavailable(error: unknown, what: string): FleetUnavailableError {
+    if (error instanceof FleetUnavailableError) return error;
+    const cause = scrubForeign(typeof error === 'string' ? new Error(error) : error, this.#secrets);
+    const said = (text: string) => showValue(text.replace(/\.+$/, ''), { quote: false });
+    const last =
+      this.#lastError === undefined ? '' : ` (last connection error: ${said(this.#lastError.message)})`;
+    return new FleetUnavailableError(
+      `Redis at ${this.#server} could not ${what} in the fleet's queue ${showValue(this.#options.queue)}: ${said(cause.message)}${last}. Check that Redis is running and that this server can reach it.`,
+      { cause },
+    );
+  }
+}

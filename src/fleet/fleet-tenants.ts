@@ -104,6 +104,8 @@ export class FleetTenants implements TenantFleet {
   #renewal: ReturnType<typeof setInterval> | undefined;
   #lastError: Error | undefined;
   #closed = false;
+  /** No more claims: the group is closing. */
+  #stopped = false;
   readonly #routing = new Set<Promise<unknown>>();
 
   /** @param options - checked options */
@@ -194,10 +196,15 @@ export class FleetTenants implements TenantFleet {
     });
   }
 
+  stop(): void {
+    this.#stopped = true;
+    if (this.#poll !== undefined) clearTimeout(this.#poll);
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
+    this.stop();
     this.#closed = true;
-    if (this.#poll !== undefined) clearTimeout(this.#poll);
     if (this.#renewal !== undefined) clearInterval(this.#renewal);
     await within(Promise.allSettled([...this.#routing]), CLOSE_TIMEOUT_MS);
     const left = [...this.#lanes.values()].flatMap((lane) => lane.claims.splice(0));
@@ -284,7 +291,7 @@ export class FleetTenants implements TenantFleet {
 
   /** Claims ahead while the fleet has messages ready and fewer than `prefetch` claims wait here. */
   #pump(): void {
-    if (this.#closed || this.#host === undefined) return;
+    if (this.#stopped || this.#host === undefined) return;
     if (this.#pumping) {
       this.#pumpAgain = true;
       return;
@@ -301,7 +308,7 @@ export class FleetTenants implements TenantFleet {
 
   async #fill(): Promise<void> {
     const worker = this.#worker as Worker;
-    while (!this.#closed && this.#estimate > 0 && this.#held < this.#options.prefetch) {
+    while (!this.#stopped && this.#estimate > 0 && this.#held < this.#options.prefetch) {
       const n = this.#options.prefetch - this.#held;
       const tokens = Array.from({ length: n }, () => this.#nextToken());
       this.#held += n;
@@ -352,6 +359,10 @@ export class FleetTenants implements TenantFleet {
         await (this.#host as TenantFleetHost).open(tenant);
       } catch (error) {
         this.#held -= 1;
+        if (this.#stopped) {
+          await giveBackJob(claim, 0); // the group is closing: for the other servers at once
+          return;
+        }
         await giveBackJob(claim, OPEN_RETRY_MS);
         const cause = error instanceof Error ? error : new Error(String(error));
         this.#report(
@@ -365,7 +376,7 @@ export class FleetTenants implements TenantFleet {
       }
     }
     const lane = this.#lanes.get(tenant);
-    if (lane?.host === undefined || this.#closed) {
+    if (lane?.host === undefined || this.#stopped) {
       this.#held -= 1;
       await giveBackJob(claim, 0);
       return;
@@ -380,7 +391,9 @@ export class FleetTenants implements TenantFleet {
       this.#estimate += 1;
       return;
     }
-    lane.claims.push(claim);
+    // an emergency goes before the district's standard claims, as it went before them in the queue
+    if (jobData(claim.job)?.kind === 'emergency') lane.claims.unshift(claim);
+    else lane.claims.push(claim);
     lane.host.wake();
   }
 
@@ -396,7 +409,7 @@ export class FleetTenants implements TenantFleet {
   }
 
   #schedulePoll(ms: number): void {
-    if (this.#closed) return;
+    if (this.#stopped) return;
     this.#poll = setTimeout(() => void this.#pollOnce(), ms);
     this.#poll.unref();
   }
@@ -404,7 +417,7 @@ export class FleetTenants implements TenantFleet {
   /** While nothing is believed ready: asks Redis whether the fleet has work (new, or retries come due). */
   async #pollOnce(): Promise<void> {
     const queue = this.#queue;
-    if (queue === undefined || this.#closed) return;
+    if (queue === undefined || this.#stopped) return;
     try {
       if (this.#estimate === 0) {
         const [counts, due] = await Promise.all([

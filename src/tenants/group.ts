@@ -228,6 +228,7 @@ export class MailerGroup extends IsolatingEmitter<MailerGroupEvents> {
   /** Closes every district's Mailer (see `Mailer.close`); the group takes no more messages. */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#options.fleet?.stop(); // no more claims: each district's Mailer then closes with what it holds
     await Promise.allSettled([...this.#opening.values()]);
     await Promise.all([...this.#tenants.values()].map((tenant) => this.#close(tenant, 'closed')));
     this.#budget?.close();

@@ -97,6 +97,11 @@ export interface TenantFleet {
    * while `hosted`.
    */
   permits(tenant: string, hosted: boolean): TenantStartPermits;
+  /**
+   * Stops claiming (the group is closing): claims not yet handed to a district's Mailer go back to the queue.
+   * Attempts under way are still recorded until {@link TenantFleet.close}.
+   */
+  stop(): void;
   /** Stops claiming and closes its connections (the messages stay in Redis). */
   close(): Promise<void>;
 }

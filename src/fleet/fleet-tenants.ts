@@ -282,7 +282,8 @@ export class FleetTenants implements TenantFleet {
         const left = lane.claims.splice(0);
         this.#lanes.delete(tenant);
         this.#held -= left.length;
-        await Promise.all(left.map((claim) => giveBackJob(claim, 0).catch(ignore)));
+        // bounded: with Redis down they are not given back, and BullMQ's stalled-job check returns them later
+        await within(Promise.all(left.map((claim) => giveBackJob(claim, 0).catch(ignore))), CLOSE_TIMEOUT_MS);
         this.#estimate += left.length;
         if (left.length > 0) this.#pump();
       },
@@ -297,13 +298,15 @@ export class FleetTenants implements TenantFleet {
       return;
     }
     this.#pumping = true;
-    void this.#fill().finally(() => {
-      this.#pumping = false;
-      if (this.#pumpAgain) {
-        this.#pumpAgain = false;
-        this.#pump();
-      }
-    });
+    void this.#fill()
+      .catch((error: unknown) => this.#report(this.#unavailable(error, 'claim messages')))
+      .finally(() => {
+        this.#pumping = false;
+        if (this.#pumpAgain) {
+          this.#pumpAgain = false;
+          this.#pump();
+        }
+      });
   }
 
   async #fill(): Promise<void> {

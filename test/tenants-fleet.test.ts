@@ -72,6 +72,135 @@ describe.skipIf(missing !== undefined)('MailerGroup with fleetTenants', () => {
     }
   });
 
+  /** A server of the fleet: a MailerGroup on the queue, districts counted at the relay by their envelope sender. */
+  const fleetServer = (
+    queue: string,
+    settings: (id: string) => EmailSettingsInput | undefined,
+    extra = {},
+  ) => {
+    const group = new MailerGroup({
+      settings,
+      idleMs: 300,
+      fleet: fleetTenants({
+        connection: connection(),
+        queue,
+        pollMs: 50,
+        lockMs: 2000,
+        onWarning: () => undefined,
+      }),
+      ...extra,
+    });
+    groups.push(group);
+    return group;
+  };
+  const districtOn = (port: number, throttle: number) => (id: string) => ({
+    defaultSenderAddress: senderOf(id),
+    smtpHost: '127.0.0.1',
+    smtpPort: port,
+    throttlePerSecond: throttle,
+    minutesBetweenRetries: 0,
+  });
+  const sentFrom = (id: string) => sink.mailFroms.filter((f) => f.from === senderOf(id)).length;
+
+  it('puts off a district held by its own throttle once per message, without working Redis in a loop', async () => {
+    sink = await startSmtpSink();
+    const queue = freshQueue();
+    const client = new Redis(connection());
+    try {
+      const group = fleetServer(queue, districtOn(sink.port, 2));
+      await Promise.all(
+        Array.from({ length: 100 }, (_, i) =>
+          group.enqueue('slow', { to: 'x@example.org', subject: `s${i}`, text: 'x' }),
+        ),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      const calls = async () => {
+        const info = await client.info('commandstats');
+        return [...info.matchAll(/calls=(\d+)/g)].reduce((sum, m) => sum + Number(m[1]), 0);
+      };
+      const before = await calls();
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      const perSecond = ((await calls()) - before) / 3;
+      const tag = Number(await client.hget(`messenger-email:${queue}:fair-order`, 't:slow'));
+      console.log(
+        `one district at 2/s, 100 waiting: ${perSecond.toFixed(0)} Redis commands a second, tag ${tag}`,
+      );
+      expect(tag).toBe(100); // every message kept the place it was given: none moved to a new round
+      expect(perSecond).toBeLessThan(2000); // a claim loop runs tens of thousands
+      expect(maxInWindow(sink.mailFroms.map((f) => f.at))).toBeLessThanOrEqual(2);
+    } finally {
+      client.disconnect();
+    }
+  }, 20_000);
+
+  it('lets a fast district use the turns that districts held by their own throttles cannot', async () => {
+    sink = await startSmtpSink();
+    const port = sink.port;
+    const group = fleetServer(freshQueue(), (id) => districtOn(port, id === 'fast' ? 100 : 1)(id));
+    const handed: Promise<unknown>[] = [];
+    for (let d = 0; d < 9; d += 1) {
+      for (let i = 0; i < 30; i += 1)
+        handed.push(group.enqueue(`slow${d}`, { to: 'x@example.org', subject: `s${i}`, text: 'x' }));
+    }
+    await Promise.all(handed);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await Promise.all(
+      Array.from({ length: 60 }, (_, i) =>
+        group.enqueue('fast', { to: 'x@example.org', subject: `f${i}`, text: 'x' }),
+      ),
+    );
+    await until(() => sentFrom('fast') === 60, 'the fast district', 5000);
+    for (let d = 0; d < 9; d += 1)
+      expect(
+        maxInWindow(sink.mailFroms.filter((f) => f.from === senderOf(`slow${d}`)).map((f) => f.at)),
+      ).toBeLessThanOrEqual(1);
+  }, 20_000);
+
+  it('gives back at close what it claimed, for another server at once, and closes a district idle after the fleet fed it', async () => {
+    sink = await startSmtpSink();
+    const queue = freshQueue();
+    const port = sink.port;
+    const one = fleetServer(queue, districtOn(port, 50));
+    await Promise.all(
+      Array.from({ length: 15 }, (_, i) =>
+        one.enqueue('d', { to: 'x@example.org', subject: `m${i}`, text: 'x' }),
+      ),
+    );
+    await one.close();
+    const client = new Redis(connection());
+    try {
+      expect(await client.llen(`messenger-email:${queue}:active`)).toBe(0);
+    } finally {
+      client.disconnect();
+    }
+    const two = fleetServer(queue, districtOn(port, 50));
+    const failed: boolean[] = [];
+    const closed: string[] = [];
+    two.on('failed', (e) => failed.push(e.unknownOutcome === true));
+    two.on('tenantClosed', (e) => closed.push(`${e.tenant}:${e.reason}`));
+    await until(() => sink.messages.length === 15, 'every message from the second server', 10_000);
+    expect(new Set(sink.messages.map((m) => m.subject)).size).toBe(15);
+    expect(failed).toEqual([]); // nothing was counted as an attempt cut off
+    await until(
+      () => closed.includes('d:idle') && two.stats().open === 0,
+      'the district closed when idle',
+      5000,
+    );
+  }, 30_000);
+
+  it('refuses a share that is not a positive number, saying which district', async () => {
+    const group = fleetServer(
+      freshQueue(),
+      () => ({ defaultSenderAddress: senderOf('z'), smtpHost: '127.0.0.1' }),
+      {
+        share: () => 0,
+      },
+    );
+    await expect(group.enqueue('z', { to: 'x@example.org', subject: 's', text: 'x' })).rejects.toThrow(
+      /share must give a positive number for district "z"/,
+    );
+  });
+
   it('shares the relay fairly across two servers, holds every throttle at the relay, and sends an emergency ahead', async () => {
     const RELAY = 60;
     const PREFETCH = 4;

@@ -52,6 +52,11 @@ export class DistrictPermits implements TenantStartPermits {
     this.#onRate = onRate;
   }
 
+  /** The district's own window is full: its starts wait for its throttle, not for the relay. */
+  get ownBlocked(): boolean {
+    return this.#own.blocked;
+  }
+
   get hosted(): boolean {
     return this.#hosted && this.#relay !== undefined;
   }

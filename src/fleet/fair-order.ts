@@ -10,7 +10,8 @@
  * The order lives in Redis, so every server of a fleet claims in the same order: fairness holds across servers.
  *
  * BullMQ's priorities end at 2,097,151: a round beyond it keeps that priority (first come, first served among
- * those). The rounds start again from 1 once no standard message has waited for {@link QUIET_MS}.
+ * those). The rounds start again from 1 when no message with a round is left (waiting, claimed or waiting to retry)
+ * and none was given one for {@link QUIET_MS}.
  */
 import type { Redis } from 'ioredis';
 
@@ -25,8 +26,8 @@ local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)`;
 
 /**
  * Tags `n` standard messages of one district. KEYS[1]: the order's hash (`v`: virtual time, `at`: when the last tag
- * was given, `t:<district>`: the district's tag); KEYS[2]: BullMQ's prioritized set. ARGV: district, weight, n,
- * limit, quiet. Returns the `n` priorities.
+ * was given, `t:<district>`: the district's tag); KEYS[2], KEYS[3], KEYS[4]: BullMQ's prioritized set, active list
+ * and delayed set. ARGV: district, weight, n, limit, quiet. Returns the `n` priorities.
  */
 const TAG_SCRIPT = `${NOW}
 local state = KEYS[1]
@@ -36,7 +37,12 @@ local n = tonumber(ARGV[3])
 local limit = tonumber(ARGV[4])
 local quiet = tonumber(ARGV[5])
 local at = tonumber(redis.call('HGET', state, 'at') or '0')
-if redis.call('ZCARD', KEYS[2]) == 0 and now - at > quiet then redis.call('DEL', state) end
+-- a new count of rounds only when no message that has a place in the old one is left anywhere: waiting, claimed or
+-- waiting to retry (the wait list holds emergencies, which have none)
+if now - at > quiet and redis.call('ZCARD', KEYS[2]) == 0 and redis.call('LLEN', KEYS[3]) == 0
+  and redis.call('ZCARD', KEYS[4]) == 0 then
+  redis.call('DEL', state)
+end
 local v = tonumber(redis.call('HGET', state, 'v') or '0')
 local tag = math.max(v, tonumber(redis.call('HGET', state, tenant) or '0'))
 local out = {}
@@ -53,7 +59,13 @@ if p > tonumber(redis.call('HGET', KEYS[1], 'v') or '0') then redis.call('HSET',
 return 0`;
 
 interface OrderCommands {
-  meTag(state: string, prioritized: string, ...args: (string | number)[]): Promise<number[]>;
+  meTag(
+    state: string,
+    prioritized: string,
+    active: string,
+    delayed: string,
+    ...args: (string | number)[]
+  ): Promise<number[]>;
   meAdvance(state: string, priority: number): Promise<number>;
 }
 
@@ -61,7 +73,7 @@ interface OrderCommands {
 export class FairOrder {
   readonly #redis: Redis & OrderCommands;
   readonly #state: string;
-  readonly #prioritized: string;
+  readonly #queueKey: string;
 
   /**
    * @param redis - a client for the order's commands (shared with the districts' permits)
@@ -69,18 +81,26 @@ export class FairOrder {
    * @param queue - the queue's name
    */
   constructor(redis: Redis, prefix: string, queue: string) {
-    redis.defineCommand('meTag', { numberOfKeys: 2, lua: TAG_SCRIPT });
+    redis.defineCommand('meTag', { numberOfKeys: 4, lua: TAG_SCRIPT });
     redis.defineCommand('meAdvance', { numberOfKeys: 1, lua: ADVANCE_SCRIPT });
     this.#redis = redis as Redis & OrderCommands;
     this.#state = `${prefix}:${queue}:fair-order`;
-    this.#prioritized = `${prefix}:${queue}:prioritized`;
+    this.#queueKey = `${prefix}:${queue}`;
   }
 
   /** The priorities of a district's next `n` standard messages. */
   async next(tenant: string, weight: number, n = 1): Promise<number[]> {
+    if (!(typeof weight === 'number' && Number.isFinite(weight) && weight > 0)) {
+      throw new TypeError(
+        `The share of district ${JSON.stringify(tenant)} must be a positive number (received ${String(weight)}): check MailerGroupOptions.share`,
+      );
+    }
+    const q = this.#queueKey;
     const tags = await this.#redis.meTag(
       this.#state,
-      this.#prioritized,
+      `${q}:prioritized`,
+      `${q}:active`,
+      `${q}:delayed`,
       tenant,
       weight,
       n,

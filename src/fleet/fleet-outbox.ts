@@ -246,8 +246,7 @@ export class FleetOutbox implements Outbox {
     }
     const link = this.#link;
     const data = await toJobData(message, this.#cipher, link?.tenant);
-    const priority =
-      message.kind === 'emergency' ? undefined : link === undefined ? 1 : await link.priority();
+    const priority = message.kind === 'emergency' ? undefined : await this.#priority(link);
     if (options.awaited === true) await this.#follower.ready().catch(ignore); // read outcomes from before the add
     try {
       await (batcher as AddBatcher).add({
@@ -482,6 +481,21 @@ export class FleetOutbox implements Outbox {
     };
     work.then(forget, forget);
     return work;
+  }
+
+  /** The BullMQ priority of a standard message: 1, or its district's place in the fair order of a shared queue. */
+  async #priority(link: TenantLink | undefined): Promise<number> {
+    if (link === undefined) return 1;
+    try {
+      return await within(
+        link.priority(),
+        ADD_TIMEOUT_MS,
+        () => new Error(`Redis did not answer within ${ADD_TIMEOUT_MS / 1000} s`),
+      );
+    } catch (error) {
+      if (error instanceof TypeError) throw error; // the district's share is not valid
+      throw this.#unavailable(error, "place the message in the districts' fair order");
+    }
   }
 
   /** The job id of one of this outbox's messages. */

@@ -8,8 +8,10 @@
  * each (its Mailer is created from its settings if it is not open here) and hands the claim to that district's
  * outbox; the district's Mailer then sends it as any Mailer on a fleet outbox does.
  *
- * A district held by its own throttle is not let to fill the server's claims: past a few claims waiting for it,
- * its next standard message is moved behind its others (a new place in the fair order) and given back.
+ * A district held by its own throttle is not let to fill the server's claims: its claims waiting for its throttle do
+ * not count against `prefetch`, and past a quarter second of its throttle (at least two) its next standard message
+ * goes back to the queue, delayed until the district can take it (spaced by its throttle, so that each comes back
+ * once, when it can be sent). It keeps its place in the fair order.
  */
 import { randomUUID } from 'node:crypto';
 import { type ConnectionOptions, type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
@@ -42,9 +44,11 @@ const ADD_TIMEOUT_MS = 5000;
 const CLOSE_TIMEOUT_MS = 2000;
 /** How long a claim waits before it is tried again when its district cannot be opened here. */
 export const OPEN_RETRY_MS = 30_000;
+/** How long a district's settings may take to load when one of its messages was claimed here. */
+export const OPEN_TIMEOUT_MS = 10_000;
 /** How long the claims wait after Redis failed them. */
 const CLAIM_RETRY_MS = 1000;
-/** The fewest claims that may wait for one district before its next standard message is moved back. */
+/** The fewest claims that may wait for one district before its next standard message is put off. */
 const LANE_MIN = 2;
 
 /** One district as this server knows it. */
@@ -54,6 +58,10 @@ interface Lane {
   readonly claims: Claim[];
   /** The district's Throttle Email Messages (claims waiting for it are held to a quarter second of it). */
   rate: number;
+  /** When the district's last put-off message is due back (milliseconds since the epoch). */
+  putOffUntil: number;
+  /** The district's permits: while its own window is full, its claims do not count against `prefetch`. */
+  permits: DistrictPermits | undefined;
 }
 
 /** Options of the fleet of groups, checked. */
@@ -96,9 +104,11 @@ export class FleetTenants implements TenantFleet {
   readonly #lanes = new Map<string, Lane>();
   /** How many messages the fleet is believed to have ready. */
   #estimate = 0;
-  /** Claims made here and not yet taken by a district's Mailer (routed or on their way). */
-  #held = 0;
-  #pumping = false;
+  /** Claims asked of BullMQ and not yet answered. */
+  #fetching = 0;
+  /** Claims being handed to their district (its Mailer may be opening). */
+  readonly #routingClaims = new Set<Claim>();
+  #pumping: Promise<void> | undefined;
   #pumpAgain = false;
   #poll: ReturnType<typeof setTimeout> | undefined;
   #renewal: ReturnType<typeof setInterval> | undefined;
@@ -191,9 +201,11 @@ export class FleetTenants implements TenantFleet {
       relay.setRate(perSecond);
     }
     const own = window(`${prefix}:${queue}:district-window:${tenant}`);
-    return new DistrictPermits(own, relay, hosted, (rate) => {
+    const permits = new DistrictPermits(own, relay, hosted, (rate) => {
       this.#lane(tenant).rate = rate;
     });
+    this.#lane(tenant).permits = permits;
+    return permits;
   }
 
   stop(): void {
@@ -205,8 +217,10 @@ export class FleetTenants implements TenantFleet {
     if (this.#closed) return;
     this.stop();
     this.#closed = true;
-    if (this.#renewal !== undefined) clearInterval(this.#renewal);
+    // the claim round under way ends first (what it claims now goes back), then the claims being handed over
+    await within(this.#pumping ?? Promise.resolve(), CLOSE_TIMEOUT_MS);
     await within(Promise.allSettled([...this.#routing]), CLOSE_TIMEOUT_MS);
+    if (this.#renewal !== undefined) clearInterval(this.#renewal);
     const left = [...this.#lanes.values()].flatMap((lane) => lane.claims.splice(0));
     await within(Promise.all(left.map((claim) => giveBackJob(claim, 0).catch(ignore))), CLOSE_TIMEOUT_MS);
     await within(
@@ -233,7 +247,7 @@ export class FleetTenants implements TenantFleet {
   #lane(tenant: string): Lane {
     let lane = this.#lanes.get(tenant);
     if (lane === undefined) {
-      lane = { tenant, host: undefined, claims: [], rate: 1 };
+      lane = { tenant, host: undefined, claims: [], rate: 1, putOffUntil: 0, permits: undefined };
       this.#lanes.set(tenant, lane);
     }
     return lane;
@@ -262,7 +276,6 @@ export class FleetTenants implements TenantFleet {
       take: (max) => {
         const lane = this.#lanes.get(tenant);
         const taken = lane === undefined ? [] : lane.claims.splice(0, max);
-        this.#held -= taken.length;
         if (taken.length > 0) this.#pump();
         return taken;
       },
@@ -281,7 +294,6 @@ export class FleetTenants implements TenantFleet {
         lane.host = undefined;
         const left = lane.claims.splice(0);
         this.#lanes.delete(tenant);
-        this.#held -= left.length;
         // bounded: with Redis down they are not given back, and BullMQ's stalled-job check returns them later
         await within(Promise.all(left.map((claim) => giveBackJob(claim, 0).catch(ignore))), CLOSE_TIMEOUT_MS);
         this.#estimate += left.length;
@@ -290,18 +302,29 @@ export class FleetTenants implements TenantFleet {
     };
   }
 
+  /**
+   * Claims that count against `prefetch`: asked for, being handed over, and waiting in the districts' outboxes,
+   * except those of a district whose own throttle is full (they wait for it, not for the relay or a connection).
+   */
+  #busy(): number {
+    let waiting = 0;
+    for (const lane of this.#lanes.values()) {
+      if (lane.claims.length > 0 && lane.permits?.ownBlocked !== true) waiting += lane.claims.length;
+    }
+    return this.#fetching + this.#routingClaims.size + waiting;
+  }
+
   /** Claims ahead while the fleet has messages ready and fewer than `prefetch` claims wait here. */
   #pump(): void {
     if (this.#stopped || this.#host === undefined) return;
-    if (this.#pumping) {
+    if (this.#pumping !== undefined) {
       this.#pumpAgain = true;
       return;
     }
-    this.#pumping = true;
-    void this.#fill()
+    this.#pumping = this.#fill()
       .catch((error: unknown) => this.#report(this.#unavailable(error, 'claim messages')))
       .finally(() => {
-        this.#pumping = false;
+        this.#pumping = undefined;
         if (this.#pumpAgain) {
           this.#pumpAgain = false;
           this.#pump();
@@ -311,47 +334,86 @@ export class FleetTenants implements TenantFleet {
 
   async #fill(): Promise<void> {
     const worker = this.#worker as Worker;
-    while (!this.#stopped && this.#estimate > 0 && this.#held < this.#options.prefetch) {
-      const n = this.#options.prefetch - this.#held;
+    for (;;) {
+      const n = this.#options.prefetch - this.#busy();
+      if (this.#stopped || this.#estimate <= 0 || n <= 0) return;
       const tokens = Array.from({ length: n }, () => this.#nextToken());
-      this.#held += n;
-      const fetched = await Promise.allSettled(
-        tokens.map((token) => worker.getNextJob(token, { block: false })),
-      );
+      this.#fetching += n;
+      let fetched: PromiseSettledResult<Job | undefined>[];
+      try {
+        fetched = await Promise.allSettled(tokens.map((token) => worker.getNextJob(token, { block: false })));
+      } finally {
+        this.#fetching -= n;
+      }
       const claims: Claim[] = [];
       let failure: unknown;
       fetched.forEach((result, i) => {
         if (result.status === 'rejected') failure = result.reason;
-        else if (result.value !== undefined)
-          claims.push({ job: result.value as Job, token: tokens[i] as string });
+        else if (result.value !== undefined) claims.push({ job: result.value, token: tokens[i] as string });
       });
-      this.#held -= n - claims.length;
       this.#estimate = claims.length < n ? 0 : Math.max(0, this.#estimate - claims.length);
+      if (this.#stopped) {
+        // stopped while the claims were on their way: back to the queue for the other servers, at once
+        await within(
+          Promise.all(claims.map((claim) => giveBackJob(claim, 0).catch(ignore))),
+          CLOSE_TIMEOUT_MS,
+        );
+        return;
+      }
       if (claims.length === 0) {
-        if (failure !== undefined) {
-          this.#report(this.#unavailable(failure, 'claim messages'));
-          this.#estimate = Math.max(this.#estimate, 1);
-          await new Promise((resolve) => setTimeout(resolve, CLAIM_RETRY_MS).unref());
-        }
+        if (failure === undefined) return;
+        this.#report(this.#unavailable(failure, 'claim messages'));
+        this.#estimate = Math.max(this.#estimate, 1);
+        await new Promise((resolve) => setTimeout(resolve, CLAIM_RETRY_MS).unref());
         continue;
       }
       const top = Math.max(0, ...claims.map((claim) => claim.job.priority ?? 0));
       if (top > 0) void this.#order?.advance(top).catch(ignore);
-      for (const claim of claims) {
-        const routing = this.#route(claim).catch((error: unknown) => {
-          this.#report(this.#unavailable(error, 'hand a claimed message to its district'));
-        });
-        this.#routing.add(routing);
-        void routing.finally(() => this.#routing.delete(routing));
-      }
+      for (const claim of claims) this.#hand(claim);
     }
+  }
+
+  /** Hands a claim to its district, counted and renewed meanwhile. */
+  #hand(claim: Claim): void {
+    this.#routingClaims.add(claim);
+    const routing = this.#route(claim)
+      .catch((error: unknown) => {
+        this.#report(this.#unavailable(error, 'hand a claimed message to its district'));
+      })
+      .finally(() => {
+        this.#routingClaims.delete(claim);
+        this.#routing.delete(routing);
+        this.#pump();
+      });
+    this.#routing.add(routing);
+  }
+
+  /** Opens a district here, within {@link OPEN_TIMEOUT_MS}. */
+  #open(tenant: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`its settings did not load within ${OPEN_TIMEOUT_MS / 1000} s`)),
+        OPEN_TIMEOUT_MS,
+      );
+      timer.unref();
+      (this.#host as TenantFleetHost).open(tenant).then(
+        () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      );
+    });
   }
 
   /** Hands one claim to its district's outbox, opening the district here first when it is not open. */
   async #route(claim: Claim): Promise<void> {
-    const tenant = jobData(claim.job)?.tenant ?? tenantOf(claim.job.id as string);
+    const data = jobData(claim.job);
+    const tenant = data?.tenant ?? tenantOf(claim.job.id as string);
     if (tenant === undefined) {
-      this.#held -= 1;
       const reason = `Job ${showValue(String(claim.job.id))} in the fleet's queue is not a district's message: it was removed`;
       await claim.job.moveToFailed(new UnrecoverableError(reason), claim.token, false);
       this.#report(new FleetUnavailableError(reason));
@@ -359,9 +421,8 @@ export class FleetTenants implements TenantFleet {
     }
     if (this.#lanes.get(tenant)?.host === undefined) {
       try {
-        await (this.#host as TenantFleetHost).open(tenant);
+        await this.#open(tenant);
       } catch (error) {
-        this.#held -= 1;
         if (this.#stopped) {
           await giveBackJob(claim, 0); // the group is closing: for the other servers at once
           return;
@@ -380,34 +441,31 @@ export class FleetTenants implements TenantFleet {
     }
     const lane = this.#lanes.get(tenant);
     if (lane?.host === undefined || this.#stopped) {
-      this.#held -= 1;
       await giveBackJob(claim, 0);
       return;
     }
-    const cap = Math.max(LANE_MIN, Math.ceil(lane.rate / 4));
-    if (jobData(claim.job)?.kind !== 'emergency' && lane.claims.length >= cap) {
-      // held by its own throttle: behind the district's other messages, so that the others' turns go on
-      this.#held -= 1;
-      const [priority] = await (this.#order as FairOrder).next(tenant, this.#host?.weight(tenant) ?? 1);
-      await claim.job.changePriority({ priority: priority as number });
-      await giveBackJob(claim, 0);
-      this.#estimate += 1;
+    const emergency = data?.kind === 'emergency';
+    const rate = Math.max(1, lane.rate);
+    if (!emergency && lane.claims.length >= Math.max(LANE_MIN, Math.ceil(rate / 4))) {
+      // held by its own throttle: due back when the district can take it, its place in the order kept
+      const now = Date.now();
+      lane.putOffUntil = Math.max(lane.putOffUntil, now + (lane.claims.length * 1000) / rate) + 1000 / rate;
+      await giveBackJob(claim, Math.max(1, Math.ceil(lane.putOffUntil - now)));
       return;
     }
     // an emergency goes before the district's standard claims, as it went before them in the queue
-    if (jobData(claim.job)?.kind === 'emergency') lane.claims.unshift(claim);
+    if (emergency) lane.claims.unshift(claim);
     else lane.claims.push(claim);
     lane.host.wake();
   }
 
-  /** Renews the claims that wait here for their district's Mailer. */
+  /** Renews the claims that wait here for their district's Mailer, and those being handed over. */
   #renew(): void {
-    for (const lane of this.#lanes.values()) {
-      for (const { job, token } of lane.claims) {
-        job.extendLock(token, this.#options.lockMs).catch((error: unknown) => {
-          this.#lastError = scrubForeign(error, this.#secrets);
-        });
-      }
+    const claims = [...this.#routingClaims, ...[...this.#lanes.values()].flatMap((lane) => lane.claims)];
+    for (const { job, token } of claims) {
+      job.extendLock(token, this.#options.lockMs).catch((error: unknown) => {
+        this.#lastError = scrubForeign(error, this.#secrets);
+      });
     }
   }
 

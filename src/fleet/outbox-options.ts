@@ -129,8 +129,15 @@ export interface FleetTenantsOptions extends FleetOutboxOptions {
 export function resolveFleetTenantsOptions(options: FleetTenantsOptions): ResolvedFleetOutboxOptions & {
   readonly prefetch: number;
 } {
-  const resolved = resolveFleetOutboxOptions(options);
-  const { prefetch = 16 } = options;
+  let resolved: ResolvedFleetOutboxOptions;
+  try {
+    resolved = resolveFleetOutboxOptions(options);
+  } catch (error) {
+    if (error instanceof TypeError)
+      throw new TypeError(error.message.replace(/^fleetOutbox:/, 'fleetTenants:'));
+    throw error;
+  }
+  const { prefetch = 16 } = options ?? {};
   if (typeof prefetch !== 'number' || !Number.isInteger(prefetch) || prefetch < 1) {
     throw new TypeError(
       `fleetTenants: prefetch must be a whole number of at least 1 (received ${showValue(String(prefetch))})`,

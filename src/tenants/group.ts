@@ -137,7 +137,7 @@ export class MailerGroup extends IsolatingEmitter<MailerGroupEvents> {
       open: async (tenant) => {
         await this.#open(tenant);
       },
-      weight: (tenant) => this.#options.share?.(tenant) ?? 1,
+      weight: (tenant) => this.#weight(tenant),
       relayPerSecond: relay?.perSecond,
       error: (error, tenant) => this.emit('outboxError', { error, tenant: tenant ?? '' }),
     });
@@ -274,7 +274,7 @@ export class MailerGroup extends IsolatingEmitter<MailerGroupEvents> {
       ...this.#options.mailer?.(id),
       ...(fleet === undefined ? {} : { outbox: fleet.outbox(id) }),
     };
-    const weight = this.#options.share?.(id) ?? 1;
+    const weight = this.#weight(id);
     const permits = fleet?.permits(id, false) ?? new TenantPermits(this.#budget?.share(id, weight), false);
     const transport = extra.transport ?? this.#transportFor(extra);
     let mailer: Mailer;
@@ -328,6 +328,17 @@ export class MailerGroup extends IsolatingEmitter<MailerGroupEvents> {
       this.#hosted(settings.smtpHost) ? shared.acquire(settings) : smtpTransport(settings, own);
   }
 
+  /** A district's weight in the shared relay's budget or the fleet's order: its `share`, checked. */
+  #weight(id: string): number {
+    const weight = this.#options.share?.(id) ?? 1;
+    if (!(typeof weight === 'number' && Number.isFinite(weight) && weight > 0)) {
+      throw new TypeError(
+        `MailerGroupOptions.share must give a positive number for district ${showValue(id)} (received ${showValue(String(weight))})`,
+      );
+    }
+    return weight;
+  }
+
   /** Whether an SMTP Host is the shared hosted relay. */
   #hosted(smtpHost: unknown): boolean {
     return (
@@ -364,10 +375,27 @@ export class MailerGroup extends IsolatingEmitter<MailerGroupEvents> {
 
   #armIdle(tenant: Tenant): void {
     this.#disarmIdle(tenant);
-    if (tenant.closing !== undefined || !this.#isIdle(tenant)) return;
+    if (tenant.closing !== undefined) return;
+    if (!this.#isIdle(tenant)) {
+      // a district fed by the fleet's claims has no hand-over here to say when it is idle: looked at again later
+      if (this.#options.fleet !== undefined) this.#recheckIdle(tenant);
+      return;
+    }
     tenant.idleTimer = this.#clock.setTimeout(() => {
       tenant.idleTimer = undefined;
       if (this.#isIdle(tenant)) void this.#close(tenant, 'idle');
+      else if (this.#options.fleet !== undefined) this.#recheckIdle(tenant);
+    }, this.#idleMs);
+  }
+
+  /** Looks at a busy district again after `idleMs`, and closes it then if it is idle. */
+  #recheckIdle(tenant: Tenant): void {
+    if (tenant.closing !== undefined || tenant.idleTimer !== undefined) return;
+    tenant.idleTimer = this.#clock.setTimeout(() => {
+      tenant.idleTimer = undefined;
+      if (tenant.closing !== undefined) return;
+      if (this.#isIdle(tenant)) void this.#close(tenant, 'idle');
+      else this.#recheckIdle(tenant);
     }, this.#idleMs);
   }
 

@@ -929,7 +929,7 @@ describe('MailerGroup: the hosted relay', () => {
     expect(sink.openConnections).toBe(0);
   });
 
-  it('a share that throws fails that district only; one that is not a number counts as 1', async () => {
+  it('a share that throws, or is not a positive number, fails that district only, saying so', async () => {
     const boom = new Error('no weight for this district');
     const group = makeGroup({
       settings: (id) => settingsOf(id, { smtpHost: HOSTED }),
@@ -942,10 +942,21 @@ describe('MailerGroup: the hosted relay', () => {
     });
     await expect(group.tenant('bad')).rejects.toBe(boom);
     expect(group.get('bad')).toBeUndefined();
-    await group.send('nan', message('n@example.org'));
-    await group.send('neg', message('m@example.org'));
-    expect(sink.messages).toHaveLength(2);
-    expect(group.stats()).toMatchObject({ open: 2, hosted: 2 });
+    await expect(group.send('nan', message('n@example.org'))).rejects.toThrow(
+      /share must give a positive number for district "nan" \(received "NaN"\)/,
+    );
+    await expect(group.send('neg', message('m@example.org'))).rejects.toThrow(
+      /district "neg" \(received "-3"\)/,
+    );
+    const good = makeGroup({
+      settings: (id) => settingsOf(id, { smtpHost: HOSTED }),
+      policy: { hostedSmtpHosts: [HOSTED] },
+      hostedRelay: { perSecond: 100, connections: 2 },
+      share: () => 2,
+    });
+    await good.send('ok', message('o@example.org'));
+    expect(sink.messages).toHaveLength(1);
+    expect(group.stats()).toMatchObject({ open: 0 });
   });
 });
 

@@ -57,6 +57,11 @@ export class DistrictPermits implements TenantStartPermits {
     return this.#own.blocked;
   }
 
+  /** The district sends through the hosted relay and the relay's window is full: its starts wait for the relay. */
+  get relayBlocked(): boolean {
+    return this.hosted && (this.#relay as FleetPermits).blocked;
+  }
+
   get hosted(): boolean {
     return this.#hosted && this.#relay !== undefined;
   }

@@ -309,7 +309,8 @@ export class FleetTenants implements TenantFleet {
   #busy(): number {
     let waiting = 0;
     for (const lane of this.#lanes.values()) {
-      if (lane.claims.length > 0 && lane.permits?.ownBlocked !== true) waiting += lane.claims.length;
+      const ownBound = lane.permits?.ownBlocked === true && lane.permits.relayBlocked !== true;
+      if (lane.claims.length > 0 && !ownBound) waiting += lane.claims.length;
     }
     return this.#fetching + this.#routingClaims.size + waiting;
   }
@@ -378,7 +379,8 @@ export class FleetTenants implements TenantFleet {
     this.#routingClaims.add(claim);
     const routing = this.#route(claim)
       .catch((error: unknown) => {
-        this.#report(this.#unavailable(error, 'hand a claimed message to its district'));
+        const tenant = jobData(claim.job)?.tenant ?? tenantOf(claim.job.id as string);
+        this.#report(this.#unavailable(error, 'hand a claimed message to its district'), tenant);
       })
       .finally(() => {
         this.#routingClaims.delete(claim);
@@ -446,7 +448,12 @@ export class FleetTenants implements TenantFleet {
     }
     const emergency = data?.kind === 'emergency';
     const rate = Math.max(1, lane.rate);
-    if (!emergency && lane.claims.length >= Math.max(LANE_MIN, Math.ceil(rate / 4))) {
+    // On the hosted relay, only the district's own throttle puts a claim off: waiting for the relay, the claims
+    // stay and count against prefetch, so the server claims no faster than the relay takes them, in the queue's
+    // order (and so by the districts' shares). On its own relay, a district that does not keep up (its throttle,
+    // its connections, a slow relay) is held to its allowance, so that it cannot take the server's claims.
+    const putOff = lane.permits?.hosted === true ? lane.permits.ownBlocked : true;
+    if (!emergency && putOff && lane.claims.length >= Math.max(LANE_MIN, Math.ceil(rate / 4))) {
       // held by its own throttle: due back when the district can take it, its place in the order kept
       const now = Date.now();
       lane.putOffUntil = Math.max(lane.putOffUntil, now + (lane.claims.length * 1000) / rate) + 1000 / rate;

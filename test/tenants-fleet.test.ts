@@ -8,7 +8,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FairOrder } from '../src/fleet/fair-order.js';
-import { fleetTenants } from '../src/fleet/index.js';
+import { type FleetMessageEvent, fleetEvents, fleetTenants } from '../src/fleet/index.js';
 import type { EmailSettingsInput, Transport } from '../src/index.js';
 import { MailerGroup } from '../src/index.js';
 import { type RedisServer, redisServerMissing, startRedisServer } from './support/redis-server.js';
@@ -187,6 +187,25 @@ describe.skipIf(missing !== undefined)('MailerGroup with fleetTenants', () => {
       5000,
     );
   }, 30_000);
+
+  it('names the district in the events fleetEvents() follows, as two districts may use the same id', async () => {
+    sink = await startSmtpSink();
+    const queue = freshQueue();
+    const events = fleetEvents({ connection: connection(), queue });
+    try {
+      await events.ready();
+      const sent: FleetMessageEvent[] = [];
+      events.on('sent', (e) => sent.push(e));
+      const group = fleetServer(queue, districtOn(sink.port, 50));
+      for (const tenant of ['d1', 'd2']) {
+        await group.enqueue(tenant, { to: 'x@example.org', subject: tenant, text: 'x' }, { id: 'notice-1' });
+      }
+      await until(() => sent.length === 2, 'both sent events', 10_000);
+      expect(sent.map((e) => `${e.tenant}/${e.id}`).sort()).toEqual(['d1/notice-1', 'd2/notice-1']);
+    } finally {
+      await events.close();
+    }
+  });
 
   it('refuses a share that is not a positive number, saying which district', async () => {
     const group = fleetServer(

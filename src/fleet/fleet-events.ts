@@ -7,7 +7,7 @@ import { EventEmitter } from 'eventemitter3';
 import { type CancelReason, FleetUnavailableError } from '../errors.js';
 import { scrubForeign, secretForms } from '../secrets.js';
 import { showValue } from '../truncate.js';
-import { messageIdOf } from './job-id.js';
+import { messageIdOf, tenantOf } from './job-id.js';
 import type { ResolvedFleetOutboxOptions } from './outbox-options.js';
 import { cancelledOf } from './outcome-codec.js';
 import { retryUntilClosed } from './retry-until-closed.js';
@@ -26,6 +26,8 @@ export interface FleetCounts {
 export interface FleetMessageEvent {
   /** The message's id, as `send()`/`enqueue()` gave it. */
   id: string;
+  /** The district, in a queue that many districts share (`fleetTenants`): ids are unique within a district. */
+  tenant?: string;
 }
 
 /** An attempt failed, and the message waits for its retry; or its attempt was cut off. */
@@ -88,18 +90,21 @@ export class FleetEvents extends EventEmitter<FleetEventMap> {
       connection: { ...redis, enableOfflineQueue: false, maxRetriesPerRequest: 1 } as ConnectionOptions,
       prefix,
     });
-    const id = (jobId: string) => messageIdOf(jobId);
-    this.#events.on('added', ({ jobId }) => this.emit('queued', { id: id(jobId) }));
-    this.#events.on('active', ({ jobId }) => this.emit('sending', { id: id(jobId) }));
-    this.#events.on('completed', ({ jobId }) => this.emit('sent', { id: id(jobId) }));
+    const named = (jobId: string): FleetMessageEvent => {
+      const tenant = tenantOf(jobId);
+      return tenant === undefined ? { id: messageIdOf(jobId) } : { id: messageIdOf(jobId), tenant };
+    };
+    this.#events.on('added', ({ jobId }) => this.emit('queued', named(jobId)));
+    this.#events.on('active', ({ jobId }) => this.emit('sending', named(jobId)));
+    this.#events.on('completed', ({ jobId }) => this.emit('sent', named(jobId)));
     this.#events.on('delayed', ({ jobId, delay }) => {
-      this.emit('failed', { id: id(jobId), delayMs: Math.max(0, Number(delay) - Date.now()) });
+      this.emit('failed', { ...named(jobId), delayMs: Math.max(0, Number(delay) - Date.now()) });
     });
-    this.#events.on('stalled', ({ jobId }) => this.emit('failed', { id: id(jobId), unknownOutcome: true }));
+    this.#events.on('stalled', ({ jobId }) => this.emit('failed', { ...named(jobId), unknownOutcome: true }));
     this.#events.on('failed', ({ jobId, failedReason }) => {
       const cancelled = cancelledOf(String(failedReason));
       this.emit('cancelled', {
-        id: id(jobId),
+        ...named(jobId),
         reason: cancelled?.message ?? String(failedReason),
         ...(cancelled === undefined ? {} : { cause: cancelled.reason, attempts: cancelled.attempts }),
       });

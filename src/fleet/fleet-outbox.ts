@@ -18,8 +18,7 @@
  * short), the claims in progress, and the retries scheduled here.
  */
 import { randomUUID } from 'node:crypto';
-import { type ConnectionOptions, type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
-import type { RedisOptions } from 'ioredis';
+import { type Job, type Queue, UnrecoverableError, type Worker } from 'bullmq';
 import { FleetUnavailableError, InvalidMessageError, OutboxUnavailableError } from '../errors.js';
 import { SpoolCipher } from '../outbox/spool/cipher.js';
 import type {
@@ -35,7 +34,15 @@ import type {
 } from '../outbox/types.js';
 import { scrubForeign, secretForms } from '../secrets.js';
 import { showValue } from '../truncate.js';
-import { AddBatcher, MAX_WAITING } from './add-batcher.js';
+import { type AddBatcher, MAX_WAITING } from './add-batcher.js';
+import {
+  ADD_TIMEOUT_MS,
+  openQueue,
+  openWorker,
+  readyInQueue,
+  UNLIMITED_ATTEMPTS,
+  unavailableError,
+} from './bullmq-handles.js';
 import { giveBackJob } from './give-back.js';
 import {
   type FleetJobData,
@@ -58,10 +65,6 @@ import { type FinalState, finishJob, markedOutcome, UnrecordedOutcomes } from '.
 
 /** The name of the backoff strategy that gives BullMQ the retry delay of the Mailer's settings. */
 const BACKOFF = 'messenger-email-retry';
-/** Attempts as BullMQ counts them: never the limit (Max Errors Before Cancel is applied by the Mailer). */
-const UNLIMITED_ATTEMPTS = 1_000_000_000;
-/** How long Redis may take to store a batch of messages before their `send()` is told the fleet is unavailable. */
-const ADD_TIMEOUT_MS = 5000;
 /** How long `close()` waits for claims and settlements on their way, then for BullMQ's connections to close. */
 const CLOSE_TIMEOUT_MS = 2000;
 /** How long a settlement may wait for Redis before the Mailer is told (the outcome is then recorded later). */
@@ -172,7 +175,7 @@ export class FleetOutbox implements Outbox {
       throw new TypeError('This fleet outbox already serves a Mailer: make one per Mailer');
     this.#host = host;
     this.#retries.bind(host);
-    const { redis, queue, prefix, lockMs } = this.#options;
+    const { redis, queue, lockMs } = this.#options;
     this.#renewal = setInterval(() => this.#renewClaims(), Math.max(300, Math.floor(lockMs / 3)));
     this.#renewal.unref();
     const link = this.#link;
@@ -184,25 +187,15 @@ export class FleetOutbox implements Outbox {
       link.attach(host);
       return;
     }
-    const queueConnection: RedisOptions = { ...redis, enableOfflineQueue: false, maxRetriesPerRequest: 1 };
-    this.#queue = new Queue(queue, { connection: queueConnection as ConnectionOptions, prefix });
-    this.#batcher = new AddBatcher(this.#queue, ADD_TIMEOUT_MS, () =>
+    const opened = openQueue(this.#options, () =>
       this.#unavailable(
         `did not answer within ${ADD_TIMEOUT_MS / 1000} s (the message may still be stored and sent: hand it over again with the same id, which is refused while it is pending)`,
         'confirm the message',
       ),
     );
-
-    this.#worker = new Worker(queue, null, {
-      connection: { ...redis, maxRetriesPerRequest: null } as ConnectionOptions,
-      prefix,
-      autorun: false,
-      lockDuration: lockMs,
-      stalledInterval: Math.max(500, Math.floor(lockMs / 2)),
-      maxStalledCount: UNLIMITED_ATTEMPTS,
-      skipLockRenewal: true,
-      settings: { backoffStrategy: (_made, _type, _error, job) => this.#retryDelay(job) },
-    });
+    this.#queue = opened.queue;
+    this.#batcher = opened.batcher;
+    this.#worker = openWorker(this.#options, (job) => this.#retryDelay(job));
     const remember = (error: Error): void => {
       this.#lastError = scrubForeign(error, this.#secrets);
     };
@@ -632,11 +625,7 @@ export class FleetOutbox implements Outbox {
     this.#polling = true;
     try {
       if (this.#estimate === 0) {
-        const [counts, due] = await Promise.all([
-          queue.getJobCounts('waiting', 'prioritized'),
-          queue.getDelayedCount(Date.now() + 1),
-        ]);
-        const ready = (counts.waiting ?? 0) + (counts.prioritized ?? 0) + due;
+        const ready = await readyInQueue(queue);
         if (ready > 0 && this.#estimate === 0 && !this.#closed) {
           this.#estimate = ready;
           this.#host?.wake();
@@ -659,14 +648,8 @@ export class FleetOutbox implements Outbox {
   }
 
   #unavailable(error: unknown, what: string): FleetUnavailableError {
-    if (error instanceof FleetUnavailableError) return error;
-    const cause = scrubForeign(typeof error === 'string' ? new Error(error) : error, this.#secrets);
-    const said = (text: string) => showValue(text.replace(/\.+$/, ''), { quote: false });
+    const { queue } = this.#options;
     const lastError = this.#link?.lastError() ?? this.#lastError;
-    const last = lastError === undefined ? '' : ` (last connection error: ${said(lastError.message)})`;
-    return new FleetUnavailableError(
-      `Redis at ${this.#server} could not ${what} in the fleet's outbox ${showValue(this.#options.queue)}: ${said(cause.message)}${last}. Check that Redis is running and that this server can reach it.`,
-      { cause },
-    );
+    return unavailableError({ server: this.#server, queue, secrets: this.#secrets, lastError }, error, what);
   }
 }

@@ -14,7 +14,7 @@
  * once, when it can be sent). It keeps its place in the fair order.
  */
 import { randomUUID } from 'node:crypto';
-import { type ConnectionOptions, type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
+import { type Job, type Queue, UnrecoverableError, type Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { FleetUnavailableError } from '../errors.js';
 import { SpoolCipher } from '../outbox/spool/cipher.js';
@@ -22,7 +22,8 @@ import type { Outbox, OutboxHost } from '../outbox/types.js';
 import { scrubForeign, secretForms } from '../secrets.js';
 import type { TenantFleet, TenantFleetHost, TenantStartPermits } from '../tenants/types.js';
 import { showValue } from '../truncate.js';
-import { AddBatcher } from './add-batcher.js';
+import type { AddBatcher } from './add-batcher.js';
+import { ADD_TIMEOUT_MS, openQueue, openWorker, readyInQueue, unavailableError } from './bullmq-handles.js';
 import { DistrictPermits } from './district-permits.js';
 import { FairOrder } from './fair-order.js';
 import { FleetOutbox } from './fleet-outbox.js';
@@ -38,9 +39,6 @@ import { retryUntilClosed } from './retry-until-closed.js';
 import type { Claim, TenantLink } from './tenant-link.js';
 
 const ignore = (): void => undefined;
-/** Attempts as BullMQ counts them: never the limit (the Mailer applies Max Errors Before Cancel). */
-const UNLIMITED_ATTEMPTS = 1_000_000_000;
-const ADD_TIMEOUT_MS = 5000;
 const CLOSE_TIMEOUT_MS = 2000;
 /** How long a claim waits before it is tried again when its district cannot be opened here. */
 export const OPEN_RETRY_MS = 30_000;
@@ -138,30 +136,17 @@ export class FleetTenants implements TenantFleet {
     if (this.#closed) throw new TypeError('This fleet is closed');
     this.#host = host;
     const { redis, queue, prefix, lockMs } = this.#options;
-    this.#queue = new Queue(queue, {
-      connection: { ...redis, enableOfflineQueue: false, maxRetriesPerRequest: 1 } as ConnectionOptions,
-      prefix,
-    });
-    this.#batcher = new AddBatcher(this.#queue, ADD_TIMEOUT_MS, () =>
+    const opened = openQueue(this.#options, () =>
       this.#unavailable(
         `did not answer within ${ADD_TIMEOUT_MS / 1000} s (the message may still be stored and sent: hand it over again with the same id, which is refused while it is pending)`,
         'confirm the message',
       ),
     );
-    this.#worker = new Worker(queue, null, {
-      connection: { ...redis, maxRetriesPerRequest: null } as ConnectionOptions,
-      prefix,
-      autorun: false,
-      lockDuration: lockMs,
-      stalledInterval: Math.max(500, Math.floor(lockMs / 2)),
-      maxStalledCount: UNLIMITED_ATTEMPTS,
-      skipLockRenewal: true,
-      settings: {
-        backoffStrategy: (_made, _type, _error, job) => {
-          const due = job?.id === undefined ? undefined : this.#dueAt.get(job.id);
-          return Math.max(1, (due ?? Date.now()) - Date.now());
-        },
-      },
+    this.#queue = opened.queue;
+    this.#batcher = opened.batcher;
+    this.#worker = openWorker(this.#options, (job) => {
+      const due = job?.id === undefined ? undefined : this.#dueAt.get(job.id);
+      return Math.max(1, (due ?? Date.now()) - Date.now());
     });
     this.#commands = new Redis({ ...redis, maxRetriesPerRequest: 1 });
     this.#order = new FairOrder(this.#commands, prefix, queue);
@@ -488,11 +473,7 @@ export class FleetTenants implements TenantFleet {
     if (queue === undefined || this.#stopped) return;
     try {
       if (this.#estimate === 0) {
-        const [counts, due] = await Promise.all([
-          queue.getJobCounts('waiting', 'prioritized'),
-          queue.getDelayedCount(Date.now() + 1),
-        ]);
-        const ready = (counts.waiting ?? 0) + (counts.prioritized ?? 0) + due;
+        const ready = await readyInQueue(queue);
         if (ready > 0 && this.#estimate === 0) {
           this.#estimate = ready;
           this.#pump();
@@ -519,14 +500,8 @@ export class FleetTenants implements TenantFleet {
   }
 
   #unavailable(error: unknown, what: string): FleetUnavailableError {
-    if (error instanceof FleetUnavailableError) return error;
-    const cause = scrubForeign(typeof error === 'string' ? new Error(error) : error, this.#secrets);
-    const said = (text: string) => showValue(text.replace(/\.+$/, ''), { quote: false });
-    const last =
-      this.#lastError === undefined ? '' : ` (last connection error: ${said(this.#lastError.message)})`;
-    return new FleetUnavailableError(
-      `Redis at ${this.#server} could not ${what} in the fleet's queue ${showValue(this.#options.queue)}: ${said(cause.message)}${last}. Check that Redis is running and that this server can reach it.`,
-      { cause },
-    );
+    const { queue } = this.#options;
+    const where = { server: this.#server, queue, secrets: this.#secrets, lastError: this.#lastError };
+    return unavailableError(where, error, what);
   }
 }

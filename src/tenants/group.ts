@@ -12,6 +12,7 @@ import { smtpTransport } from '../transport/smtp.js';
 import type { TransportFactory } from '../transport/types.js';
 import { showValue } from '../truncate.js';
 import { HostBudget } from './host-budget.js';
+import { checkGroupOptions, shareOf } from './options.js';
 import { SharedTransports } from './shared-transports.js';
 import { TenantPermits } from './tenant-permits.js';
 import type {
@@ -39,7 +40,6 @@ const FORWARDED = Object.keys({
   outboxError: true,
 } satisfies Record<keyof MailerEvents, true>) as (keyof MailerEvents)[];
 
-const DEFAULT_IDLE_MS = 60_000;
 const GROUP_CLOSED =
   'The mailer group is closed and takes no new messages: create a new MailerGroup to send again';
 
@@ -100,32 +100,14 @@ export class MailerGroup extends IsolatingEmitter<MailerGroupEvents> {
    */
   constructor(options: MailerGroupOptions) {
     super();
-    if (typeof options?.settings !== 'function') {
-      throw new TypeError('MailerGroup needs settings: a function that loads a district’s Email Settings');
-    }
+    const { idleMs } = checkGroupOptions(options);
     this.#options = options;
     this.#policy = resolvePolicy(options.policy);
     this.#clock = options.clock ?? systemClock;
-    const idleMs = options.idleMs ?? DEFAULT_IDLE_MS;
-    if (!(typeof idleMs === 'number' && idleMs >= 0 && Number.isFinite(idleMs))) {
-      throw new TypeError(
-        `MailerGroupOptions.idleMs must be a number of milliseconds (received ${showValue(String(idleMs))})`,
-      );
-    }
     this.#idleMs = idleMs;
     const relay = options.hostedRelay;
     if (relay !== undefined) {
-      const { perSecond, connections } = relay;
-      if (!(Number.isInteger(perSecond) && perSecond >= 1)) {
-        throw new TypeError(
-          `hostedRelay.perSecond must be a whole number of at least 1 (received ${showValue(String(perSecond))})`,
-        );
-      }
-      if (connections !== undefined && !(Number.isInteger(connections) && connections >= 1)) {
-        throw new TypeError(
-          `hostedRelay.connections must be a whole number of at least 1 (received ${showValue(String(connections))})`,
-        );
-      }
+      const { connections } = relay;
       if (options.fleet === undefined) this.#budget = new HostBudget(relay, this.#clock);
       const pool = { maxConnections: connections ?? 5, now: () => this.#clock.now() };
       const tls = relay.tls;
@@ -137,7 +119,7 @@ export class MailerGroup extends IsolatingEmitter<MailerGroupEvents> {
       open: async (tenant) => {
         await this.#open(tenant);
       },
-      weight: (tenant) => this.#weight(tenant),
+      weight: (tenant) => shareOf(this.#options, tenant),
       relayPerSecond: relay?.perSecond,
       error: (error, tenant) => this.emit('outboxError', { error, tenant: tenant ?? '' }),
     });
@@ -274,7 +256,7 @@ export class MailerGroup extends IsolatingEmitter<MailerGroupEvents> {
       ...this.#options.mailer?.(id),
       ...(fleet === undefined ? {} : { outbox: fleet.outbox(id) }),
     };
-    const weight = this.#weight(id);
+    const weight = shareOf(this.#options, id);
     const permits = fleet?.permits(id, false) ?? new TenantPermits(this.#budget?.share(id, weight), false);
     const transport = extra.transport ?? this.#transportFor(extra);
     let mailer: Mailer;
@@ -326,17 +308,6 @@ export class MailerGroup extends IsolatingEmitter<MailerGroupEvents> {
     };
     return (settings) =>
       this.#hosted(settings.smtpHost) ? shared.acquire(settings) : smtpTransport(settings, own);
-  }
-
-  /** A district's weight in the shared relay's budget or the fleet's order: its `share`, checked. */
-  #weight(id: string): number {
-    const weight = this.#options.share?.(id) ?? 1;
-    if (!(typeof weight === 'number' && Number.isFinite(weight) && weight > 0)) {
-      throw new TypeError(
-        `MailerGroupOptions.share must give a positive number for district ${showValue(id)} (received ${showValue(String(weight))})`,
-      );
-    }
-    return weight;
   }
 
   /** Whether an SMTP Host is the shared hosted relay. */

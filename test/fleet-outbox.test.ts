@@ -630,9 +630,10 @@ describe.skipIf(missing !== undefined)('fleetOutbox', () => {
     expect(cancelled).toEqual([]);
     for (const id of expected) expect(counts.get(id), id).toBeGreaterThanOrEqual(1);
     expect([...counts.keys()].filter((id) => !expected.includes(id))).toEqual([]);
-    // what B held at its kill (2 attempts under way, 2 claimed ahead at most) is found cut off by the others;
-    // every duplicate is one of those: an attempt in flight at the kill
-    expect(cutOff.length).toBeLessThanOrEqual(4);
+    // what B held at its kill (2 attempts under way, 2 claimed ahead at most) is found cut off by the others; so
+    // may what A and C held (4 each at most) when Redis was killed, when Redis is back after their 2 s lease ran
+    // out (a restart under load can take that long). Every duplicate is one of those: an attempt in flight.
+    expect(cutOff.length).toBeLessThanOrEqual(12);
     const cutOffIds = new Set(cutOff.map((line) => line.failed));
     for (const [id] of duplicates) expect(cutOffIds.has(id), `${id} was reported cut off`).toBe(true);
     for (const [id] of duplicates) {

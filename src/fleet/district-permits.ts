@@ -4,8 +4,8 @@
  * as well. A start is granted when both windows have a place; the district's own place is taken first, so that a
  * district held by its own throttle never holds a place of the relay.
  */
-import type { PermitsHost, StartPermit } from '../permits/types.js';
-import type { TenantStartPermits } from '../tenants/types.js';
+import type { StartPermit } from '../permits/types.js';
+import { HostedSwitch } from '../tenants/hosted-switch.js';
 import type { FleetPermits } from './fleet-permits.js';
 
 /** One start granted by both windows. */
@@ -27,12 +27,8 @@ function both(own: StartPermit, relay: StartPermit | undefined): StartPermit {
 }
 
 /** See the module description. */
-export class DistrictPermits implements TenantStartPermits {
-  readonly #own: FleetPermits;
-  readonly #relay: FleetPermits | undefined;
+export class DistrictPermits extends HostedSwitch<FleetPermits, FleetPermits> {
   readonly #onRate: (perSecond: number) => void;
-  #hosted: boolean;
-  #host: PermitsHost | undefined;
 
   /**
    * @param own - the district's own window
@@ -46,51 +42,32 @@ export class DistrictPermits implements TenantStartPermits {
     hosted: boolean,
     onRate: (perSecond: number) => void,
   ) {
-    this.#own = own;
-    this.#relay = relay;
-    this.#hosted = hosted;
+    super(own, relay, hosted);
     this.#onRate = onRate;
   }
 
   /** The district's own window is full: its starts wait for its throttle, not for the relay. */
   get ownBlocked(): boolean {
-    return this.#own.blocked;
+    return this.own.blocked;
   }
 
   /** The district sends through the hosted relay and the relay's window is full: its starts wait for the relay. */
   get relayBlocked(): boolean {
-    return this.hosted && (this.#relay as FleetPermits).blocked;
-  }
-
-  get hosted(): boolean {
-    return this.#hosted && this.#relay !== undefined;
-  }
-
-  set hosted(hosted: boolean) {
-    if (hosted === this.#hosted) return;
-    this.#hosted = hosted;
-    const host = this.#host;
-    if (host !== undefined) queueMicrotask(() => host.wake());
-  }
-
-  bind(host: PermitsHost): void {
-    this.#host = host;
-    this.#own.bind(host);
-    this.#relay?.bind(host);
+    return this.hosted && (this.relay as FleetPermits).blocked;
   }
 
   /** The district's throttle: its own window only (the relay's rate is the host's). */
   setRate(perSecond: number): void {
-    this.#own.setRate(perSecond);
+    this.own.setRate(perSecond);
     this.#onRate(perSecond);
   }
 
   take(max: number): StartPermit[] | Promise<StartPermit[]> {
-    if (!this.hosted) return this.#own.take(max);
-    const relay = this.#relay as FleetPermits;
+    if (!this.hosted) return this.own.take(max);
+    const relay = this.relay as FleetPermits;
     // a full window says so at once: asking the other one first would take and give back a place each time
-    if (this.#own.blocked || relay.blocked) return [];
-    const own = this.#own.take(max);
+    if (this.own.blocked || relay.blocked) return [];
+    const own = this.own.take(max);
     if (Array.isArray(own)) return own.length === 0 ? own : this.#withRelay(own);
     return own.then((granted) => (granted.length === 0 ? granted : this.#withRelay(granted)));
   }
@@ -107,14 +84,10 @@ export class DistrictPermits implements TenantStartPermits {
     };
     let relay: StartPermit[] | Promise<StartPermit[]>;
     try {
-      relay = (this.#relay as FleetPermits).take(own.length);
+      relay = (this.relay as FleetPermits).take(own.length);
     } catch (error) {
       return giveBack(error);
     }
     return Array.isArray(relay) ? pair(relay) : relay.then(pair, giveBack);
-  }
-
-  async close(): Promise<void> {
-    await Promise.all([this.#own.close(), this.#relay?.close()]);
   }
 }
